@@ -1,0 +1,266 @@
+"""Typed errors, each carrying one plain sentence a user can act on (``str(error)``).
+
+No error message ever contains the API key: messages name the variable it came from instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codestral_lsp.api.endpoint import Endpoint
+
+
+class CodestralError(Exception):
+    """Base of every error the client raises; ``str()`` is the sentence to show the user."""
+
+    retryable = False
+
+
+class InvalidEndpointError(CodestralError):
+    """The configured base URL cannot be used."""
+
+
+class InsecureEndpointError(CodestralError):
+    """Plain HTTP to a host other than this machine was refused before any request."""
+
+
+class NetworkError(CodestralError):
+    """The server could not be reached (DNS, refused, reset before any answer)."""
+
+    retryable = True
+
+
+class TlsError(CodestralError):
+    """The TLS handshake failed (certificate, proxy, clock)."""
+
+
+class RequestTimeout(CodestralError):
+    """A request took longer than one of its time limits."""
+
+
+class ConnectTimeout(RequestTimeout):
+    """Connecting took longer than ``timeouts.connect``."""
+
+    retryable = True
+
+
+class FirstByteTimeout(RequestTimeout):
+    """No response headers within ``timeouts.firstByte``."""
+
+
+class StreamStalled(RequestTimeout):
+    """The stream went silent for longer than ``timeouts.idle``."""
+
+
+class StreamInterrupted(CodestralError):
+    """The stream ended before the answer was complete."""
+
+
+class StreamFailed(CodestralError):
+    """The server reported an error in the middle of the stream."""
+
+
+class ProtocolError(CodestralError):
+    """The server answered something that is not the API's format."""
+
+
+class ApiError(CodestralError):
+    """The API answered with an HTTP error status."""
+
+    def __init__(self, message: str, status: int, detail: ErrorBody | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail or ErrorBody()
+
+
+class AuthenticationError(ApiError):
+    """401: the key is missing, wrong, or belongs to the other endpoint."""
+
+
+class PermissionDeniedError(ApiError):
+    """403: the key's plan or workspace may not use this model or endpoint."""
+
+
+class ModelNotFoundError(ApiError):
+    """404: unknown model (or path)."""
+
+
+class ContextTooLongError(ApiError):
+    """400: the prompt and ``max_tokens`` do not fit in the model's context window."""
+
+
+class BadRequestError(ApiError):
+    """400 for another reason."""
+
+
+class RequestValidationError(ApiError):
+    """422: the API rejected a field of the request."""
+
+
+class RateLimitedError(ApiError):
+    """429, still after the retries allowed."""
+
+    retryable = True
+
+
+class ServerError(ApiError):
+    """5xx, still after the retries allowed."""
+
+    retryable = True
+
+
+@dataclass(frozen=True)
+class ErrorBody:
+    """What could be read from an error body, whatever its variant."""
+
+    message: str | None = None
+    type: str | None = None
+    code: str | None = None
+    field: str | None = None
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _from_detail_list(items: list[Any]) -> ErrorBody:
+    """Read FastAPI-style ``[{"loc": [...], "msg": ..., "type": ...}]`` validation details."""
+    first = next((item for item in items if isinstance(item, dict)), None)
+    if first is None:
+        return ErrorBody(message=_text(items))
+    loc = first.get("loc")
+    field = None
+    if isinstance(loc, list):
+        names = [str(part) for part in loc if part not in ("body", "query", "header")]
+        field = ".".join(names) or None
+    return ErrorBody(message=_text(first.get("msg")), type=_text(first.get("type")), field=field)
+
+
+def parse_error_body(raw: bytes | str) -> ErrorBody:
+    """Read any of the error-body variants the API is known to send (see the API notes).
+
+    Unknown shapes give an :class:`ErrorBody` with the raw text (shortened) as message.
+    """
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+    try:
+        body = json.loads(text)
+    except ValueError:
+        snippet = " ".join(text.split())[:200]
+        return ErrorBody(message=snippet or None)
+    if isinstance(body, list):
+        return _from_detail_list(body)
+    if not isinstance(body, dict):
+        return ErrorBody(message=_text(body))
+    if isinstance(body.get("error"), dict):  # OpenAI-compatible servers: {"error": {...}}
+        body = body["error"]
+    message = body.get("message")
+    detail = body.get("detail")
+    if isinstance(message, dict) and isinstance(message.get("detail"), list):
+        inner = _from_detail_list(message["detail"])
+        return ErrorBody(inner.message, inner.type or _text(body.get("type")), _text(body.get("code")), inner.field)
+    if isinstance(message, list):
+        inner = _from_detail_list(message)
+        return ErrorBody(inner.message, inner.type or _text(body.get("type")), _text(body.get("code")), inner.field)
+    if message is None and isinstance(detail, list):
+        return _from_detail_list(detail)
+    if message is None and detail is not None:
+        message = detail
+    return ErrorBody(
+        message=_text(message),
+        type=_text(body.get("type")),
+        code=_text(body.get("code")),
+        field=_text(body.get("param")),
+    )
+
+
+_CONTEXT_WORDS = ("context", "too long", "too many tokens", "maximum", "exceed")
+
+
+def _key_sentence(endpoint: Endpoint) -> str:
+    if endpoint.key_source is None:
+        return (
+            f"No API key was sent to {endpoint.base_url}: set {endpoint.expected_key_var} "
+            f"(or name your variable with the apiKeyEnv setting)."
+        )
+    hint = ""
+    if endpoint.kind == "codestral":
+        hint = (
+            " Codestral keys and La Plateforme keys are not interchangeable: a La Plateforme key "
+            "belongs in MISTRAL_API_KEY and works with https://api.mistral.ai/v1."
+        )
+    elif endpoint.kind == "mistral":
+        hint = (
+            " Codestral keys and La Plateforme keys are not interchangeable: a Codestral key "
+            "belongs in CODESTRAL_API_KEY and works with https://codestral.mistral.ai/v1."
+        )
+    return f"The API key in {endpoint.key_source} was rejected by {endpoint.base_url}.{hint}"
+
+
+def error_for_status(
+    status: int,
+    raw_body: bytes,
+    endpoint: Endpoint,
+    model: str | None,
+    retry_after: float | None = None,
+) -> ApiError:
+    """Turn an HTTP error status and its body into a typed error with a user-facing sentence."""
+    body = parse_error_body(raw_body)
+    said = f" The server said: {body.message}" if body.message else ""
+    said = said if said.endswith((".", "!", "?")) or not said else said + "."
+    if status == 401:
+        return AuthenticationError(_key_sentence(endpoint), status, body)
+    if status == 403:
+        return PermissionDeniedError(
+            f"{endpoint.base_url} refused access (403) for model {model or '?'}: your key's plan "
+            f"or workspace may not use it; check the key's permissions in the Mistral console.{said}",
+            status,
+            body,
+        )
+    if status == 404:
+        return ModelNotFoundError(
+            f"{endpoint.base_url} does not know model {model!r} (404). Set the model setting to "
+            f"a model it serves (run `codestral-lsp check` to list them).{said}",
+            status,
+            body,
+        )
+    if status == 400:
+        lowered = (body.message or "").lower()
+        if any(word in lowered for word in _CONTEXT_WORDS):
+            return ContextTooLongError(
+                f"The request is too long for {model or 'the model'}'s context window: select "
+                f"less code, or lower the context budget or maxTokens settings.{said}",
+                status,
+                body,
+            )
+        return BadRequestError(f"{endpoint.base_url} rejected the request (400).{said}", status, body)
+    if status == 422:
+        field = f" field {body.field!r}" if body.field else " a field of the request"
+        return RequestValidationError(
+            f"{endpoint.base_url} rejected{field} (422): {body.message or 'invalid value'}. "
+            f"Check the settings for it, or report this as a bug in codestral-lsp.",
+            status,
+            body,
+        )
+    if status == 429:
+        when = f" Try again in {retry_after:.0f} s." if retry_after else " Try again shortly."
+        return RateLimitedError(
+            f"{endpoint.base_url} is rate limiting this key (429) and retries did not get "
+            f"through.{when}",
+            status,
+            body,
+        )
+    if status >= 500:
+        return ServerError(
+            f"{endpoint.base_url} had a server error ({status}) and retries did not help; try "
+            f"again in a minute.{said}",
+            status,
+            body,
+        )
+    return ApiError(f"{endpoint.base_url} answered HTTP {status}.{said}", status, body)

@@ -1,0 +1,33 @@
+"""Shared fixtures: the fake Codestral, and the checks every test gets for free."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fake_codestral import FakeCodestral
+
+# A canary key: tests assert it never shows up where a user (or a log) could see it.
+CANARY_KEY = "canary-Zq7XbT1pLw9sEr4uVn2K"
+
+
+@pytest.fixture
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeCodestral]:
+    """A fresh fake Codestral on an ephemeral loopback port.
+
+    Every request body is validated against the API's schemas; the test fails if the client
+    sent something the real API would reject, unless marked ``allow_schema_errors``.
+    """
+    server = FakeCodestral().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    if request.node.get_closest_marker("allow_schema_errors") is None:
+        assert server.schema_errors() == [], "a request violated the API's schema"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the markers used here."""
+    config.addinivalue_line("markers", "allow_schema_errors: the test sends invalid bodies on purpose")

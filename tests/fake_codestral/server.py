@@ -1,0 +1,518 @@
+"""The fake Codestral HTTP server.
+
+A small HTTP/1.1 server on ``asyncio`` (no framework), so that every byte on the wire is under
+the test's control: chunked SSE exactly as the API frames it, cuts, stalls, malformed lines and
+error objects mid-stream, slow headers, any status with any body and headers.
+
+It runs on its own event loop in a background thread, so synchronous tests, async tests and
+language-server subprocesses can all talk to it over loopback.
+
+Scripting: ``fake.enqueue(Script(...))`` answers the next completion request (FIFO); with the
+queue empty, ``fake.responder(request)`` decides (default: a plausible answer built from the
+request). ``fake.requests`` records every request with its schema violations; ``disconnected``
+(a :class:`threading.Event`) tells when the client hung up before the answer ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fake_codestral.schemas import violations
+
+SCHEMA_BY_PATH = {
+    "/v1/chat/completions": "ChatCompletionRequest",
+    "/v1/fim/completions": "FIMCompletionRequest",
+}
+
+DEFAULT_MODELS: list[dict[str, Any]] = [
+    {
+        "id": "codestral-2508",
+        "object": "model",
+        "created": 1754000000,
+        "owned_by": "mistralai",
+        "capabilities": {"completion_chat": True, "completion_fim": True, "function_calling": True},
+        "name": "codestral-2508",
+        "max_context_length": 128000,
+        "aliases": ["codestral-latest"],
+        "type": "base",
+    },
+    {
+        "id": "mistral-medium-latest",
+        "object": "model",
+        "created": 1754000000,
+        "owned_by": "mistralai",
+        "capabilities": {"completion_chat": True, "completion_fim": False},
+        "max_context_length": 256000,
+        "aliases": [],
+        "type": "base",
+    },
+]
+
+
+class Gate:
+    """Holds a stream at a point until a test opens it (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._opened = threading.Event()
+        self.reached = threading.Event()
+
+    def open(self) -> None:
+        """Let the stream go on."""
+        self._opened.set()
+
+    async def wait(self, disconnected: asyncio.Event) -> bool:
+        """Wait until opened (True) or the client hung up (False)."""
+        self.reached.set()
+        while not self._opened.is_set():
+            if disconnected.is_set():
+                return False
+            await asyncio.sleep(0.005)
+        return True
+
+
+@dataclass
+class Script:
+    """How to answer one completion request. Defaults: a 200 SSE stream of ``text``."""
+
+    text: str = "ok"
+    chunk_size: int = 4
+    first_token_delay: float = 0.0
+    chunk_delay: float = 0.0
+    header_delay: float = 0.0
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    finish_reason: str = "stop"
+    usage: tuple[int, int] | None = None
+    cut_after_chunks: int | None = None
+    stall_after_chunks: int | None = None
+    hold_after_chunks: int | None = None
+    gate: Gate | None = None
+    malformed_after_chunks: int | None = None
+    error_after_chunks: int | None = None
+    omit_done: bool = False
+    omit_finish_reason: bool = False
+    non_sse_body: str | None = None
+    json_instead_of_stream: bool = False
+    crlf: bool = False
+    comments: bool = False
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it, and what became of it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    schema_errors: list[dict[str, Any]]
+    connection: int = 0
+    chunks_sent: int = 0
+    disconnected: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def authorization(self) -> str | None:
+        """The Authorization header, if any."""
+        return self.headers.get("authorization")
+
+    def prompt_text(self) -> str:
+        """All message contents (chat) or prompt + suffix (FIM), for assertions."""
+        if not isinstance(self.body, dict):
+            return ""
+        if "messages" in self.body:
+            return "\n".join(str(m.get("content", "")) for m in self.body["messages"])
+        return str(self.body.get("prompt", "")) + str(self.body.get("suffix", ""))
+
+
+def default_responder(request: RecordedRequest) -> Script:
+    """A plausible answer for trying an editor by hand.
+
+    Chat: rewrite actions get the last fenced block of the prompt back with a comment on top;
+    other requests a short explanation. FIM: a short completion.
+    """
+    if request.path.endswith("/fim/completions"):
+        return Script(text="pass\n")
+    text = request.prompt_text()
+    blocks = re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S)
+    system = ""
+    if isinstance(request.body, dict) and request.body.get("messages"):
+        system = str(request.body["messages"][0].get("content", ""))
+    if blocks and "replacement" in system.lower():
+        code = blocks[-1]
+        indent = re.match(r"[ \t]*", code)
+        prefix = indent.group(0) if indent else ""
+        return Script(text=f"```\n{prefix}# reviewed by the fake Codestral\n{code}```\n", chunk_delay=0.02)
+    return Script(
+        text="This code is explained by the **fake Codestral**.\n\nIt does what it says.\n",
+        chunk_delay=0.02,
+    )
+
+
+class FakeCodestral:
+    """The server. Use as a context manager or call :meth:`start` / :meth:`stop`."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str | None = None) -> None:
+        self.host = host
+        self.port = port
+        self.api_key = api_key
+        self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
+        self.models_script: Script | None = None
+        self.responder: Callable[[RecordedRequest], Script] = default_responder
+        self.requests: list[RecordedRequest] = []
+        self._queue: deque[Script] = deque()
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._connections = 0
+        self.request_arrived = threading.Condition(self._lock)
+
+    # -- control ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:<port>/v1``."""
+        return f"http://{self.host}:{self.port}/v1"
+
+    def enqueue(self, *scripts: Script) -> None:
+        """Answer the next completion requests with these scripts, in order."""
+        with self._lock:
+            self._queue.extend(scripts)
+
+    def completion_requests(self) -> list[RecordedRequest]:
+        """The recorded chat and FIM requests."""
+        with self._lock:
+            return [r for r in self.requests if r.path in SCHEMA_BY_PATH]
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
+        """Block until ``count`` completion requests have arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self.request_arrived:
+            while True:
+                found = [r for r in self.requests if r.path in SCHEMA_BY_PATH]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"expected {count} requests, got {len(found)}")
+                self.request_arrived.wait(remaining)
+
+    def schema_errors(self) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Every schema violation seen, with the path it was sent to."""
+        with self._lock:
+            return [(r.path, r.schema_errors) for r in self.requests if r.schema_errors]
+
+    def start(self) -> FakeCodestral:
+        """Start serving in a background thread; returns once the port is bound."""
+        self._thread = threading.Thread(target=self._run, name="fake-codestral", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the fake Codestral did not start")
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        loop = self._loop
+        if loop is not None and self._thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            self._thread.join(10)
+
+    def __enter__(self) -> FakeCodestral:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- serving ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        self._server = loop.run_until_complete(
+            asyncio.start_server(self._connection, self.host, self.port)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            for writer in list(self._writers):
+                writer.transport.abort()
+            self._server.close()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self._server.wait_closed())
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        self._connections += 1
+        connection = self._connections
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        name, value = line.split(":", 1)
+                        headers[name.strip().lower()] = value.strip()
+                length = int(headers.get("content-length", "0") or 0)
+                raw = await reader.readexactly(length) if length else b""
+                request = self._record(method, target.split("?")[0], headers, raw, connection)
+                keep_open = await self._handle(request, reader, writer)
+                if not keep_open or headers.get("connection", "").lower() == "close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
+
+    def _record(
+        self, method: str, path: str, headers: dict[str, str], raw: bytes, connection: int
+    ) -> RecordedRequest:
+        body: Any = None
+        errors: list[dict[str, Any]] = []
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                errors = [{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error"}]
+        if path in SCHEMA_BY_PATH and not errors:
+            errors = violations(SCHEMA_BY_PATH[path], body)
+        request = RecordedRequest(method, path, headers, body, errors, connection)
+        with self.request_arrived:
+            self.requests.append(request)
+            self.request_arrived.notify_all()
+        return request
+
+    async def _handle(
+        self, request: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bool:
+        method, path, headers = request.method, request.path, request.headers
+        try:
+            if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+                body = {"message": "Unauthorized", "request_id": uuid.uuid4().hex}
+                await self._send_json(writer, 401, body)
+                return True
+            if path == "/v1/models" and method == "GET":
+                script = self.models_script
+                if script is not None and script.status != 200:
+                    await self._send_json(writer, script.status, script.body, script.headers)
+                else:
+                    await self._send_json(writer, 200, {"object": "list", "data": self.models})
+                return True
+            if path not in SCHEMA_BY_PATH or method != "POST":
+                await self._send_json(writer, 404, {"detail": "Not Found"})
+                return True
+            if request.schema_errors:
+                await self._send_json(writer, 422, {"detail": request.schema_errors})
+                return True
+            with self._lock:
+                script = self._queue.popleft() if self._queue else None
+            if script is None:
+                script = self.responder(request)
+            return await self._answer(script, request, reader, writer)
+        finally:
+            request.finished.set()
+
+    async def _send_json(
+        self,
+        writer: asyncio.StreamWriter,
+        status: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> None:
+        payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"content-type: {content_type}",
+                f"content-length: {len(payload)}"]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
+        await writer.drain()
+
+    async def _answer(
+        self,
+        script: Script,
+        request: RecordedRequest,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        disconnected = asyncio.Event()
+        watcher = asyncio.ensure_future(_watch_disconnect(reader, disconnected, request))
+        try:
+            if script.header_delay and await _pause(script.header_delay, disconnected):
+                return False
+            if script.status != 200:
+                body = script.body if script.body is not None else _default_error(script.status)
+                await self._send_json(writer, script.status, body, script.headers)
+                return True
+            if script.non_sse_body is not None:
+                await self._send_json(writer, 200, script.non_sse_body, script.headers, "text/html; charset=utf-8")
+                return True
+            stream = bool(isinstance(request.body, dict) and request.body.get("stream"))
+            model = request.body.get("model", "codestral-latest") if isinstance(request.body, dict) else "?"
+            if not stream or script.json_instead_of_stream:
+                await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
+                return True
+            return await self._stream(script, request, model, writer, disconnected)
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(BaseException):
+                await watcher
+
+    async def _stream(
+        self,
+        script: Script,
+        request: RecordedRequest,
+        model: str,
+        writer: asyncio.StreamWriter,
+        disconnected: asyncio.Event,
+    ) -> bool:
+        eol = "\r\n" if script.crlf else "\n"
+        head = ["HTTP/1.1 200 OK", "content-type: text/event-stream; charset=utf-8",
+                "transfer-encoding: chunked", "cache-control: no-cache"]
+        head += [f"{k}: {v}" for k, v in script.headers.items()]
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
+        await writer.drain()
+
+        async def send(text: str) -> bool:
+            if disconnected.is_set():
+                return False
+            data = text.encode()
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            try:
+                await writer.drain()
+            except ConnectionError:
+                disconnected.set()
+                request.disconnected.set()
+                return False
+            return True
+
+        async def end() -> bool:
+            writer.write(b"0\r\n\r\n")
+            try:
+                await writer.drain()
+            except ConnectionError:
+                return False
+            return True
+
+        def event(payload: Any) -> str:
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            return f"data: {text}{eol}{eol}"
+
+        chunk_id = uuid.uuid4().hex
+        created = int(time.time())
+        base = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        if script.comments and not await send(f": keep-alive{eol}{eol}"):
+            return False
+        if not await send(event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})):
+            return False
+        if script.first_token_delay and await _pause(script.first_token_delay, disconnected):
+            return False
+        pieces = [script.text[i : i + script.chunk_size] for i in range(0, len(script.text), max(1, script.chunk_size))] or [""]
+        usage = script.usage or (len(request.prompt_text()) // 4 + 1, max(1, len(script.text) // 4))
+        for index, piece in enumerate(pieces):
+            if index == script.cut_after_chunks:
+                writer.transport.abort()
+                return False
+            if index == script.stall_after_chunks:
+                await _pause(3600, disconnected)
+                return False
+            if index == script.hold_after_chunks and script.gate is not None:
+                if not await script.gate.wait(disconnected):
+                    request.disconnected.set()
+                    return False
+            if index == script.malformed_after_chunks and not await send(f"data: {{not json{eol}{eol}"):
+                return False
+            if index == script.error_after_chunks:
+                error = {"object": "error", "message": "Internal server error during generation", "type": "internal_error", "param": None, "code": "3000"}
+                await send(event(error))
+                return await end()
+            if index and script.chunk_delay and await _pause(script.chunk_delay, disconnected):
+                return False
+            last = index == len(pieces) - 1
+            finish = None if (not last or script.omit_finish_reason) else script.finish_reason
+            chunk: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}]}
+            if last and not script.omit_finish_reason:
+                chunk["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": usage[0] + usage[1]}
+            if not await send(event(chunk)):
+                return False
+            request.chunks_sent += 1
+        if not script.omit_done and not await send(event("[DONE]")):
+            return False
+        return await end()
+
+
+async def _watch_disconnect(
+    reader: asyncio.StreamReader, disconnected: asyncio.Event, request: RecordedRequest
+) -> None:
+    """Set ``disconnected`` when the client closes its side (it sends nothing while waiting)."""
+    data = await reader.read(1)
+    if not data:
+        disconnected.set()
+        request.disconnected.set()
+
+
+async def _pause(seconds: float, disconnected: asyncio.Event) -> bool:
+    """Wait ``seconds``; True if the client hung up meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(disconnected.wait(), seconds)
+    return disconnected.is_set()
+
+
+def _default_error(status: int) -> dict[str, Any]:
+    messages = {
+        400: "Prompt contains 140000 tokens, too large for model with 131072 maximum context length",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Invalid model: no such model",
+        429: "Rate limit exceeded",
+    }
+    return {"object": "error", "message": messages.get(status, "Service unavailable"), "type": "api_error", "param": None, "code": str(status)}
+
+
+def _completion_json(script: Script, request: RecordedRequest, model: str) -> dict[str, Any]:
+    usage = script.usage or (len(request.prompt_text()) // 4 + 1, max(1, len(script.text) // 4))
+    return {
+        "id": uuid.uuid4().hex,
+        "object": "chat.completion",
+        "model": model,
+        "created": int(time.time()),
+        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": script.text, "tool_calls": None, "prefix": False},
+                "finish_reason": script.finish_reason,
+            }
+        ],
+    }
+
+
+_REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}
