@@ -10,7 +10,6 @@ from contextlib import aclosing
 
 import httpx
 import pytest
-
 from codestral_lsp.api import CodestralClient, Completion, RetryNotice, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, FimRequest, Message
 from codestral_lsp.api.client import retry_after_seconds
@@ -33,6 +32,7 @@ from codestral_lsp.api.errors import (
     TlsError,
 )
 from codestral_lsp.api.types import RetryPolicy, Timeouts
+
 from tests.conftest import CANARY_KEY
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
@@ -49,10 +49,14 @@ def chat(text: str = "Say hi", **kwargs: object) -> ChatRequest:
     return ChatRequest(model="codestral-latest", messages=[Message("user", text)], **kwargs)  # type: ignore[arg-type]
 
 
-async def collect(client: CodestralClient, request: ChatRequest, notices: list[RetryNotice] | None = None) -> tuple[list[str], Completion]:
+async def collect(
+    client: CodestralClient, request: ChatRequest, notices: list[RetryNotice] | None = None
+) -> tuple[list[str], Completion]:
     deltas: list[str] = []
     final: Completion | None = None
-    async with aclosing(client.stream_chat(request, on_retry=notices.append if notices is not None else None)) as stream:
+    async with aclosing(
+        client.stream_chat(request, on_retry=notices.append if notices is not None else None)
+    ) as stream:
         async for item in stream:
             if isinstance(item, TextDelta):
                 deltas.append(item.text)
@@ -102,7 +106,9 @@ async def test_non_streaming_chat_and_fim(fake: FakeCodestral) -> None:
     fake.enqueue(Script(text="whole answer"), Script(text="b):\n    return a + b"))
     client = make_client(fake)
     answer = await client.chat(chat())
-    fim = await client.fim(FimRequest(model="codestral-latest", prompt="def add(a, ", suffix="\n", max_tokens=64, stop=["\n\n"]))
+    fim = await client.fim(
+        FimRequest(model="codestral-latest", prompt="def add(a, ", suffix="\n", max_tokens=64, stop=["\n\n"])
+    )
     await client.aclose()
     assert answer.text == "whole answer" and answer.usage is not None
     assert fim.text == "b):\n    return a + b"
@@ -115,7 +121,9 @@ async def test_streaming_fim(fake: FakeCodestral) -> None:
     fake.enqueue(Script(text="return a + b", chunk_size=2))
     client = make_client(fake)
     texts = []
-    async with aclosing(client.stream_fim(FimRequest(model="codestral-latest", prompt="def f(a, b):\n    "))) as stream:
+    async with aclosing(
+        client.stream_fim(FimRequest(model="codestral-latest", prompt="def f(a, b):\n    "))
+    ) as stream:
         async for item in stream:
             texts.append(item.text if isinstance(item, TextDelta) else "")
     await client.aclose()
@@ -159,7 +167,9 @@ async def test_transient_statuses_are_retried_then_succeed(fake: FakeCodestral, 
 async def test_retry_after_ms_replaces_the_computed_wait(fake: FakeCodestral) -> None:
     fake.enqueue(Script(status=429, headers={"retry-after-ms": "150"}), Script(text="ok"))
     notices: list[RetryNotice] = []
-    client = make_client(fake, retry=RetryPolicy(max_attempts=3, initial_delay=5.0, max_delay=10.0, total_seconds=20.0))
+    client = make_client(
+        fake, retry=RetryPolicy(max_attempts=3, initial_delay=5.0, max_delay=10.0, total_seconds=20.0)
+    )
     started = time.monotonic()
     await collect(client, chat(), notices)
     elapsed = time.monotonic() - started
@@ -170,9 +180,15 @@ async def test_retry_after_ms_replaces_the_computed_wait(fake: FakeCodestral) ->
 
 async def test_retry_after_seconds_and_http_date(fake: FakeCodestral) -> None:
     past = email.utils.formatdate(time.time() - 30, usegmt=True)
-    fake.enqueue(Script(status=429, headers={"retry-after": "0"}), Script(status=503, headers={"retry-after": past}), Script(text="ok"))
+    fake.enqueue(
+        Script(status=429, headers={"retry-after": "0"}),
+        Script(status=503, headers={"retry-after": past}),
+        Script(text="ok"),
+    )
     notices: list[RetryNotice] = []
-    client = make_client(fake, retry=RetryPolicy(max_attempts=3, initial_delay=5.0, max_delay=10.0, total_seconds=20.0))
+    client = make_client(
+        fake, retry=RetryPolicy(max_attempts=3, initial_delay=5.0, max_delay=10.0, total_seconds=20.0)
+    )
     await collect(client, chat(), notices)
     await client.aclose()
     assert [n.delay for n in notices] == [0.0, 0.0]
@@ -200,7 +216,19 @@ async def test_persistent_503_gives_up_after_the_attempt_budget(fake: FakeCodest
 
 
 async def test_a_retry_after_longer_than_allowed_gives_up_at_once_and_says_when(fake: FakeCodestral) -> None:
-    fake.enqueue(Script(status=429, headers={"retry-after": "120"}, body={"object": "error", "message": "Rate limit exceeded", "type": "rate_limited", "param": None, "code": "1300"}))
+    fake.enqueue(
+        Script(
+            status=429,
+            headers={"retry-after": "120"},
+            body={
+                "object": "error",
+                "message": "Rate limit exceeded",
+                "type": "rate_limited",
+                "param": None,
+                "code": "1300",
+            },
+        )
+    )
     client = make_client(fake)
     with pytest.raises(RateLimitedError) as caught:
         await collect(client, chat())
@@ -211,7 +239,9 @@ async def test_a_retry_after_longer_than_allowed_gives_up_at_once_and_says_when(
 
 async def test_total_retry_time_is_bounded(fake: FakeCodestral) -> None:
     fake.enqueue(*[Script(status=500, headers={"retry-after": "0.4"}) for _ in range(10)])
-    client = make_client(fake, retry=RetryPolicy(max_attempts=10, initial_delay=0.01, max_delay=5.0, total_seconds=1.0))
+    client = make_client(
+        fake, retry=RetryPolicy(max_attempts=10, initial_delay=0.01, max_delay=5.0, total_seconds=1.0)
+    )
     with pytest.raises(ServerError):
         await collect(client, chat())
     await client.aclose()
@@ -221,14 +251,84 @@ async def test_total_retry_time_is_bounded(fake: FakeCodestral) -> None:
 @pytest.mark.parametrize(
     ("status", "body", "error_type", "words"),
     [
-        (400, {"object": "error", "message": "Prompt contains 140000 tokens, too large for model with 131072 maximum context length", "type": "invalid_request_error", "param": None, "code": None}, ContextTooLongError, "context window"),
-        (400, {"object": "error", "message": "Invalid stop sequence", "type": "invalid_request_error", "param": None, "code": None}, BadRequestError, "Invalid stop sequence"),
+        (
+            400,
+            {
+                "object": "error",
+                "message": "Prompt contains 140000 tokens, too large for model with 131072 maximum context length",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+            ContextTooLongError,
+            "context window",
+        ),
+        (
+            400,
+            {
+                "object": "error",
+                "message": "Invalid stop sequence",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+            BadRequestError,
+            "Invalid stop sequence",
+        ),
         (401, {"detail": "Unauthorized"}, AuthenticationError, "CODESTRAL_API_KEY"),
         (401, {"message": "Unauthorized", "request_id": "abc"}, AuthenticationError, "was rejected"),
-        (403, {"object": "error", "message": "Forbidden", "type": "forbidden", "param": None, "code": 3}, PermissionDeniedError, "403"),
-        (404, {"object": "error", "message": "Invalid model: codestral-nope", "type": "invalid_request_error", "param": "model", "code": "unknown_model"}, ModelNotFoundError, "'codestral-latest'"),
-        (422, {"detail": [{"type": "extra_forbidden", "loc": ["body", "store"], "msg": "Extra inputs are not permitted"}]}, RequestValidationError, "'store'"),
-        (422, {"object": "error", "message": {"detail": [{"type": "less_than_equal", "loc": ["body", "temperature"], "msg": "Input should be less than or equal to 1.5"}]}, "type": "invalid_request_error", "param": None, "code": None}, RequestValidationError, "'temperature'"),
+        (
+            403,
+            {"object": "error", "message": "Forbidden", "type": "forbidden", "param": None, "code": 3},
+            PermissionDeniedError,
+            "403",
+        ),
+        (
+            404,
+            {
+                "object": "error",
+                "message": "Invalid model: codestral-nope",
+                "type": "invalid_request_error",
+                "param": "model",
+                "code": "unknown_model",
+            },
+            ModelNotFoundError,
+            "'codestral-latest'",
+        ),
+        (
+            422,
+            {
+                "detail": [
+                    {
+                        "type": "extra_forbidden",
+                        "loc": ["body", "store"],
+                        "msg": "Extra inputs are not permitted",
+                    }
+                ]
+            },
+            RequestValidationError,
+            "'store'",
+        ),
+        (
+            422,
+            {
+                "object": "error",
+                "message": {
+                    "detail": [
+                        {
+                            "type": "less_than_equal",
+                            "loc": ["body", "temperature"],
+                            "msg": "Input should be less than or equal to 1.5",
+                        }
+                    ]
+                },
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            },
+            RequestValidationError,
+            "'temperature'",
+        ),
         (422, "<html>bad gateway</html>", RequestValidationError, "422"),
     ],
 )
@@ -285,7 +385,9 @@ async def test_tls_failure_is_named() -> None:
 
     server = await asyncio.start_server(plain_http, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    client = CodestralClient(Endpoint(base_url=f"https://127.0.0.1:{port}/v1", kind="custom"), retry=FAST_RETRY)
+    client = CodestralClient(
+        Endpoint(base_url=f"https://127.0.0.1:{port}/v1", kind="custom"), retry=FAST_RETRY
+    )
     with pytest.raises(TlsError) as caught:
         await collect(client, chat())
     await client.aclose()

@@ -15,7 +15,9 @@ from tests.fake_codestral.server import FakeCodestral
 
 def main() -> None:
     """Serve until interrupted, printing each request as it arrives."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--api-key", default=None, help="answer 401 unless this key is sent")

@@ -243,9 +243,7 @@ class FakeCodestral:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        self._server = loop.run_until_complete(
-            asyncio.start_server(self._connection, self.host, self.port)
-        )
+        self._server = loop.run_until_complete(asyncio.start_server(self._connection, self.host, self.port))
         self.port = self._server.sockets[0].getsockname()[1]
         self._ready.set()
         try:
@@ -346,8 +344,11 @@ class FakeCodestral:
         content_type: str = "application/json",
     ) -> None:
         payload = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"content-type: {content_type}",
-                f"content-length: {len(payload)}"]
+        head = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+            f"content-type: {content_type}",
+            f"content-length: {len(payload)}",
+        ]
         head += [f"{k}: {v}" for k, v in (headers or {}).items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + payload)
         await writer.drain()
@@ -369,7 +370,9 @@ class FakeCodestral:
                 await self._send_json(writer, script.status, body, script.headers)
                 return True
             if script.non_sse_body is not None:
-                await self._send_json(writer, 200, script.non_sse_body, script.headers, "text/html; charset=utf-8")
+                await self._send_json(
+                    writer, 200, script.non_sse_body, script.headers, "text/html; charset=utf-8"
+                )
                 return True
             stream = bool(isinstance(request.body, dict) and request.body.get("stream"))
             model = request.body.get("model", "codestral-latest") if isinstance(request.body, dict) else "?"
@@ -391,8 +394,12 @@ class FakeCodestral:
         disconnected: asyncio.Event,
     ) -> bool:
         eol = "\r\n" if script.crlf else "\n"
-        head = ["HTTP/1.1 200 OK", "content-type: text/event-stream; charset=utf-8",
-                "transfer-encoding: chunked", "cache-control: no-cache"]
+        head = [
+            "HTTP/1.1 200 OK",
+            "content-type: text/event-stream; charset=utf-8",
+            "transfer-encoding: chunked",
+            "cache-control: no-cache",
+        ]
         head += [f"{k}: {v}" for k, v in script.headers.items()]
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         await writer.drain()
@@ -427,11 +434,23 @@ class FakeCodestral:
         base = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model}
         if script.comments and not await send(f": keep-alive{eol}{eol}"):
             return False
-        if not await send(event({**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})):
+        if not await send(
+            event(
+                {
+                    **base,
+                    "choices": [
+                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                    ],
+                }
+            )
+        ):
             return False
         if script.first_token_delay and await _pause(script.first_token_delay, disconnected):
             return False
-        pieces = [script.text[i : i + script.chunk_size] for i in range(0, len(script.text), max(1, script.chunk_size))] or [""]
+        pieces = [
+            script.text[i : i + script.chunk_size]
+            for i in range(0, len(script.text), max(1, script.chunk_size))
+        ] or [""]
         usage = script.usage or (len(request.prompt_text()) // 4 + 1, max(1, len(script.text) // 4))
         for index, piece in enumerate(pieces):
             if index == script.cut_after_chunks:
@@ -440,23 +459,36 @@ class FakeCodestral:
             if index == script.stall_after_chunks:
                 await _pause(3600, disconnected)
                 return False
-            if index == script.hold_after_chunks and script.gate is not None:
-                if not await script.gate.wait(disconnected):
-                    request.disconnected.set()
-                    return False
+            gated = index == script.hold_after_chunks and script.gate is not None
+            if gated and script.gate is not None and not await script.gate.wait(disconnected):
+                request.disconnected.set()
+                return False
             if index == script.malformed_after_chunks and not await send(f"data: {{not json{eol}{eol}"):
                 return False
             if index == script.error_after_chunks:
-                error = {"object": "error", "message": "Internal server error during generation", "type": "internal_error", "param": None, "code": "3000"}
+                error = {
+                    "object": "error",
+                    "message": "Internal server error during generation",
+                    "type": "internal_error",
+                    "param": None,
+                    "code": "3000",
+                }
                 await send(event(error))
                 return await end()
             if index and script.chunk_delay and await _pause(script.chunk_delay, disconnected):
                 return False
             last = index == len(pieces) - 1
             finish = None if (not last or script.omit_finish_reason) else script.finish_reason
-            chunk: dict[str, Any] = {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}]}
+            chunk: dict[str, Any] = {
+                **base,
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}],
+            }
             if last and not script.omit_finish_reason:
-                chunk["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": usage[0] + usage[1]}
+                chunk["usage"] = {
+                    "prompt_tokens": usage[0],
+                    "completion_tokens": usage[1],
+                    "total_tokens": usage[0] + usage[1],
+                }
             if not await send(event(chunk)):
                 return False
             request.chunks_sent += 1
@@ -490,7 +522,13 @@ def _default_error(status: int) -> dict[str, Any]:
         404: "Invalid model: no such model",
         429: "Rate limit exceeded",
     }
-    return {"object": "error", "message": messages.get(status, "Service unavailable"), "type": "api_error", "param": None, "code": str(status)}
+    return {
+        "object": "error",
+        "message": messages.get(status, "Service unavailable"),
+        "type": "api_error",
+        "param": None,
+        "code": str(status),
+    }
 
 
 def _completion_json(script: Script, request: RecordedRequest, model: str) -> dict[str, Any]:
@@ -512,7 +550,15 @@ def _completion_json(script: Script, request: RecordedRequest, model: str) -> di
 
 
 _REASONS = {
-    200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    422: "Unprocessable Entity", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }

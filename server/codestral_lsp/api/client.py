@@ -21,7 +21,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,7 +99,7 @@ def retry_after_seconds(headers: httpx.Headers, now: float | None = None) -> flo
 
 def backoff_delay(policy: RetryPolicy, retry_number: int) -> float:
     """Exponential backoff with jitter for the ``retry_number``-th retry (1 for the first)."""
-    base = policy.initial_delay * (2 ** (retry_number - 1))
+    base = policy.initial_delay * float(2 ** (retry_number - 1))
     return min(policy.max_delay, base) * random.uniform(0.5, 1.0)
 
 
@@ -190,13 +190,13 @@ class CodestralClient:
 
     def stream_chat(
         self, request: ChatRequest, on_retry: RetryCallback | None = None
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         """Stream a chat answer: :class:`TextDelta` items, then one :class:`Completion`."""
         return self._stream("chat/completions", request.body(stream=True), request.model, on_retry)
 
     def stream_fim(
         self, request: FimRequest, on_retry: RetryCallback | None = None
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         """Stream a fill-in-the-middle answer, like :meth:`stream_chat`."""
         return self._stream("fim/completions", request.body(stream=True), request.model, on_retry)
 
@@ -272,7 +272,7 @@ class CodestralClient:
 
     async def _stream(
         self, path: str, body: dict[str, Any], model: str, on_retry: RetryCallback | None
-    ) -> AsyncIterator[StreamItem]:
+    ) -> AsyncGenerator[StreamItem, None]:
         response = await self._open("POST", path, body, model, on_retry)
         try:
             content_type = response.headers.get("content-type", "")
@@ -295,7 +295,7 @@ class CodestralClient:
             f"of an event stream: check that baseUrl points at the API (it usually ends in /v1)."
         )
 
-    async def _read_stream(self, response: httpx.Response) -> AsyncIterator[StreamItem]:
+    async def _read_stream(self, response: httpx.Response) -> AsyncGenerator[StreamItem, None]:
         parts: list[str] = []
         received = 0
         finish_reason: str | None = None
@@ -388,9 +388,7 @@ class CodestralClient:
                 reason = "connection failed"
                 error.__cause__ = exc
             except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-                error = NetworkError(
-                    f"The connection to {self.endpoint.host} was closed before it answered."
-                )
+                error = NetworkError(f"The connection to {self.endpoint.host} was closed before it answered.")
                 reason = "connection closed"
                 error.__cause__ = exc
             except TimeoutError as exc:

@@ -164,10 +164,14 @@ def parse_error_body(raw: bytes | str) -> ErrorBody:
     detail = body.get("detail")
     if isinstance(message, dict) and isinstance(message.get("detail"), list):
         inner = _from_detail_list(message["detail"])
-        return ErrorBody(inner.message, inner.type or _text(body.get("type")), _text(body.get("code")), inner.field)
+        return ErrorBody(
+            inner.message, inner.type or _text(body.get("type")), _text(body.get("code")), inner.field
+        )
     if isinstance(message, list):
         inner = _from_detail_list(message)
-        return ErrorBody(inner.message, inner.type or _text(body.get("type")), _text(body.get("code")), inner.field)
+        return ErrorBody(
+            inner.message, inner.type or _text(body.get("type")), _text(body.get("code")), inner.field
+        )
     if message is None and isinstance(detail, list):
         return _from_detail_list(detail)
     if message is None and detail is not None:
@@ -251,8 +255,7 @@ def error_for_status(
     if status == 429:
         when = f" Try again in {retry_after:.0f} s." if retry_after else " Try again shortly."
         return RateLimitedError(
-            f"{endpoint.base_url} is rate limiting this key (429) and retries did not get "
-            f"through.{when}",
+            f"{endpoint.base_url} is rate limiting this key (429) and retries did not get through.{when}",
             status,
             body,
         )

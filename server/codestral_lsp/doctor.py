@@ -1,0 +1,127 @@
+"""``codestral-lsp check``: say which endpoint, model and key will be used, and whether they work.
+
+Exit status 0 only when the key is accepted (or none is needed), the model is served, and
+fill-in-the-middle is not known to be missing. Every problem comes with the fix; no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import TextIO
+
+from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts
+from codestral_lsp.api.endpoint import (
+    CODESTRAL_KEY_VAR,
+    MISTRAL_KEY_VAR,
+    Endpoint,
+    resolve_endpoint,
+)
+from codestral_lsp.api.errors import AuthenticationError
+from codestral_lsp.settings import Settings
+
+OK, BAD, UNSURE = "ok", "FAIL", "??"
+
+
+def _line(out: TextIO, mark: str, text: str) -> None:
+    out.write(f"  [{mark:>4}] {text}\n")
+
+
+def _missing_key_advice(endpoint: Endpoint, env: Mapping[str, str]) -> str:
+    other = MISTRAL_KEY_VAR if endpoint.kind == "codestral" else CODESTRAL_KEY_VAR
+    advice = f"Set {endpoint.expected_key_var} to your key"
+    if endpoint.kind == "codestral":
+        advice += " (console.mistral.ai → Codestral)"
+    elif endpoint.kind == "mistral":
+        advice += " (console.mistral.ai → API keys)"
+    if env.get(other):
+        advice += (
+            f". {other} is set, but its keys belong to the other endpoint: remove baseUrl/"
+            f"CODESTRAL_BASE_URL to use it"
+        )
+    return advice + "."
+
+
+async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:
+    """Run the checks, writing the report to ``out``; return the exit status."""
+    out.write("codestral-lsp check\n")
+    try:
+        endpoint = resolve_endpoint(env, settings.base_url, settings.api_key_env)
+    except CodestralError as error:
+        _line(out, BAD, str(error))
+        return 1
+    fim_model = settings.completion.model or settings.model
+    out.write(f"  endpoint: {endpoint.describe()}\n")
+    out.write(f"  model:    {settings.model}")
+    out.write(f" (inline completion: {fim_model})\n" if fim_model != settings.model else "\n")
+    if endpoint.key_source:
+        out.write(f"  key:      from {endpoint.key_source} ({endpoint.masked_key})\n")
+    else:
+        out.write("  key:      none\n")
+        if endpoint.is_mistral:
+            _line(out, BAD, f"No API key for {endpoint.base_url}. {_missing_key_advice(endpoint, env)}")
+            return 1
+
+    client = CodestralClient(
+        endpoint,
+        timeouts=Timeouts(connect=5, first_byte=15, idle=15),
+        retry=RetryPolicy(max_attempts=2, initial_delay=0.5, max_delay=5, total_seconds=15),
+    )
+    try:
+        models = await client.list_models()
+    except AuthenticationError as error:
+        _line(out, BAD, f"key rejected: {error}")
+        return 1
+    except CodestralError as error:
+        _line(out, BAD, str(error))
+        return 1
+    finally:
+        await client.aclose()
+    _line(out, OK, "key accepted" if endpoint.key_source else "server answered (no key needed)")
+
+    status = 0
+    served = ", ".join(sorted(m.id for m in models)[:12]) or "none"
+    chat_model = next((m for m in models if m.answers_to(settings.model)), None)
+    if chat_model is None:
+        _line(
+            out,
+            BAD,
+            f"model {settings.model!r} is not served here. Available: {served}. "
+            f"Set the model setting to one of them.",
+        )
+        status = 1
+    else:
+        context = (
+            f" ({chat_model.max_context_length:,}-token context)" if chat_model.max_context_length else ""
+        )
+        _line(out, OK, f"model {settings.model} available{context}")
+
+    if settings.completion.enabled:
+        fim = next((m for m in models if m.answers_to(fim_model)), None)
+        if fim is None and fim_model != settings.model:
+            _line(out, BAD, f"completion model {fim_model!r} is not served here. Available: {served}.")
+            status = 1
+        elif fim is not None and fim.fim is False:
+            _line(
+                out,
+                BAD,
+                f"{fim_model} has no fill-in-the-middle, so inline completion will be off. "
+                f"Set completion.model to codestral-latest, or completion.enabled to false.",
+            )
+            status = 1
+        elif fim is not None and fim.fim:
+            _line(out, OK, "fill-in-the-middle supported (inline completion)")
+        else:
+            _line(
+                out,
+                UNSURE,
+                "the server does not say whether it supports fill-in-the-middle; "
+                "inline completion will try it and switch itself off if it fails",
+            )
+    out.write("All good.\n" if status == 0 else "Problems found: see FAIL lines above.\n")
+    return status
+
+
+def check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:
+    """Synchronous entry point for the command line."""
+    return asyncio.run(run_check(env, settings, out))

@@ -1,0 +1,200 @@
+"""LSP handlers: thin adapters from requests to the modules that do the work.
+
+A command's path: ``execute`` (here) → :func:`codestral_lsp.runner.run_action` →
+:mod:`codestral_lsp.api.client` (HTTP) → :mod:`codestral_lsp.delivery` (``workspace/applyEdit``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+
+from codestral_lsp.actions import (
+    BUILTIN_ACTIONS,
+    CANCEL_COMMAND,
+    CUSTOM_COMMAND,
+    MENU_ORDER,
+    USAGE_COMMAND,
+    ActionSpec,
+    custom_spec,
+    diagnostic_json,
+    kind_allowed,
+    parse_action_args,
+    range_json,
+    ranges_intersect,
+)
+from codestral_lsp.positions import ArgumentError
+from codestral_lsp.runner import run_action
+from codestral_lsp.server import CodestralLanguageServer
+
+log = logging.getLogger(__name__)
+
+CODE_ACTION_KINDS = [
+    types.CodeActionKind.QuickFix,
+    types.CodeActionKind.Refactor,
+    types.CodeActionKind.RefactorRewrite,
+]
+
+
+def client_prompts_for_instruction(server: CodestralLanguageServer) -> bool:
+    """True when the client said (``experimental.codestral.promptForInstruction``) that it asks
+    the user for the instruction of ``codestral.edit`` itself."""
+    experimental = get_capability(server.client_capabilities, "experimental", None)
+    if isinstance(experimental, dict):
+        ours = experimental.get("codestral")
+        return isinstance(ours, dict) and bool(ours.get("promptForInstruction"))
+    return False
+
+
+def _fix_range(diagnostics: list[types.Diagnostic]) -> types.Range:
+    """Whole lines covering the diagnostics (for a fix asked for at the cursor)."""
+    first = min(d.range.start.line for d in diagnostics)
+    last = max(d.range.end.line for d in diagnostics)
+    return types.Range(
+        start=types.Position(line=first, character=0), end=types.Position(line=last + 1, character=0)
+    )
+
+
+def offered_actions(
+    server: CodestralLanguageServer, params: types.CodeActionParams
+) -> list[types.CodeAction]:
+    """The Codestral code actions for a range: no I/O, no document access."""
+    selection = params.range
+    only = params.context.only
+    uri = params.text_document.uri
+    actions: list[types.CodeAction] = []
+    empty = selection.start == selection.end
+
+    # At a bare cursor, the diagnostics of its line count (the lightbulb is shown per line).
+    line = selection.start.line
+    probe = types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line + 1, character=0))
+    touching = [d for d in params.context.diagnostics if ranges_intersect(d.range, probe if empty else selection)]
+    if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
+        fix_range = _fix_range(touching) if empty else selection
+        title = "Codestral: Fix " + (
+            f"“{touching[0].message[:60]}”" if len(touching) == 1 else f"{len(touching)} problems"
+        )
+        argument = {
+            "uri": uri,
+            "range": range_json(fix_range),
+            "diagnostics": [diagnostic_json(d) for d in touching],
+        }
+        actions.append(
+            types.CodeAction(
+                title=title,
+                kind=types.CodeActionKind.QuickFix,
+                diagnostics=touching,
+                command=types.Command(title=title, command="codestral.fix", arguments=[argument]),
+            )
+        )
+    if empty:
+        return actions
+
+    argument = {"uri": uri, "range": range_json(selection)}
+    prompts = client_prompts_for_instruction(server)
+    specs: list[ActionSpec] = [
+        BUILTIN_ACTIONS[a] for a in MENU_ORDER if a != "fix" and (a != "edit" or prompts)
+    ]
+    specs += [custom_spec(a) for a in server.settings.actions]
+    for spec in specs:
+        if not kind_allowed(spec.kind, only):
+            continue
+        arguments = {**argument, "action": spec.id} if spec.template is not None else argument
+        actions.append(
+            types.CodeAction(
+                title=spec.title,
+                kind=spec.kind,
+                command=types.Command(title=spec.title, command=spec.command, arguments=[arguments]),
+            )
+        )
+    return actions
+
+
+async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]) -> dict[str, Any]:
+    """Run an action command; bad arguments answer InvalidParams and tell the user why."""
+    request_id = server.protocol.msg_id
+    await server.current_settings()
+    try:
+        args = parse_action_args(command, list(raw))
+        if command == CUSTOM_COMMAND:
+            action = server.settings.action(args.action or "")
+            if action is None:
+                known = ", ".join(a.id for a in server.settings.actions) or "none defined"
+                raise ArgumentError(
+                    f"There is no action {args.action!r} in the codestral.actions setting (known: {known})."
+                )
+            spec = custom_spec(action)
+        else:
+            spec = BUILTIN_ACTIONS[command.removeprefix("codestral.")]
+        return await run_action(server, spec, args, request_id)
+    except ArgumentError as error:
+        server.tell_user(types.MessageType.Error, str(error))
+        raise JsonRpcInvalidParams(message=str(error)) from None
+    except JsonRpcInvalidParams:
+        raise
+    except Exception as error:  # a bug: say so plainly, keep the traceback for the log only
+        log.exception("%s failed", command)
+        message = (
+            f"{command} failed unexpectedly ({type(error).__name__}); the log has details. Please report it."
+        )
+        server.tell_user(types.MessageType.Error, message)
+        raise JsonRpcInternalError(message=message) from None
+
+
+def register(server: CodestralLanguageServer) -> None:
+    """Register every feature and command on ``server``."""
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: CodestralLanguageServer, params: types.InitializeParams) -> None:
+        ls.initialization_options = params.initialization_options
+        ls.apply_settings(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: CodestralLanguageServer, params: types.InitializedParams) -> None:
+        await ls.reload_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def configuration_changed(
+        ls: CodestralLanguageServer, params: types.DidChangeConfigurationParams
+    ) -> None:
+        await ls.reload_settings(pushed=params.settings)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def document_changed(ls: CodestralLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        units = ls.workspace.position_codec.client_num_units
+        for change in params.content_changes:
+            ls.jobs.document_changed(params.text_document.uri, change, units)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS)
+    )
+    def code_action(
+        ls: CodestralLanguageServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
+        return offered_actions(ls, params) or None
+
+    def action_command(name: str) -> None:
+        @server.command(name)
+        async def run(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+            return await execute(ls, name, raw)
+
+    for name in [*(f"codestral.{a}" for a in BUILTIN_ACTIONS), CUSTOM_COMMAND]:
+        action_command(name)
+
+    @server.command(CANCEL_COMMAND)
+    def cancel(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
+        uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
+        count = ls.jobs.cancel(uri if isinstance(uri, str) else None, reason="cancelled")
+        return {"cancelled": count}
+
+    @server.command(USAGE_COMMAND)
+    def usage(ls: CodestralLanguageServer, *raw: Any) -> dict[str, object]:
+        return ls.usage.as_result()
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: CodestralLanguageServer, params: None) -> None:
+        await ls.close()

@@ -1,0 +1,34 @@
+"""Files the server writes for the user (explanations, answers kept after a conflict).
+
+They live in a per-user directory created 0700, each file 0600: answers contain code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def answers_dir(env: Mapping[str, str]) -> Path:
+    """``$XDG_STATE_HOME/codestral-lsp/answers`` (``~/.local/state/…`` by default)."""
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "codestral-lsp" / "answers"
+
+
+def write_private(directory: Path, stem: str, suffix: str, text: str) -> Path:
+    """Write ``text`` to a new private file in ``directory``; return its path."""
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(directory, 0o700)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", stem).strip("-")[:60] or "answer"
+    path = directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}{suffix}"
+    counter = 1
+    while path.exists():
+        counter += 1
+        path = directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{counter}{suffix}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
+        stream.write(text)
+    return path

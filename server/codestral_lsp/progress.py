@@ -1,0 +1,91 @@
+"""``$/progress`` for one job: begin, throttled reports, and an end that always comes.
+
+Reports are limited to ``MAX_REPORTS_PER_SECOND`` (an editor cannot show more); a retry notice
+is reported at once. Cancelling the progress in the editor calls ``on_cancel``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.capabilities import get_capability
+
+if TYPE_CHECKING:
+    from pygls.lsp.server import LanguageServer
+
+log = logging.getLogger(__name__)
+
+MAX_REPORTS_PER_SECOND = 10
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class JobProgress:
+    """Progress of one job. Without client support every method only logs."""
+
+    def __init__(self, server: LanguageServer, title: str, on_cancel: Callable[[], None]) -> None:
+        self._server = server
+        self._title = title
+        self._on_cancel = on_cancel
+        self.token: str | None = None
+        self._last_report = 0.0
+        self._ended = False
+        self.reports_sent = 0
+
+    async def begin(self, message: str) -> None:
+        """Create a fresh token (if the client supports progress) and send ``begin``."""
+        caps = self._server.client_capabilities
+        if not get_capability(caps, "window.work_done_progress", False):
+            log.info("%s: %s", self._title, message)
+            return
+        token = str(uuid.uuid4())
+        try:
+            await self._server.work_done_progress.create_async(token)
+        except Exception as exc:  # the client refused the token: go on without progress
+            log.warning("progress not available: %s", exc)
+            return
+        self.token = token
+        future = self._server.work_done_progress.tokens.get(token)
+        if future is not None:
+            future.add_done_callback(lambda f: self._on_cancel() if f.cancelled() else None)
+        self._server.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=self._title, cancellable=True, message=message)
+        )
+
+    def report(self, message: str, *, force: bool = False, percentage: int | None = None) -> None:
+        """Send a report, unless one went out less than 1/10 s ago (``force`` skips the wait)."""
+        now = time.monotonic()
+        if self.token is None or self._ended:
+            return
+        if not force and now - self._last_report < 1.0 / MAX_REPORTS_PER_SECOND:
+            return
+        self._last_report = now
+        self.reports_sent += 1
+        self._server.work_done_progress.report(
+            self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+        )
+
+    def streaming(self, chars: int, tokens: int, text: str) -> None:
+        """Report what has arrived: size and the line being written."""
+        lines = text.rstrip("\n").rsplit("\n", 1)
+        current = _shorten(lines[-1]) if lines else ""
+        message = f"{chars:,} characters, ~{tokens:,} tokens"
+        self.report(f"{message} — {current}" if current else message)
+
+    def end(self, message: str) -> None:
+        """Send ``end`` once, and forget the token."""
+        if self._ended:
+            return
+        self._ended = True
+        log.info("%s: %s", self._title, message)
+        if self.token is not None:
+            self._server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+            self._server.work_done_progress.tokens.pop(self.token, None)

@@ -1,0 +1,331 @@
+"""The settings object: typed, documented defaults, validated key by key.
+
+Sources, lowest precedence first: the defaults below, ``initializationOptions`` (the settings
+object itself, or ``{"codestral": {...}}``), then the ``codestral`` section of
+``workspace/configuration``. Keys are camelCase in JSON (``maxTokens``) and snake_case here
+(``max_tokens``). Secrets never live here: only the *name* of the variable holding the key
+(``apiKeyEnv``).
+
+A wrong value never stops the server: :func:`parse_settings` keeps the default for that key and
+returns a sentence naming it, which the server shows to the user.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from codestral_lsp.api.types import RetryPolicy, Timeouts
+
+ActionMode = Literal["replace", "explain", "insertAfter"]
+
+
+def _meta(doc: str, minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
+    return {"doc": doc, "minimum": minimum, "maximum": maximum}
+
+
+@dataclass(frozen=True)
+class TimeoutSettings:
+    """Time limits, in seconds, for explicit actions."""
+
+    connect: float = field(default=10.0, metadata=_meta("Opening the connection.", 0.1, 300))
+    first_byte: float = field(default=60.0, metadata=_meta("Until the response starts.", 0.1, 3600))
+    idle: float = field(default=30.0, metadata=_meta("Silence allowed inside a stream.", 0.1, 3600))
+
+    def to_api(self) -> Timeouts:
+        """The client's form."""
+        return Timeouts(connect=self.connect, first_byte=self.first_byte, idle=self.idle)
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """Retries of 429, 5xx and connection failures."""
+
+    max_attempts: int = field(default=4, metadata=_meta("Requests in all, the first included.", 1, 20))
+    initial_delay: float = field(default=0.5, metadata=_meta("First backoff wait, seconds.", 0, 60))
+    max_delay: float = field(
+        default=20.0, metadata=_meta("Longest single wait; a longer Retry-After gives up.", 0, 600)
+    )
+    total_seconds: float = field(default=60.0, metadata=_meta("Time budget for all attempts.", 0, 3600))
+
+    def to_api(self) -> RetryPolicy:
+        """The client's form."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            initial_delay=self.initial_delay,
+            max_delay=self.max_delay,
+            total_seconds=self.total_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    """How much surrounding code the model sees."""
+
+    budget_tokens: int = field(
+        default=6000,
+        metadata=_meta("Estimated tokens of context besides the selection.", 0, 120000),
+    )
+    chars_per_token: float = field(
+        default=3.5, metadata=_meta("Characters per token, for the estimate.", 1, 10)
+    )
+    nearby_lines: int = field(
+        default=30, metadata=_meta("Lines above and below the selection to offer.", 0, 1000)
+    )
+
+    @property
+    def budget_chars(self) -> int:
+        """The budget in characters."""
+        return int(self.budget_tokens * self.chars_per_token)
+
+
+@dataclass(frozen=True)
+class CustomAction:
+    """An action defined by the user: a prompt template and what to do with the answer."""
+
+    id: str = field(default="", metadata=_meta("Identifier, used by codestral.custom."))
+    title: str = field(default="", metadata=_meta("Shown in the code-action menu."))
+    prompt: str = field(
+        default="",
+        metadata=_meta("Template: {selection} {language} {path} {diagnostics} {instruction} are filled in."),
+    )
+    mode: ActionMode = field(default="replace", metadata=_meta("replace | explain | insertAfter"))
+
+
+@dataclass(frozen=True)
+class Price:
+    """US dollars per million tokens."""
+
+    input: float = field(default=0.0, metadata=_meta("Per 1M prompt tokens.", 0))
+    output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0))
+
+
+DEFAULT_PRICES: dict[str, Price] = {
+    "codestral-latest": Price(0.3, 0.9),
+    "codestral-2508": Price(0.3, 0.9),
+}
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    """Inline (ghost-text) completion from the fill-in-the-middle endpoint."""
+
+    enabled: bool = field(default=True, metadata=_meta("Offer inline completion."))
+    debounce_ms: int = field(default=200, metadata=_meta("Pause in typing before asking.", 0, 5000))
+    max_tokens: int = field(default=128, metadata=_meta("Longest completion.", 1, 4096))
+    model: str | None = field(default=None, metadata=_meta("FIM model; default: model."))
+    prefix_chars: int = field(default=6000, metadata=_meta("Code before the cursor sent.", 0, 400000))
+    suffix_chars: int = field(default=2000, metadata=_meta("Code after the cursor sent.", 0, 400000))
+    timeout: float = field(default=5.0, metadata=_meta("Seconds allowed for one completion.", 0.1, 120))
+    fallback_completion_item: bool = field(
+        default=True,
+        metadata=_meta("For clients without inline completion, offer one completion item."),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a user can set. See the README's Configuration section for each key."""
+
+    base_url: str | None = field(default=None, metadata=_meta("API base URL; see endpoint rules."))
+    model: str = field(default="codestral-latest", metadata=_meta("Chat model for actions."))
+    api_key_env: str | None = field(
+        default=None, metadata=_meta("Name of the environment variable holding the key.")
+    )
+    temperature: float = field(default=0.2, metadata=_meta("Sampling temperature.", 0, 1.5))
+    max_tokens: int = field(default=4096, metadata=_meta("Longest answer, tokens.", 1, 262144))
+    timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    predicted_outputs: bool | Literal["auto"] = field(
+        default="auto",
+        metadata=_meta(
+            "Send the selection as `prediction` for rewrites: auto (Mistral's endpoints only), "
+            "true (always, e.g. a proxy to Mistral), false (never)."
+        ),
+    )
+    actions: tuple[CustomAction, ...] = ()
+    prices: dict[str, Price] = field(default_factory=dict)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+
+    def price_for(self, model: str) -> Price | None:
+        """The user's price for a model, else the built-in one, else ``None``."""
+        return self.prices.get(model) or DEFAULT_PRICES.get(model)
+
+    def action(self, action_id: str) -> CustomAction | None:
+        """The user-defined action with this id."""
+        return next((a for a in self.actions if a.id == action_id), None)
+
+
+def camel(name: str) -> str:
+    """``first_byte`` → ``firstByte``."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    if get_origin(tp) is Literal:
+        return " or ".join(repr(a) for a in get_args(tp))
+    return "an object"
+
+
+class _Problems(list[str]):
+    def add(self, path: str, what: str, default: Any) -> None:
+        shown = "none" if default is None else repr(default)
+        self.append(f"Setting {path}: {what}; using the default ({shown}).")
+
+
+_MISSING = object()
+
+
+def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str, Any], default: Any) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        if value is None and len(options) < len(get_args(tp)):
+            return None
+        for option in options:
+            trial = _Problems()
+            converted = _convert(option, value, path, trial, meta, default)
+            if not trial:
+                return converted
+        if len(options) == 1:
+            return _convert(options[0], value, path, problems, meta, default)
+        expected = " or ".join(_type_name(o) for o in options)
+        problems.add(path, f"expected {expected}, got {value!r}", default)
+        return default
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            problems.add(path, f"expected an object, got {value!r}", "defaults")
+            return default
+        return _build(tp, value, path, problems)
+    if origin is tuple:
+        (item_type, _) = get_args(tp)
+        if not isinstance(value, list):
+            problems.add(path, f"expected a list, got {value!r}", default)
+            return default
+        items = []
+        for index, item in enumerate(value):
+            sub = _Problems()
+            built = _convert(item_type, item, f"{path}[{index}]", sub, {}, _MISSING)
+            if sub or built is _MISSING:
+                problems.extend(p.replace("using the default", "skipping this entry") for p in sub)
+                continue
+            items.append(built)
+        return tuple(items)
+    if origin is dict:
+        (_, item_type) = get_args(tp)
+        if not isinstance(value, dict):
+            problems.add(path, f"expected an object, got {value!r}", default)
+            return default
+        return {
+            str(k): _convert(item_type, v, f"{path}.{k}", problems, {}, item_type()) for k, v in value.items()
+        }
+    if origin is Literal:
+        if value in get_args(tp):
+            return value
+        problems.add(path, f"expected {_type_name(tp)}, got {value!r}", default)
+        return default
+    ok = (
+        (tp is bool and isinstance(value, bool))
+        or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+        or (tp is float and isinstance(value, int | float) and not isinstance(value, bool))
+        or (tp is str and isinstance(value, str))
+    )
+    if not ok:
+        problems.add(path, f"expected {_type_name(tp)}, got {value!r}", default)
+        return default
+    low, high = meta.get("minimum"), meta.get("maximum")
+    if (low is not None and value < low) or (high is not None and value > high):
+        problems.add(path, f"{value!r} is outside {low}…{high}", default)
+        return default
+    return float(value) if tp is float else value
+
+
+def _build(cls: type, raw: dict[str, Any], path: str, problems: _Problems) -> Any:
+    hints = get_type_hints(cls)
+    by_key = {camel(f.name): f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        spec = by_key.get(key) or next((f for f in dataclasses.fields(cls) if f.name == key), None)
+        if spec is None:
+            problems.append(f"Setting {path}.{key} is not a known setting; it is ignored.")
+            continue
+        if spec.default is not dataclasses.MISSING:
+            default = spec.default
+        elif spec.default_factory is not dataclasses.MISSING:
+            default = spec.default_factory()
+        else:  # pragma: no cover - every field has a default
+            default = None
+        values[spec.name] = _convert(
+            hints[spec.name], value, f"{path}.{camel(spec.name)}", problems, dict(spec.metadata), default
+        )
+    return cls(**values)
+
+
+_ACTION_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _check_actions(actions: tuple[CustomAction, ...], problems: list[str]) -> tuple[CustomAction, ...]:
+    kept: list[CustomAction] = []
+    for action in actions:
+        if not _ACTION_ID.match(action.id):
+            problems.append(
+                f"Setting codestral.actions: an action needs an id of letters, digits, '.', '-' or "
+                f"'_' (got {action.id!r}); skipping it."
+            )
+        elif not action.prompt.strip():
+            problems.append(f"Setting codestral.actions: action {action.id!r} has no prompt; skipping it.")
+        elif any(a.id == action.id for a in kept):
+            problems.append(
+                f"Setting codestral.actions: action id {action.id!r} is used twice; keeping the first."
+            )
+        else:
+            kept.append(dataclasses.replace(action, title=action.title or action.id))
+    return tuple(kept)
+
+
+def unwrap_section(raw: Any) -> Any:
+    """Accept ``{"codestral": {...}}`` as well as the settings object itself."""
+    if isinstance(raw, dict) and set(raw) == {"codestral"} and isinstance(raw["codestral"], dict):
+        return raw["codestral"]
+    return raw
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge two raw settings objects; ``override`` wins key by key."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_settings(*sources: Any) -> tuple[Settings, list[str]]:
+    """Build :class:`Settings` from raw sources, later ones winning; return it and the problems."""
+    problems = _Problems()
+    raw: dict[str, Any] = {}
+    for source in sources:
+        source = unwrap_section(source)
+        if source is None:
+            continue
+        if not isinstance(source, dict):
+            problems.append(f"Settings for codestral must be an object, got {source!r}; ignoring them.")
+            continue
+        raw = merge(raw, source)
+    settings: Settings = _build(Settings, raw, "codestral", problems)
+    settings = dataclasses.replace(settings, actions=_check_actions(settings.actions, problems))
+    return settings, list(problems)
