@@ -46,7 +46,10 @@ def utf16_position(text: str, offset: int) -> types.Position:
 
 def lsp_range(start_line: int, start_char: int, end_line: int, end_char: int) -> dict[str, Any]:
     """A Range as JSON, for command arguments."""
-    return {"start": {"line": start_line, "character": start_char}, "end": {"line": end_line, "character": end_char}}
+    return {
+        "start": {"line": start_line, "character": start_char},
+        "end": {"line": end_line, "character": end_char},
+    }
 
 
 @dataclass
@@ -94,7 +97,9 @@ class Editor:
         """Replace ``text[start:end]`` (string offsets) as a user would, telling the server."""
         document = self.documents[uri]
         change = types.TextDocumentContentChangePartial(
-            range=types.Range(start=utf16_position(document.text, start), end=utf16_position(document.text, end)),
+            range=types.Range(
+                start=utf16_position(document.text, start), end=utf16_position(document.text, end)
+            ),
             text=new_text,
         )
         document.text = document.text[:start] + new_text + document.text[end:]
@@ -138,7 +143,8 @@ class Editor:
         for uri, edits in (edit.changes or {}).items():
             operations.append(
                 types.TextDocumentEdit(
-                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None), edits=edits
+                    text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None),
+                    edits=edits,
                 )
             )
         for operation in operations:
@@ -157,7 +163,10 @@ class Editor:
                 )
             text = document.text if document is not None else Path(uri.removeprefix("file://")).read_text()
             spans = sorted(
-                ((utf16_offset(text, e.range.start), utf16_offset(text, e.range.end), e.new_text) for e in operation.edits),
+                (
+                    (utf16_offset(text, e.range.start), utf16_offset(text, e.range.end), e.new_text)
+                    for e in operation.edits
+                ),
                 reverse=True,
             )
             for start, end, new_text in spans:
@@ -185,7 +194,9 @@ CAPABILITIES = types.ClientCapabilities(
     text_document=types.TextDocumentClientCapabilities(
         code_action=types.CodeActionClientCapabilities(
             code_action_literal_support=types.ClientCodeActionLiteralOptions(
-                code_action_kind=types.ClientCodeActionKindOptions(value_set=["quickfix", "refactor", "refactor.rewrite"])
+                code_action_kind=types.ClientCodeActionKindOptions(
+                    value_set=["quickfix", "refactor", "refactor.rewrite"]
+                )
             )
         )
     ),
@@ -194,7 +205,11 @@ CAPABILITIES = types.ClientCapabilities(
 
 def server_env(fake: FakeCodestral, state_dir: Path, **extra: str) -> dict[str, str]:
     """The server's environment: the fake as endpoint, the canary as key, private state dir."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CODESTRAL_API_KEY", "MISTRAL_API_KEY", "CODESTRAL_BASE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CODESTRAL_API_KEY", "MISTRAL_API_KEY", "CODESTRAL_BASE_URL")
+    }
     env.update(
         {
             "CODESTRAL_BASE_URL": fake.base_url,
@@ -212,7 +227,9 @@ def _fix_code_action_union(client: LanguageClient) -> None:
     converter = client.protocol._converter
 
     def structure(obj: Any, _: Any) -> Any:
-        is_command = isinstance(obj.get("command"), str) and not ({"kind", "edit", "diagnostics", "data"} & set(obj))
+        is_command = isinstance(obj.get("command"), str) and not (
+            {"kind", "edit", "diagnostics", "data"} & set(obj)
+        )
         return converter.structure(obj, types.Command if is_command else types.CodeAction)
 
     converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)  # noqa: UP007

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,9 +10,9 @@ import pytest
 from lsprotocol import types
 
 from tests.editor import Editor, lsp_range, start_editor
-from tests.fake_codestral import FakeCodestral, Gate, Script
+from tests.fake_codestral import FakeCodestral, Script
 
-PYTHON = '''import os
+PYTHON = """import os
 from pathlib import Path
 
 
@@ -25,7 +24,7 @@ class Greeter:
 
     def part(self):
         return 1
-'''
+"""
 
 
 @pytest.fixture
@@ -50,8 +49,15 @@ async def test_server_advertises_its_commands_and_action_kinds(editor: Editor) -
     assert result is not None
     commands = set(result.execute_command_provider.commands)
     assert {
-        "codestral.explain", "codestral.refactor", "codestral.fix", "codestral.document", "codestral.tests",
-        "codestral.edit", "codestral.custom", "codestral.cancel", "codestral.usage",
+        "codestral.explain",
+        "codestral.refactor",
+        "codestral.fix",
+        "codestral.document",
+        "codestral.tests",
+        "codestral.edit",
+        "codestral.custom",
+        "codestral.cancel",
+        "codestral.usage",
     } <= commands
     kinds = result.code_action_provider.code_action_kinds
     assert "quickfix" in kinds and "refactor.rewrite" in kinds
@@ -61,7 +67,7 @@ async def test_refactor_rewrites_exactly_the_selection(editor: Editor, fake: Fak
     uri = editor.open("greeter.py", PYTHON)
     new_body = (
         "    def greet(self, name):\n"
-        "        message = f\"Hello, {name}\"\n"
+        '        message = f"Hello, {name}"\n'
         "        print(message)\n"
         "        return message\n"
     )
@@ -75,14 +81,16 @@ async def test_refactor_rewrites_exactly_the_selection(editor: Editor, fake: Fak
     assert document_edit.text_document.version == 1
     assert applied.label == "Codestral: Refactor"
     for edit in document_edit.edits:  # every edit inside the selected lines
-        assert 5 <= edit.range.start.line and edit.range.end.line <= 9
+        assert edit.range.start.line >= 5 and edit.range.end.line <= 9
     [request] = fake.completion_requests()
     assert request.body["prediction"]["content"] == "".join(PYTHON.splitlines(keepends=True)[5:9])
     prompt = request.prompt_text()
     assert "class Greeter:" in prompt and "import os" in prompt and "greeter.py" in prompt
 
 
-async def test_a_one_line_change_in_a_long_selection_is_a_one_line_edit(editor: Editor, fake: FakeCodestral) -> None:
+async def test_a_one_line_change_in_a_long_selection_is_a_one_line_edit(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     lines = [f"    value_{i} = compute({i})\n" for i in range(40)]
     text = "def big():\n" + "".join(lines)
     uri = editor.open("big.py", text)
@@ -99,7 +107,9 @@ async def test_a_one_line_change_in_a_long_selection_is_a_one_line_edit(editor: 
 
 async def test_progress_begins_reports_and_ends_with_the_outcome(editor: Editor, fake: FakeCodestral) -> None:
     uri = editor.open("greeter.py", PYTHON)
-    fake.enqueue(Script(text=fenced("    def part(self):\n        return 2\n"), chunk_size=3, chunk_delay=0.03))
+    fake.enqueue(
+        Script(text=fenced("    def part(self):\n        return 2\n"), chunk_size=3, chunk_delay=0.03)
+    )
     await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(10, 0, 12, 0)})
     [sequence] = editor.progress_values()
     begin, *reports, end = sequence
@@ -111,7 +121,9 @@ async def test_progress_begins_reports_and_ends_with_the_outcome(editor: Editor,
     assert end.message is not None and end.message.startswith("applied") and "tokens" in end.message
 
 
-async def test_explain_returns_markdown_and_opens_a_private_document(editor: Editor, fake: FakeCodestral) -> None:
+async def test_explain_returns_markdown_and_opens_a_private_document(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     uri = editor.open("greeter.py", PYTHON)
     explanation = "`greet` builds a greeting and **prints** it.\n"
     fake.enqueue(Script(text=explanation))
@@ -127,13 +139,17 @@ async def test_explain_returns_markdown_and_opens_a_private_document(editor: Edi
     assert "prediction" not in request.body
 
 
-async def test_emoji_before_the_selection_does_not_shift_the_edit(editor: Editor, fake: FakeCodestral) -> None:
+async def test_emoji_before_the_selection_does_not_shift_the_edit(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     text = 'label = "😀😀"; total = price * qty\nnext_line = 1\n'
     uri = editor.open("u.py", text)
     # Select `price * qty`: after two astral characters, each two UTF-16 units.
     start = len('label = "😀😀"; total = ') + 2
     fake.enqueue(Script(text="```python\nprice * quantity\n```"))
-    await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(0, start, 0, start + len("price * qty"))})
+    await editor.run(
+        "codestral.refactor", {"uri": uri, "range": lsp_range(0, start, 0, start + len("price * qty"))}
+    )
     assert editor.text(uri) == 'label = "😀😀"; total = price * quantity\nnext_line = 1\n'
 
 
@@ -145,7 +161,9 @@ async def test_crlf_documents_keep_crlf(editor: Editor, fake: FakeCodestral) -> 
     assert editor.text(uri) == "def f():\r\n    a = 2\r\n    return a + 1\r\n"
 
 
-async def test_a_dedented_answer_is_reindented_with_the_files_tabs(editor: Editor, fake: FakeCodestral) -> None:
+async def test_a_dedented_answer_is_reindented_with_the_files_tabs(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     text = "func main() {\n\tif ok {\n\t\trun()\n\t}\n}\n"
     uri = editor.open("main.go", text, language="go")
     fake.enqueue(Script(text="```go\nif ok {\n    run()\n    log()\n}\n```"))
@@ -160,10 +178,14 @@ async def test_an_unfenced_answer_is_used_as_code(editor: Editor, fake: FakeCode
     assert editor.text(uri).endswith("    def part(self):\n        return 3\n")
 
 
-async def test_fix_sends_the_diagnostics_and_is_offered_as_a_quick_fix(editor: Editor, fake: FakeCodestral) -> None:
+async def test_fix_sends_the_diagnostics_and_is_offered_as_a_quick_fix(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     uri = editor.open("greeter.py", PYTHON)
     diagnostic = types.Diagnostic(
-        range=types.Range(start=types.Position(line=7, character=8), end=types.Position(line=7, character=13)),
+        range=types.Range(
+            start=types.Position(line=7, character=8), end=types.Position(line=7, character=13)
+        ),
         message="print found",
         code="T201",
         source="ruff",
@@ -172,13 +194,15 @@ async def test_fix_sends_the_diagnostics_and_is_offered_as_a_quick_fix(editor: E
     actions = await editor.client.text_document_code_action_async(
         types.CodeActionParams(
             text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(start=types.Position(line=7, character=0), end=types.Position(line=7, character=0)),
+            range=types.Range(
+                start=types.Position(line=7, character=0), end=types.Position(line=7, character=0)
+            ),
             context=types.CodeActionContext(diagnostics=[diagnostic]),
         )
     )
     [fix] = actions
     assert fix.kind == types.CodeActionKind.QuickFix and fix.command.command == "codestral.fix"
-    fake.enqueue(Script(text=fenced('        log.info(message)\n')))
+    fake.enqueue(Script(text=fenced("        log.info(message)\n")))
     result = await editor.run(fix.command.command, *fix.command.arguments)
     assert result["status"] == "applied"
     assert "        log.info(message)\n" in editor.text(uri) and "print(" not in editor.text(uri)
@@ -201,9 +225,11 @@ async def test_code_actions_respect_only_and_need_a_selection(editor: Editor) ->
         return [a.title for a in actions or []]
 
     assert await titles(None) == [
-        "Codestral: Explain", "Codestral: Refactor", "Codestral: Document", "Codestral: Generate tests",
+        "Codestral: Explain",
+        "Codestral: Refactor",
+        "Codestral: Document",
+        "Codestral: Generate tests",
     ]
     assert await titles(["refactor.rewrite"]) == ["Codestral: Refactor", "Codestral: Document"]
     assert await titles(["quickfix"]) == []
     assert await titles(None, empty=True) == []
-

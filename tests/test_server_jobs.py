@@ -38,7 +38,9 @@ def held(text: str = NEW_SECOND) -> tuple[Script, Gate]:
     return Script(text=text, chunk_size=5, hold_after_chunks=2, gate=gate), gate
 
 
-async def test_cancel_through_the_progress_token_stops_the_stream(editor: Editor, fake: FakeCodestral) -> None:
+async def test_cancel_through_the_progress_token_stops_the_stream(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     uri = editor.open("m.py", CODE)
     script, gate = held()
     fake.enqueue(script)
@@ -102,7 +104,9 @@ async def test_typing_above_the_selection_moves_the_edit_with_it(editor: Editor,
     gate.open()
     result = await running
     assert result["status"] == "applied"
-    assert editor.text(uri) == "import sys\n\ndef initial():\n    return 1\n\n\ndef second():\n    return 22\n"
+    assert (
+        editor.text(uri) == "import sys\n\ndef initial():\n    return 1\n\n\ndef second():\n    return 22\n"
+    )
 
 
 async def test_typing_inside_the_selection_keeps_the_answer_and_applies_nothing(
@@ -150,7 +154,9 @@ async def test_a_newer_job_on_the_same_code_replaces_the_older(editor: Editor, f
     assert first_result["status"] == "cancelled"
     assert second["status"] == "applied"
     assert editor.text(uri).endswith("def second():\n    return 'new'\n")
-    assert any("Cancelled the earlier Codestral: Refactor" in m for m in editor.message_texts(types.MessageType.Info))
+    assert any(
+        "Cancelled the earlier Codestral: Refactor" in m for m in editor.message_texts(types.MessageType.Info)
+    )
     assert len(editor.edits) == 1
 
 
@@ -171,8 +177,25 @@ async def test_jobs_on_separate_code_run_side_by_side(editor: Editor, fake: Fake
     [
         ([Script(status=401, body={"detail": "Unauthorized"})], "CODESTRAL_API_KEY"),
         ([Script(status=500) for _ in range(4)], "server error (500)"),
-        ([Script(text="```python\nabcdefghijkl", chunk_size=2, cut_after_chunks=3)], "cut before the answer was complete"),
-        ([Script(status=404, body={"object": "error", "message": "Invalid model", "type": "invalid_model", "param": None, "code": "1500"})], "codestral-latest"),
+        (
+            [Script(text="```python\nabcdefghijkl", chunk_size=2, cut_after_chunks=3)],
+            "cut before the answer was complete",
+        ),
+        (
+            [
+                Script(
+                    status=404,
+                    body={
+                        "object": "error",
+                        "message": "Invalid model",
+                        "type": "invalid_model",
+                        "param": None,
+                        "code": "1500",
+                    },
+                )
+            ],
+            "codestral-latest",
+        ),
     ],
 )
 async def test_api_failures_are_told_plainly_and_the_server_keeps_serving(
@@ -216,8 +239,24 @@ async def test_a_truncated_answer_is_not_applied(editor: Editor, fake: FakeCodes
         ([{"range": SECOND}], '"uri"'),
         ([{"uri": "file:///nowhere.py", "range": SECOND}], "not open"),
         ([{"uri": "URI", "range": lsp_range(40, 0, 41, 0)}], "line 41, but the document has 6 lines"),
-        ([{"uri": "URI", "range": {"start": {"line": -1, "character": 0}, "end": {"line": 1, "character": 0}}}], "negative"),
-        ([{"uri": "URI", "range": {"start": {"line": "a", "character": 0}, "end": {"line": 1, "character": 0}}}], "whole number"),
+        (
+            [
+                {
+                    "uri": "URI",
+                    "range": {"start": {"line": -1, "character": 0}, "end": {"line": 1, "character": 0}},
+                }
+            ],
+            "negative",
+        ),
+        (
+            [
+                {
+                    "uri": "URI",
+                    "range": {"start": {"line": "a", "character": 0}, "end": {"line": 1, "character": 0}},
+                }
+            ],
+            "whole number",
+        ),
         ([{"uri": "URI", "range": lsp_range(1, 0, 1, 0)}], "needs a selection"),
         ([{"uri": "URI", "range": SECOND, "instruction": 5}], "instruction"),
     ],

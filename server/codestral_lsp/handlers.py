@@ -71,8 +71,12 @@ def offered_actions(
 
     # At a bare cursor, the diagnostics of its line count (the lightbulb is shown per line).
     line = selection.start.line
-    probe = types.Range(start=types.Position(line=line, character=0), end=types.Position(line=line + 1, character=0))
-    touching = [d for d in params.context.diagnostics if ranges_intersect(d.range, probe if empty else selection)]
+    probe = types.Range(
+        start=types.Position(line=line, character=0), end=types.Position(line=line + 1, character=0)
+    )
+    touching = [
+        d for d in params.context.diagnostics if ranges_intersect(d.range, probe if empty else selection)
+    ]
     if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
         fix_range = _fix_range(touching) if empty else selection
         title = "Codestral: Fix " + (
@@ -172,9 +176,11 @@ def register(server: CodestralLanguageServer) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS)
     )
-    def code_action(
+    async def code_action(
         ls: CodestralLanguageServer, params: types.CodeActionParams
     ) -> list[types.CodeAction] | None:
+        if not ls.settings_ready.is_set():  # right after start-up: user actions come from settings
+            await ls.current_settings()
         return offered_actions(ls, params) or None
 
     def action_command(name: str) -> None:

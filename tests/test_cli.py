@@ -1,0 +1,105 @@
+"""The command line: ``--version``, ``--help`` and the ``check`` doctor against the fake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import CANARY_KEY
+from tests.fake_codestral import FakeCodestral
+
+
+def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CODESTRAL_API_KEY", "MISTRAL_API_KEY", "CODESTRAL_BASE_URL")
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "codestral_lsp", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_version_and_help() -> None:
+    assert run("--version").stdout.startswith("codestral-lsp ")
+    help_text = run("--help").stdout
+    assert "--tcp" in help_text and "--log-file" in help_text and "check" in help_text
+
+
+def test_check_passes_on_a_good_setup(fake: FakeCodestral) -> None:
+    fake.api_key = CANARY_KEY
+    result = run("check", CODESTRAL_BASE_URL=fake.base_url, CODESTRAL_API_KEY=CANARY_KEY)
+    assert result.returncode == 0, result.stdout
+    out = result.stdout
+    assert fake.base_url in out and "codestral-latest" in out
+    assert f"from CODESTRAL_API_KEY ({CANARY_KEY[:3]}…{CANARY_KEY[-4:]})" in out
+    assert "key accepted" in out and "fill-in-the-middle supported" in out and "All good." in out
+    assert CANARY_KEY not in out + result.stderr
+    assert [r.path for r in fake.requests] == ["/v1/models"]
+
+
+def test_check_explains_a_rejected_key(fake: FakeCodestral) -> None:
+    fake.api_key = "the-right-key-00000000"
+    result = run("check", CODESTRAL_BASE_URL=fake.base_url, MISTRAL_API_KEY=CANARY_KEY)
+    assert result.returncode == 1
+    assert "key rejected" in result.stdout and "MISTRAL_API_KEY" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert CANARY_KEY not in result.stdout + result.stderr
+
+
+def test_check_without_a_key_says_which_variable_to_set() -> None:
+    result = run("check")
+    assert result.returncode == 1
+    assert "Set CODESTRAL_API_KEY" in result.stdout and "codestral.mistral.ai" in result.stdout
+
+
+def test_check_says_when_the_key_belongs_to_the_other_endpoint() -> None:
+    result = run("check", "--base-url", "https://codestral.mistral.ai/v1", MISTRAL_API_KEY=CANARY_KEY)
+    assert result.returncode == 1
+    assert "MISTRAL_API_KEY is set, but its keys belong to the other endpoint" in result.stdout
+
+
+def test_check_refuses_plain_http_to_another_host() -> None:
+    result = run("check", "--base-url", "http://llm.example.com/v1", CODESTRAL_API_KEY=CANARY_KEY)
+    assert result.returncode == 1 and "Refusing plain http://" in result.stdout
+
+
+def test_check_names_a_model_that_is_not_served(fake: FakeCodestral) -> None:
+    result = run("check", "--model", "codestral-2405", CODESTRAL_BASE_URL=fake.base_url)
+    assert result.returncode == 1
+    assert "'codestral-2405' is not served here" in result.stdout and "codestral-2508" in result.stdout
+
+
+def test_check_flags_a_completion_model_without_fim(fake: FakeCodestral) -> None:
+    settings = json.dumps({"completion": {"model": "mistral-medium-latest"}})
+    result = run("check", "--settings", settings, CODESTRAL_BASE_URL=fake.base_url)
+    assert result.returncode == 1 and "has no fill-in-the-middle" in result.stdout
+
+
+def test_check_reports_an_unreachable_server() -> None:
+    result = run("check", CODESTRAL_BASE_URL="http://127.0.0.1:9/v1")
+    assert result.returncode == 1 and "connection refused" in result.stdout
+
+
+@pytest.mark.parametrize("flag", ["--log-file"])
+def test_log_file_is_private(tmp_path, flag: str) -> None:  # type: ignore[no-untyped-def]
+    log_file = tmp_path / "logs" / "server.log"
+    process = subprocess.run(
+        [sys.executable, "-m", "codestral_lsp", flag, str(log_file)],
+        input="",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert process.stdout == ""
+    assert log_file.exists() and oct(log_file.stat().st_mode & 0o777) == "0o600"

@@ -1,0 +1,208 @@
+"""Settings precedence and reload, user-defined actions, and generated tests, end to end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from tests.editor import Editor, lsp_range, start_editor
+from tests.fake_codestral import FakeCodestral, Script
+
+CODE = "def add(a, b):\n    return a + b\n"
+ALL = lsp_range(0, 0, 2, 0)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "project"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+async def stop_after() -> AsyncIterator[list[Editor]]:
+    sessions: list[Editor] = []
+    yield sessions
+    for session in sessions:
+        await session.client.shutdown_session()
+        await session.client.stop()
+
+
+async def test_configuration_wins_over_initialization_options(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    editor = await start_editor(
+        fake,
+        folder,
+        tmp_path / "state",
+        initialization_options={"model": "codestral-2508", "temperature": 0.7, "maxTokens": 100},
+        settings={"model": "mistral-medium-latest"},
+    )
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    await editor.run("codestral.explain", {"uri": uri, "range": ALL})
+    body = fake.completion_requests()[0].body
+    assert (body["model"], body["temperature"], body["max_tokens"]) == ("mistral-medium-latest", 0.7, 100)
+
+
+async def test_settings_reload_on_did_change_configuration(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    editor = await start_editor(fake, folder, tmp_path / "state")
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    await editor.run("codestral.explain", {"uri": uri, "range": ALL})
+    editor.client.set_configuration({"model": "codestral-2508", "temperature": 0.0}, section="codestral")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await editor.sync()
+    await editor.run("codestral.explain", {"uri": uri, "range": ALL})
+    before, after = fake.completion_requests()
+    assert before.body["model"] == "codestral-latest" and before.body["temperature"] == 0.2
+    assert after.body["model"] == "codestral-2508" and after.body["temperature"] == 0.0
+
+
+async def test_bad_settings_are_named_and_fall_back_to_defaults(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    editor = await start_editor(
+        fake,
+        folder,
+        tmp_path / "state",
+        settings={
+            "temperature": "hot",
+            "timeouts": {"idle": -3},
+            "maxTokenz": 5,
+            "actions": [{"title": "no id"}],
+        },
+    )
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    await editor.run("codestral.explain", {"uri": uri, "range": ALL})
+    warnings = editor.message_texts(types.MessageType.Warning)
+    assert any("codestral.temperature" in w and "'hot'" in w and "default (0.2)" in w for w in warnings)
+    assert any("codestral.timeouts.idle" in w for w in warnings)
+    assert any("codestral.maxTokenz is not a known setting" in w for w in warnings)
+    assert any("codestral.actions" in w for w in warnings)
+    assert fake.completion_requests()[0].body["temperature"] == 0.2
+
+
+async def test_an_insecure_base_url_is_refused_without_a_request(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    editor = await start_editor(
+        fake, folder, tmp_path / "state", settings={"baseUrl": "http://codestral.example.com/v1"}
+    )
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": ALL})
+    assert result["status"] == "failed" and "Refusing plain http://" in result["message"]
+    assert fake.requests == []
+
+
+CUSTOM = [
+    {
+        "id": "typehints",
+        "title": "Codestral: Add type hints",
+        "prompt": "Add type hints to this {language} code from {path}:\n{selection}",
+    },
+    {
+        "id": "example",
+        "title": "Codestral: Usage example",
+        "prompt": "Write a usage example. {instruction}",
+        "mode": "insertAfter",
+    },
+    {
+        "id": "review",
+        "title": "Codestral: Review",
+        "prompt": "Review {selection} for bugs.",
+        "mode": "explain",
+    },
+]
+
+
+async def test_user_defined_actions_are_offered_and_run(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    editor = await start_editor(fake, folder, tmp_path / "state", settings={"actions": CUSTOM})
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    actions = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=0, character=0), end=types.Position(line=2, character=0)
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    by_title = {a.title: a for a in actions}
+    assert {"Codestral: Add type hints", "Codestral: Usage example", "Codestral: Review"} <= set(by_title)
+    hints = by_title["Codestral: Add type hints"].command
+    assert hints.command == "codestral.custom" and hints.arguments[0]["action"] == "typehints"
+
+    fake.enqueue(Script(text="```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```"))
+    await editor.run(hints.command, *hints.arguments)
+    assert editor.text(uri) == "def add(a: int, b: int) -> int:\n    return a + b\n"
+    prompt = fake.completion_requests()[0].prompt_text()
+    assert "Add type hints to this python code from a.py:\ndef add(a, b):" in prompt
+
+    fake.enqueue(Script(text="```python\nprint(add(1, 2))\n```"))
+    await editor.run(
+        "codestral.custom",
+        {"uri": uri, "range": lsp_range(0, 0, 2, 0), "action": "example", "instruction": "Keep it short."},
+    )
+    assert editor.text(uri).endswith("    return a + b\nprint(add(1, 2))\n")
+    assert "Write a usage example. Keep it short." in fake.completion_requests()[1].prompt_text()
+
+    fake.enqueue(Script(text="No bugs found."))
+    review = await editor.run("codestral.custom", {"uri": uri, "range": ALL, "action": "review"})
+    assert review["markdown"] == "No bugs found."
+
+
+async def test_generated_tests_go_to_the_projects_tests_folder(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    (folder / "tests").mkdir()
+    editor = await start_editor(fake, folder, tmp_path / "state")
+    stop_after.append(editor)
+    uri = editor.open("src/calc.py", CODE)
+    tests = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+    fake.enqueue(Script(text=f"Here are tests:\n```python\n{tests}```"))
+    result = await editor.run("codestral.tests", {"uri": uri, "range": ALL})
+    target = folder / "tests" / "test_calc.py"
+    assert result["status"] == "applied" and result["testUri"] == target.as_uri()
+    assert target.read_text() == tests
+    assert editor.text(uri) == CODE
+
+    fake.enqueue(Script(text="```python\ndef test_add_negative():\n    assert add(-1, -2) == -3\n```"))
+    await editor.run("codestral.tests", {"uri": uri, "range": ALL})
+    assert target.read_text() == tests + "\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n"
+
+
+async def test_edit_is_offered_to_clients_that_prompt_for_the_instruction(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    from tests.editor import CAPABILITIES
+
+    capabilities = types.ClientCapabilities(
+        workspace=CAPABILITIES.workspace,
+        window=CAPABILITIES.window,
+        text_document=CAPABILITIES.text_document,
+        experimental={"codestral": {"promptForInstruction": True}},
+    )
+    editor = await start_editor(fake, folder, tmp_path / "state", capabilities=capabilities)
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    actions = await editor.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(
+                start=types.Position(line=0, character=0), end=types.Position(line=2, character=0)
+            ),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert "Codestral: Edit with instruction…" in [a.title for a in actions]
