@@ -7,6 +7,7 @@ A command's path: ``execute`` (here) → :func:`codestral_lsp.runner.run_action`
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from lsprotocol import types
@@ -27,11 +28,14 @@ from codestral_lsp.actions import (
     range_json,
     ranges_intersect,
 )
+from codestral_lsp.completion import Suggestion
 from codestral_lsp.positions import ArgumentError
 from codestral_lsp.runner import run_action
 from codestral_lsp.server import CodestralLanguageServer
 
 log = logging.getLogger(__name__)
+
+_WORD_END = re.compile(r"\w*$")
 
 CODE_ACTION_KINDS = [
     types.CodeActionKind.QuickFix,
@@ -56,6 +60,42 @@ def _fix_range(diagnostics: list[types.Diagnostic]) -> types.Range:
     last = max(d.range.end.line for d in diagnostics)
     return types.Range(
         start=types.Position(line=first, character=0), end=types.Position(line=last + 1, character=0)
+    )
+
+
+def client_has_inline_completion(server: CodestralLanguageServer) -> bool:
+    """True when the client declared ``textDocument.inlineCompletion`` (LSP 3.18)."""
+    return get_capability(server.client_capabilities, "text_document.inline_completion", None) is not None
+
+
+def completion_item(
+    server: CodestralLanguageServer, uri: str, suggestion: Suggestion
+) -> types.CompletionItem:
+    """The suggestion as one completion item, for clients without inline completion.
+
+    Its edit starts at the word being typed, so the client's filtering on that word keeps it.
+    """
+    view = server.open_document_view(uri)
+    position = suggestion.position
+    word = ""
+    if view is not None:
+        offset = view.offset_at(position)
+        line_start = view.source.rfind("\n", 0, offset) + 1
+        word = _WORD_END.search(view.source[line_start:offset]).group(0)  # type: ignore[union-attr]
+        start = view.position_at(offset - len(word))
+    else:
+        start = position
+    first_line = suggestion.text.strip().splitlines()[0] if suggestion.text.strip() else suggestion.text
+    return types.CompletionItem(
+        label=(word + first_line)[:80],
+        kind=types.CompletionItemKind.Text,
+        detail="Codestral",
+        filter_text=word + suggestion.text,
+        sort_text="0",
+        text_edit=types.TextEdit(
+            range=types.Range(start=start, end=position), new_text=word + suggestion.text
+        ),
+        insert_text_format=types.InsertTextFormat.PlainText,
     )
 
 
@@ -200,6 +240,37 @@ def register(server: CodestralLanguageServer) -> None:
     @server.command(USAGE_COMMAND)
     def usage(ls: CodestralLanguageServer, *raw: Any) -> dict[str, object]:
         return ls.usage.as_result()
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: CodestralLanguageServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList | None:
+        await ls.current_settings()
+        explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        suggestion = await ls.completer.suggest(params.text_document.uri, params.position, explicit)
+        if suggestion is None:
+            return None
+        here = types.Range(start=suggestion.position, end=suggestion.position)
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=suggestion.text, range=here)]
+        )
+
+    @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
+    async def completion(
+        ls: CodestralLanguageServer, params: types.CompletionParams
+    ) -> types.CompletionList | None:
+        await ls.current_settings()
+        if not ls.settings.completion.fallback_completion_item or client_has_inline_completion(ls):
+            return None
+        explicit = (
+            params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
+        )
+        suggestion = await ls.completer.suggest(params.text_document.uri, params.position, explicit)
+        if suggestion is None:
+            return None
+        return types.CompletionList(
+            is_incomplete=True, items=[completion_item(ls, params.text_document.uri, suggestion)]
+        )
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: CodestralLanguageServer, params: None) -> None:

@@ -56,6 +56,13 @@ SYSTEM_PROMPTS: dict[str, str] = {
     ),
 }
 
+CURSOR_MARK = "<CURSOR>"
+COMPLETION_SYSTEM_PROMPT = (
+    f"You complete code. The user's file follows, with {CURSOR_MARK} where the cursor is. Reply "
+    f"with only the text to insert at {CURSOR_MARK} — no explanation, no code fence, nothing that "
+    "is already before or after the cursor."
+)
+
 TASKS: dict[str, str] = {
     "explain": "Explain the selected code.",
     "refactor": "Refactor the selected code.",

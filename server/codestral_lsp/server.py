@@ -20,7 +20,8 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
-from codestral_lsp.api import CodestralClient, resolve_endpoint
+from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_endpoint
+from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.positions import ArgumentError, DocumentView
 from codestral_lsp.settings import Settings, parse_settings
@@ -58,6 +59,8 @@ class CodestralLanguageServer(LanguageServer):
         self._client: CodestralClient | None = None
         self._client_config: tuple[Any, ...] | None = None
         self.settings_ready = asyncio.Event()
+        self._completion_client: CodestralClient | None = None
+        self.completer = InlineCompleter(self)
 
     # -- talking to the user -----------------------------------------------------------------
 
@@ -108,6 +111,7 @@ class CodestralLanguageServer(LanguageServer):
     def apply_settings(self, *sources: Any) -> None:
         """Replace the settings from raw sources (lowest precedence first); report problems."""
         self.settings, problems = parse_settings(*sources)
+        self.completer.settings_changed()
         for problem in problems:
             self.tell_user(types.MessageType.Warning, problem)
 
@@ -152,12 +156,29 @@ class CodestralLanguageServer(LanguageServer):
                 self.jobs.spawn(_close_when_idle(old, self.jobs.running_tasks()), "close-old-client")
         return self._client
 
+    def completion_client(self) -> CodestralClient:
+        """A client for inline completion: the same endpoint, shorter limits, no retries
+        (a completion that is late is worthless: the user has typed on)."""
+        chat = self.api_client()
+        limit = self.settings.completion.timeout
+        timeouts = Timeouts(
+            connect=min(chat.timeouts.connect, limit), first_byte=limit, idle=min(chat.timeouts.idle, limit)
+        )
+        client = self._completion_client
+        if client is None or client.endpoint != chat.endpoint or client.timeouts != timeouts:
+            if client is not None:
+                self.jobs.spawn(client.aclose(), "close-old-completion-client")
+            client = CodestralClient(chat.endpoint, timeouts=timeouts, retry=RetryPolicy(max_attempts=1))
+            self._completion_client = client
+        return client
+
     async def close(self) -> None:
         """Cancel every job and close the connection pool (at shutdown)."""
         self.jobs.cancel(reason="the server is shutting down")
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        for client in (self._client, self._completion_client):
+            if client is not None:
+                await client.aclose()
+        self._client = self._completion_client = None
 
 
 async def _close_when_idle(client: CodestralClient, tasks: list[asyncio.Task[Any]]) -> None:

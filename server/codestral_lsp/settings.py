@@ -120,6 +120,10 @@ class CompletionSettings:
     prefix_chars: int = field(default=6000, metadata=_meta("Code before the cursor sent.", 0, 400000))
     suffix_chars: int = field(default=2000, metadata=_meta("Code after the cursor sent.", 0, 400000))
     timeout: float = field(default=5.0, metadata=_meta("Seconds allowed for one completion.", 0.1, 120))
+    chat_fallback: bool = field(
+        default=False,
+        metadata=_meta("Where the server has no fill-in-the-middle, complete with a chat prompt."),
+    )
     fallback_completion_item: bool = field(
         default=True,
         metadata=_meta("For clients without inline completion, offer one completion item."),

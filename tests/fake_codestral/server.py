@@ -377,6 +377,9 @@ class FakeCodestral:
             stream = bool(isinstance(request.body, dict) and request.body.get("stream"))
             model = request.body.get("model", "codestral-latest") if isinstance(request.body, dict) else "?"
             if not stream or script.json_instead_of_stream:
+                if script.gate is not None and not await script.gate.wait(disconnected):
+                    request.disconnected.set()
+                    return False
                 await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
                 return True
             return await self._stream(script, request, model, writer, disconnected)
