@@ -1,0 +1,36 @@
+;;; emacs_driver.el --- drive eglot + codestral.el in batch; write what a user sees as JSON
+(require 'json)
+(add-to-list 'load-path (getenv "PLUGIN_DIR"))
+(require 'codestral)
+(setq codestral-server-command (list (getenv "PYTHON") "-m" "codestral_lsp"))
+(setq codestral-major-modes '(python-mode))
+(setq codestral-settings '(:predictedOutputs t))
+(codestral-register)
+(setq eglot-confirm-server-initiated-edits nil)
+(setq make-backup-files nil)
+(setq eglot-sync-connect 30)
+
+(defun driver-finish (result)
+  (with-temp-file (getenv "RESULT_FILE") (insert (json-encode result)))
+  (ignore-errors (eglot-shutdown (eglot-current-server)))
+  (kill-emacs 0))
+
+(condition-case err
+    (progn
+      (find-file (getenv "FILE"))
+      (python-mode)
+      (apply #'eglot (eglot--guess-contact))
+      (with-timeout (30 (error "eglot did not connect in 30 s"))
+        (while (not (eglot-current-server)) (accept-process-output nil 0.05)))
+      (let ((server (eglot-current-server))
+            (beg (save-excursion (goto-char (point-min)) (forward-line 4) (point)))
+            (end (save-excursion (goto-char (point-min)) (forward-line 8) (point))))
+        (unless server (error "eglot did not connect"))
+        (let* ((actions (eglot-code-actions beg end nil nil))
+               (refactor (cl-find "Codestral: Refactor" actions
+                                  :key (lambda (a) (plist-get a :title)) :test #'equal)))
+          (unless refactor (error "no Codestral: Refactor action among %S" actions))
+          (eglot--read-execute-code-action (list refactor) server "refactor.rewrite"))
+        (save-buffer)
+        (driver-finish `((buffer . ,(buffer-substring-no-properties (point-min) (point-max)))))))
+  (error (driver-finish `((error . ,(error-message-string err))))))
