@@ -65,5 +65,6 @@ def configure_logging(verbose: bool, log_file: str | None, env: Mapping[str, str
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    for noisy in ("httpx", "httpcore", "pygls.protocol", "pygls.feature_manager"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not verbose:  # -v shows every LSP message and HTTP exchange
+        for noisy in ("httpx", "httpcore", "pygls.protocol", "pygls.feature_manager"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
