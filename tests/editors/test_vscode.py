@@ -58,18 +58,22 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     (workspace / "shapes.py").write_text(SOURCE)
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     wrapper = tmp_path / "server.sh"
-    wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} -m codestral_lsp -v --log-file {tmp_path}/server.log\n")
+    wrapper.write_text(
+        f"#!/bin/sh\nexec {sys.executable} -m codestral_lsp -v --log-file {tmp_path}/server.log\n"
+    )
     wrapper.chmod(0o755)
-    settings = json.dumps({
-        "codestral.serverPath": str(wrapper),
-        "codestral.predictedOutputs": True,
-        "chat.disableAIFeatures": True,
-        "workbench.secondarySideBar.defaultVisibility": "hidden",
-        "workbench.startupEditor": "none",
-        "security.workspace.trust.enabled": False,
-        "extensions.ignoreRecommendations": True,
-        "codestral.trace.server": "verbose",
-    })
+    settings = json.dumps(
+        {
+            "codestral.serverPath": str(wrapper),
+            "codestral.predictedOutputs": True,
+            "chat.disableAIFeatures": True,
+            "workbench.secondarySideBar.defaultVisibility": "hidden",
+            "workbench.startupEditor": "none",
+            "security.workspace.trust.enabled": False,
+            "extensions.ignoreRecommendations": True,
+            "codestral.trace.server": "verbose",
+        }
+    )
     # code-server is a remote setup: machine-scoped settings are read from Machine/settings.json.
     for scope in ("User", "Machine"):
         (user_data / scope).mkdir(parents=True)
@@ -82,13 +86,34 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
         **{f"XDG_{d}_HOME": str(tmp_path / "xdg" / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
     }
     dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
-    subprocess.run([str(CODE_SERVER), *dirs, "--install-extension", str(VSIX)], env=env, check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [str(CODE_SERVER), *dirs, "--install-extension", str(VSIX)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     port = free_port()
     process = subprocess.Popen(
-        [str(CODE_SERVER), "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
-         "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
-         "--reconnection-grace-time", "5", *dirs, str(workspace)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(CODE_SERVER),
+            "--auth",
+            "none",
+            "--bind-addr",
+            f"127.0.0.1:{port}",
+            "--disable-telemetry",
+            "--disable-update-check",
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
+            "--reconnection-grace-time",
+            "5",
+            *dirs,
+            str(workspace),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_until_serving(f"http://127.0.0.1:{port}/healthz", process)
@@ -98,7 +123,9 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
         process.wait(30)
 
 
-def test_the_lightbulb_refactoring_rewrites_the_selection(fake: FakeCodestral, code_server: tuple[str, Path]) -> None:
+def test_the_lightbulb_refactoring_rewrites_the_selection(
+    fake: FakeCodestral, code_server: tuple[str, Path]
+) -> None:
     url, workspace = code_server
     fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -107,9 +134,16 @@ def test_the_lightbulb_refactoring_rewrites_the_selection(fake: FakeCodestral, c
     env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
     run = subprocess.run(
         [str(NODE), str(driver), url, "shapes.py", "3.14 * r ** 2", str(screenshot)],
-        env=env, cwd=CACHE / "playwright", capture_output=True, text=True, timeout=240, check=False,
+        env=env,
+        cwd=CACHE / "playwright",
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    expected = SOURCE.replace("        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED)
+    expected = SOURCE.replace(
+        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
+    )
     assert (workspace / "shapes.py").read_text() == expected
     assert screenshot.exists()

@@ -10,6 +10,9 @@ Rules (documented in the README, relied on by the editors and tests):
   ``CODESTRAL_API_KEY``, for api.mistral.ai only ``MISTRAL_API_KEY`` (the two kinds of key are not
   interchangeable); for any other server ``CODESTRAL_API_KEY``, else ``MISTRAL_API_KEY``, else no
   key at all (local servers need none).
+* A ``baseUrl`` *setting* may name only Mistral's endpoints, this machine, or a host the user's
+  environment names (``CODESTRAL_BASE_URL``, ``CODESTRAL_TRUSTED_HOSTS``): settings can come
+  from a cloned repository, the environment cannot.
 * Plain ``http://`` is accepted only for loopback hosts, so a key never crosses a network in
   clear text. The key is held only here, is never part of ``repr``, and is sent only to this
   base URL (the HTTP client follows no redirects).
@@ -23,13 +26,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from codestral_lsp.api.errors import InsecureEndpointError, InvalidEndpointError
+from codestral_lsp.api.errors import InsecureEndpointError, InvalidEndpointError, UntrustedEndpointError
 
 CODESTRAL_BASE_URL = "https://codestral.mistral.ai/v1"
 MISTRAL_BASE_URL = "https://api.mistral.ai/v1"
 CODESTRAL_KEY_VAR = "CODESTRAL_API_KEY"
 MISTRAL_KEY_VAR = "MISTRAL_API_KEY"
 BASE_URL_VAR = "CODESTRAL_BASE_URL"
+TRUSTED_HOSTS_VAR = "CODESTRAL_TRUSTED_HOSTS"
 
 EndpointKind = Literal["codestral", "mistral", "custom"]
 
@@ -131,6 +135,32 @@ def normalise_base_url(url: str) -> str:
     return text.rstrip("/")
 
 
+def trusted_hosts(env: Mapping[str, str]) -> set[str]:
+    """Hosts the user's own environment names: ``CODESTRAL_BASE_URL``'s and ``CODESTRAL_TRUSTED_HOSTS``."""
+    hosts = {h.strip().lower() for h in env.get(TRUSTED_HOSTS_VAR, "").split(",") if h.strip()}
+    if env.get(BASE_URL_VAR, "").strip():
+        hosts.add((urlsplit(env[BASE_URL_VAR].strip()).hostname or "").lower())
+    return hosts
+
+
+def check_trusted(url: str, env: Mapping[str, str]) -> None:
+    """Refuse a ``baseUrl`` *setting* that would send code and key to a host the user did not name.
+
+    Editor settings can come from a cloned repository (``.helix/languages.toml``, ``.nvim.lua``,
+    workspace settings). So a ``baseUrl`` setting may point only at Mistral's endpoints, this
+    machine, or a host named in the user's environment (``CODESTRAL_BASE_URL`` or the
+    comma-separated ``CODESTRAL_TRUSTED_HOSTS``).
+    """
+    host = (urlsplit(url).hostname or "").lower()
+    if endpoint_kind(url) != "custom" or is_loopback_host(host) or host in trusted_hosts(env):
+        return
+    raise UntrustedEndpointError(
+        f"The baseUrl setting points at {host}, which your environment does not name, so no code "
+        f"or key is sent there. If you trust it, add it to {TRUSTED_HOSTS_VAR} (e.g. "
+        f"{TRUSTED_HOSTS_VAR}={host}) or set {BASE_URL_VAR} in your environment."
+    )
+
+
 def endpoint_kind(base_url: str) -> EndpointKind:
     """Which kind of endpoint a base URL is (Mistral's two, or anything else)."""
     parts = urlsplit(base_url)
@@ -153,6 +183,8 @@ def resolve_endpoint(
     configured = base_url or key_from(BASE_URL_VAR)
     if configured:
         url = normalise_base_url(configured)
+        if base_url:
+            check_trusted(url, env)
     elif key_from(CODESTRAL_KEY_VAR) is None and key_from(MISTRAL_KEY_VAR) is not None:
         url = MISTRAL_BASE_URL
     else:

@@ -27,6 +27,10 @@ class InsecureEndpointError(CodestralError):
     """Plain HTTP to a host other than this machine was refused before any request."""
 
 
+class UntrustedEndpointError(CodestralError):
+    """A ``baseUrl`` setting names a host the user's environment does not trust."""
+
+
 class NetworkError(CodestralError):
     """The server could not be reached (DNS, refused, reset before any answer)."""
 

@@ -1,0 +1,245 @@
+"""Every way the API can fail, through the real server: the user gets one plain sentence, nothing
+is applied that should not be, no job is left running, and the server keeps serving."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from tests.editor import Editor, lsp_range, start_editor
+from tests.fake_codestral import FakeCodestral, Script
+
+CODE = "def total(items):\n    s = 0\n    for i in items:\n        s += i\n    return s\n"
+BODY = lsp_range(1, 0, 5, 0)
+NEW_BODY = "    return sum(items)\n"
+ANSWER = f"```python\n{NEW_BODY}```"
+FAST = {
+    "retry": {"maxAttempts": 3, "initialDelay": 0.01, "maxDelay": 2, "totalSeconds": 5},
+    "timeouts": {"connect": 2, "firstByte": 0.5, "idle": 0.5},
+}
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def past_date() -> str:
+    return email.utils.formatdate(time.time() - 60, usegmt=True)
+
+
+FAILURES: list[tuple[str, list[Script], str]] = [
+    ("400 context too long", [Script(status=400)], "context window"),
+    ("401", [Script(status=401, body={"message": "Unauthorized", "request_id": "x"})], "CODESTRAL_API_KEY"),
+    ("403", [Script(status=403)], "refused access (403)"),
+    (
+        "404 unknown model",
+        [
+            Script(
+                status=404,
+                body={
+                    "object": "error",
+                    "message": "Invalid model: codestral-latest",
+                    "type": "invalid_model",
+                    "param": None,
+                    "code": "1500",
+                },
+            )
+        ],
+        "does not know model",
+    ),
+    (
+        "422 detail list",
+        [
+            Script(
+                status=422,
+                body={
+                    "detail": [
+                        {
+                            "type": "extra_forbidden",
+                            "loc": ["body", "store"],
+                            "msg": "Extra inputs are not permitted",
+                        }
+                    ]
+                },
+            )
+        ],
+        "'store'",
+    ),
+    (
+        "422 nested detail",
+        [
+            Script(
+                status=422,
+                body={
+                    "object": "error",
+                    "message": {
+                        "detail": [
+                            {"type": "less_than_equal", "loc": ["body", "temperature"], "msg": "too hot"}
+                        ]
+                    },
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                },
+            )
+        ],
+        "'temperature'",
+    ),
+    (
+        "422 plain message",
+        [
+            Script(
+                status=422,
+                body={
+                    "object": "error",
+                    "message": "Invalid prediction",
+                    "type": "invalid_request_error",
+                    "param": "prediction",
+                    "code": None,
+                },
+            )
+        ],
+        "'prediction'",
+    ),
+    ("persistent 503", [Script(status=503) for _ in range(5)], "server error (503)"),
+    ("slow headers", [Script(header_delay=5)], "did not start answering within 0.5 s"),
+    (
+        "stall mid-stream",
+        [Script(text=ANSWER, chunk_size=3, stall_after_chunks=2)],
+        "stopped sending for 0.5 s",
+    ),
+    (
+        "cut mid-stream",
+        [Script(text=ANSWER, chunk_size=3, cut_after_chunks=2)],
+        "cut before the answer was complete",
+    ),
+    ("malformed SSE line", [Script(text=ANSWER, chunk_size=3, malformed_after_chunks=2)], "malformed event"),
+    (
+        "error object mid-stream",
+        [Script(text=ANSWER, chunk_size=3, error_after_chunks=2)],
+        "reported an error while answering",
+    ),
+    (
+        "no [DONE]",
+        [Script(text=ANSWER, omit_done=True, omit_finish_reason=True)],
+        "cut before the answer was complete",
+    ),
+    ("200 that is not SSE", [Script(non_sse_body="<html>captive portal</html>")], "text/html"),
+]
+
+RECOVERIES: list[tuple[str, list[Script], str | None]] = [
+    (
+        "429 Retry-After seconds",
+        [Script(status=429, headers={"retry-after": "0"}), Script(text=ANSWER)],
+        "retrying in 0 s (rate limited)",
+    ),
+    (
+        "429 Retry-After date",
+        [Script(status=429, headers={"retry-after": past_date()}), Script(text=ANSWER)],
+        "retrying in 0 s (rate limited)",
+    ),
+    (
+        "429 retry-after-ms",
+        [Script(status=429, headers={"retry-after-ms": "20"}), Script(text=ANSWER)],
+        "retrying in 0 s (rate limited)",
+    ),
+    ("429 without Retry-After", [Script(status=429), Script(text=ANSWER)], "(rate limited)"),
+    *[
+        (f"{s} then success", [Script(status=s), Script(text=ANSWER)], f"(server error {s})")
+        for s in (500, 502, 503, 504)
+    ],
+]
+
+
+@pytest.fixture
+async def editor(fake: FakeCodestral, tmp_path: Path) -> AsyncIterator[Editor]:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    session = await start_editor(fake, folder, tmp_path / "state", settings=FAST)
+    yield session
+    await session.client.shutdown_session()
+    await session.client.stop()
+
+
+async def nothing_left_running(editor: Editor) -> None:
+    assert await editor.run("codestral.status") == {
+        "runningJobs": 0,
+        "backgroundTasks": 0,
+        "completionsInFlight": 0,
+    }
+
+
+async def still_serving(editor: Editor, uri: str) -> None:
+    editor.fake.enqueue(Script(text=ANSWER))
+    assert (await editor.run("codestral.refactor", {"uri": uri, "range": BODY}))["status"] == "applied"
+    assert editor.text(uri) == "def total(items):\n" + NEW_BODY
+
+
+@pytest.mark.parametrize(("name", "scripts", "words"), FAILURES, ids=[f[0] for f in FAILURES])
+async def test_failures(
+    editor: Editor, fake: FakeCodestral, name: str, scripts: list[Script], words: str
+) -> None:
+    uri = editor.open("t.py", CODE)
+    fake.enqueue(*scripts)
+    started = time.monotonic()
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert time.monotonic() - started < 10  # gives up within a bounded time
+    assert result["status"] == "failed" and words in result["message"]
+    [error] = editor.message_texts(types.MessageType.Error)
+    assert words in error and "Traceback" not in error
+    assert editor.text(uri) == CODE and editor.edits == []
+    if name == "persistent 503":
+        assert len(fake.completion_requests()) == FAST["retry"]["maxAttempts"]
+    await nothing_left_running(editor)
+    await still_serving(editor, uri)
+
+
+@pytest.mark.parametrize(("name", "scripts", "progress"), RECOVERIES, ids=[r[0] for r in RECOVERIES])
+async def test_transient_failures_recover(
+    editor: Editor, fake: FakeCodestral, name: str, scripts: list[Script], progress: str
+) -> None:
+    uri = editor.open("t.py", CODE)
+    fake.enqueue(*scripts)
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "applied"
+    assert editor.text(uri) == "def total(items):\n" + NEW_BODY
+    reports = [getattr(v, "message", "") or "" for v in editor.progress_values()[0]]
+    assert any(progress in r for r in reports), reports
+    assert editor.message_texts(types.MessageType.Error) == []
+    await nothing_left_running(editor)
+
+
+async def test_connection_refused(fake: FakeCodestral, tmp_path: Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    editor = await start_editor(
+        fake, folder, tmp_path / "state", settings={**FAST, "baseUrl": f"http://127.0.0.1:{closed_port()}/v1"}
+    )
+    try:
+        uri = editor.open("t.py", CODE)
+        result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+        assert result["status"] == "failed" and "connection refused" in result["message"]
+        assert editor.text(uri) == CODE
+        await nothing_left_running(editor)
+    finally:
+        await editor.client.shutdown_session()
+        await editor.client.stop()
+
+
+async def test_a_one_megabyte_answer_lands(editor: Editor, fake: FakeCodestral) -> None:
+    uri = editor.open("t.py", CODE)
+    big = "".join(f"    value_{i} = {i}  # a generated line of code\n" for i in range(25000))
+    assert len(big) > 1_000_000
+    fake.enqueue(Script(text=f"```python\n{big}```", chunk_size=8192))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "applied"
+    assert editor.text(uri) == "def total(items):\n" + big
+    await nothing_left_running(editor)
