@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -26,6 +27,16 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeCodestral]:
         server.stop()
     if request.node.get_closest_marker("allow_schema_errors") is None:
         assert server.schema_errors() == [], "a request violated the API's schema"
+
+
+@pytest.fixture(autouse=True)
+def no_key_in_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
+    """Whatever a test, the server or the client printed never contains the key."""
+    yield
+    out, err = capfd.readouterr()
+    sys.stdout.write(out)
+    sys.stderr.write(err)
+    assert CANARY_KEY not in out + err, "the API key appeared in the output"
 
 
 def pytest_configure(config: pytest.Config) -> None:

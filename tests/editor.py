@@ -245,10 +245,11 @@ async def start_editor(
     initialization_options: Any = None,
     capabilities: types.ClientCapabilities = CAPABILITIES,
     env: dict[str, str] | None = None,
+    server_args: tuple[str, ...] = (),
 ) -> Editor:
     """Start the real server (``python -m codestral_lsp``) and initialize a session with it."""
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "codestral_lsp"],
+        server_command=[sys.executable, "-m", "codestral_lsp", *server_args],
         server_env=env or server_env(fake, state_dir),
     )
     client = await config.start()
