@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from tests.fake_codestral import FakeCodestral
+
+if TYPE_CHECKING:
+    from tests.editor import Editor
 
 # A canary key: tests assert it never shows up where a user (or a log) could see it.
 CANARY_KEY = "canary-Zq7XbT1pLw9sEr4uVn2K"
@@ -27,6 +32,29 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeCodestral]:
         server.stop()
     if request.node.get_closest_marker("allow_schema_errors") is None:
         assert server.schema_errors() == [], "a request violated the API's schema"
+
+
+@pytest.fixture
+async def start_session(
+    fake: FakeCodestral, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[Editor]]]:
+    """Start the real server with a scripted editor (see ``tests.editor.start_editor``); every
+    session started is shut down at the end of the test."""
+    from tests.editor import start_editor
+
+    sessions: list[Editor] = []
+    folder = tmp_path / "project"
+    folder.mkdir(exist_ok=True)
+
+    async def start(**options: Any) -> Editor:
+        session = await start_editor(fake, folder, tmp_path / "state", **options)
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        await session.client.shutdown_session()
+        await session.client.stop()
 
 
 @pytest.fixture(autouse=True)

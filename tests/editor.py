@@ -52,6 +52,14 @@ def lsp_range(start_line: int, start_char: int, end_line: int, end_char: int) ->
     }
 
 
+def range_of(start_line: int, start_char: int, end_line: int, end_char: int) -> types.Range:
+    """A Range, for requests."""
+    return types.Range(
+        start=types.Position(line=start_line, character=start_char),
+        end=types.Position(line=end_line, character=end_char),
+    )
+
+
 @dataclass
 class OpenDocument:
     """What the editor holds for one document."""
@@ -118,6 +126,23 @@ class Editor:
         return await self.client.workspace_execute_command_async(
             types.ExecuteCommandParams(command=command, arguments=list(arguments))
         )
+
+    async def code_actions(
+        self,
+        uri: str,
+        selection: types.Range,
+        diagnostics: list[types.Diagnostic] | None = None,
+        only: list[str] | None = None,
+    ) -> list[types.CodeAction]:
+        """``textDocument/codeAction`` for a range, as the lightbulb asks."""
+        actions = await self.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=selection,
+                context=types.CodeActionContext(diagnostics=diagnostics or [], only=only),
+            )
+        )
+        return [a for a in actions or [] if isinstance(a, types.CodeAction)]
 
     async def sync(self) -> None:
         """Round-trip a request: every notification sent before it has been handled."""

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from codestral_lsp.fim import CompletionCache, clean_completion, stop_sequences, trim_prefix, trim_suffix
 from lsprotocol import types
 
-from tests.editor import CAPABILITIES, Editor, start_editor, utf16_position
+from tests.editor import CAPABILITIES, Editor, utf16_position
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
 INLINE = types.ClientCapabilities(
@@ -26,29 +24,12 @@ CODE = "import math\n\n\ndef area(r):\n    return \n\n\nprint(area(2))\n"
 CURSOR = CODE.index("return ") + len("return ")
 
 
-@pytest.fixture
-async def stop_after() -> AsyncIterator[list[Editor]]:
-    sessions: list[Editor] = []
-    yield sessions
-    for session in sessions:
-        await session.client.shutdown_session()
-        await session.client.stop()
-
-
 async def session(
-    fake: FakeCodestral,
-    tmp_path: Path,
-    stop_after: list[Editor],
+    start_session: Callable[..., Awaitable[Editor]],
     settings: dict[str, Any] | None = None,
     capabilities: types.ClientCapabilities = INLINE,
 ) -> Editor:
-    folder = tmp_path / "project"
-    folder.mkdir(exist_ok=True)
-    editor = await start_editor(
-        fake, folder, tmp_path / "state", settings=settings, capabilities=capabilities
-    )
-    stop_after.append(editor)
-    return editor
+    return await start_session(settings=settings, capabilities=capabilities)
 
 
 def inline(editor: Editor, uri: str, offset: int, automatic: bool = True) -> Any:
@@ -74,9 +55,9 @@ def texts(result: types.InlineCompletionList | list[Any] | None) -> list[str]:
 
 
 async def test_a_completion_request_has_the_right_shape(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     uri = editor.open("geo.py", CODE)
     fake.enqueue(Script(text="math.pi * r ** 2"))
     result = await inline(editor, uri, CURSOR)
@@ -90,10 +71,10 @@ async def test_a_completion_request_has_the_right_shape(
 
 
 async def test_prefix_and_suffix_are_trimmed_to_their_budgets_at_line_boundaries(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
     editor = await session(
-        fake, tmp_path, stop_after, {"completion": {"debounceMs": 0, "prefixChars": 30, "suffixChars": 10}}
+        start_session, {"completion": {"debounceMs": 0, "prefixChars": 30, "suffixChars": 10}}
     )
     before = "".join(f"line_{i} = {i}\n" for i in range(20))
     after = "".join(f"after_{i} = {i}\n" for i in range(5))
@@ -106,9 +87,9 @@ async def test_prefix_and_suffix_are_trimmed_to_their_budgets_at_line_boundaries
 
 
 async def test_text_already_after_the_cursor_is_not_repeated(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     text = "def add(a, b):\n    return add_all()\n"
     uri = editor.open("a.py", text)
     fake.enqueue(Script(text="a, b)"))
@@ -118,9 +99,9 @@ async def test_text_already_after_the_cursor_is_not_repeated(
 
 
 async def test_unicode_before_the_cursor(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     text = 'greeting = "héllo 😀 wörld" + \n'
     uri = editor.open("u.py", text)
     fake.enqueue(Script(text='"!"'))
@@ -131,9 +112,9 @@ async def test_unicode_before_the_cursor(
 
 
 async def test_a_burst_of_typing_sends_one_request_and_answers_every_one(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 150}})
+    editor = await session(start_session, {"completion": {"debounceMs": 150}})
     uri = editor.open("geo.py", CODE)
     fake.enqueue(Script(text=".pi * r ** 2"))
     pending = []
@@ -147,9 +128,9 @@ async def test_a_burst_of_typing_sends_one_request_and_answers_every_one(
 
 
 async def test_a_newer_request_cancels_the_http_request_in_flight(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     uri = editor.open("geo.py", CODE)
     gate = Gate()
     fake.enqueue(
@@ -165,9 +146,9 @@ async def test_a_newer_request_cancels_the_http_request_in_flight(
 
 
 async def test_typing_into_a_suggestion_is_served_from_the_cache(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     uri = editor.open("geo.py", CODE)
     fake.enqueue(Script(text="math.pi * r ** 2"))
     assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
@@ -181,18 +162,18 @@ async def test_typing_into_a_suggestion_is_served_from_the_cache(
 
 
 async def test_an_empty_answer_yields_no_item(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     uri = editor.open("geo.py", CODE)
     fake.enqueue(Script(text="  \n"))
     assert texts(await inline(editor, uri, CURSOR)) == []
 
 
 async def test_a_rejected_key_is_reported_once(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     uri = editor.open("geo.py", CODE)
     fake.api_key = "another-key-entirely-000"
     for _ in range(3):
@@ -202,9 +183,9 @@ async def test_a_rejected_key_is_reported_once(
 
 
 async def test_a_server_without_fim_switches_completion_off_once(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}})
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
     uri = editor.open("geo.py", CODE)
     fake.enqueue(Script(status=404, body={"detail": "Not Found"}))
     assert texts(await inline(editor, uri, CURSOR)) == []
@@ -215,11 +196,9 @@ async def test_a_server_without_fim_switches_completion_off_once(
 
 
 async def test_chat_fallback_completes_where_there_is_no_fim(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(
-        fake, tmp_path, stop_after, {"completion": {"debounceMs": 0, "chatFallback": True}}
-    )
+    editor = await session(start_session, {"completion": {"debounceMs": 0, "chatFallback": True}})
     uri = editor.open("geo.py", CODE)
     fake.enqueue(
         Script(status=404, body={"detail": "Not Found"}), Script(text="```python\nmath.pi * r ** 2\n```")
@@ -230,11 +209,9 @@ async def test_chat_fallback_completes_where_there_is_no_fim(
 
 
 async def test_clients_without_inline_completion_get_one_completion_item(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(
-        fake, tmp_path, stop_after, {"completion": {"debounceMs": 0}}, capabilities=CAPABILITIES
-    )
+    editor = await session(start_session, {"completion": {"debounceMs": 0}}, capabilities=CAPABILITIES)
     text = "def area(r):\n    return ma\n"
     uri = editor.open("geo.py", text)
     fake.enqueue(Script(text="th.pi * r ** 2"))
@@ -252,9 +229,9 @@ async def test_clients_without_inline_completion_get_one_completion_item(
 
 
 async def test_completion_can_be_turned_off(
-    fake: FakeCodestral, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await session(fake, tmp_path, stop_after, {"completion": {"enabled": False}})
+    editor = await session(start_session, {"completion": {"enabled": False}})
     uri = editor.open("geo.py", CODE)
     assert texts(await inline(editor, uri, CURSOR)) == []
     assert fake.completion_requests() == []
@@ -282,3 +259,4 @@ def test_cache_serves_only_a_matching_continuation() -> None:
     assert cache.get("u", "x = cop\nrest", 7, ("m",)) is None
     assert cache.get("u", typed, 8, ("other",)) is None
     assert cache.get("u", "x = compute(1)\nrest", 14, ("m",)) is None
+    assert cache.get("u", typed + "more", 8, ("m",)) is None  # text added after the cursor

@@ -6,13 +6,12 @@ from __future__ import annotations
 import email.utils
 import socket
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 from lsprotocol import types
 
-from tests.editor import Editor, lsp_range, start_editor
+from tests.editor import Editor, lsp_range
 from tests.fake_codestral import FakeCodestral, Script
 
 CODE = "def total(items):\n    s = 0\n    for i in items:\n        s += i\n    return s\n"
@@ -160,13 +159,8 @@ RECOVERIES: list[tuple[str, list[Script], str | None]] = [
 
 
 @pytest.fixture
-async def editor(fake: FakeCodestral, tmp_path: Path) -> AsyncIterator[Editor]:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    session = await start_editor(fake, folder, tmp_path / "state", settings=FAST)
-    yield session
-    await session.client.shutdown_session()
-    await session.client.stop()
+async def editor(start_session: Callable[..., Awaitable[Editor]]) -> Editor:
+    return await start_session(settings=FAST)
 
 
 async def nothing_left_running(editor: Editor) -> None:
@@ -217,21 +211,13 @@ async def test_transient_failures_recover(
     await nothing_left_running(editor)
 
 
-async def test_connection_refused(fake: FakeCodestral, tmp_path: Path) -> None:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    editor = await start_editor(
-        fake, folder, tmp_path / "state", settings={**FAST, "baseUrl": f"http://127.0.0.1:{closed_port()}/v1"}
-    )
-    try:
-        uri = editor.open("t.py", CODE)
-        result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
-        assert result["status"] == "failed" and "connection refused" in result["message"]
-        assert editor.text(uri) == CODE
-        await nothing_left_running(editor)
-    finally:
-        await editor.client.shutdown_session()
-        await editor.client.stop()
+async def test_connection_refused(start_session: Callable[..., Awaitable[Editor]]) -> None:
+    editor = await start_session(settings={**FAST, "baseUrl": f"http://127.0.0.1:{closed_port()}/v1"})
+    uri = editor.open("t.py", CODE)
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "failed" and "connection refused" in result["message"]
+    assert editor.text(uri) == CODE
+    await nothing_left_running(editor)
 
 
 async def test_a_one_megabyte_answer_lands(editor: Editor, fake: FakeCodestral) -> None:

@@ -28,7 +28,9 @@ async def test_the_key_appears_in_no_message_log_or_file(fake: FakeCodestral, tm
         fake.enqueue(
             Script(text="```python\ndef f(x):\n    return x + 2\n```"),
             Script(text="Adds one."),
-            Script(status=401, body={"detail": f"Unauthorized: bad key {CANARY_KEY}"}),  # a server echoing the key
+            Script(
+                status=401, body={"detail": f"Unauthorized: bad key {CANARY_KEY}"}
+            ),  # a server echoing the key
             Script(status=429, headers={"retry-after": "0"}),
             Script(text="```python\ndef f(x):\n    return x + 3\n```", finish_reason="length"),
         )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
-from tests.editor import Editor, lsp_range, start_editor
+from tests.editor import Editor, lsp_range, range_of
 from tests.fake_codestral import FakeCodestral, Script
 
 PYTHON = """import os
@@ -28,14 +28,9 @@ class Greeter:
 
 
 @pytest.fixture
-async def editor(fake: FakeCodestral, tmp_path: Path) -> AsyncIterator[Editor]:
-    folder = tmp_path / "project"
-    folder.mkdir()
+async def editor(start_session: Callable[..., Awaitable[Editor]]) -> Editor:
     # The fake stands in for Mistral's API, so predicted outputs are on as they are there.
-    session = await start_editor(fake, folder, tmp_path / "state", settings={"predictedOutputs": True})
-    yield session
-    await session.client.shutdown_session()
-    await session.client.stop()
+    return await start_session(settings={"predictedOutputs": True})
 
 
 def fenced(code: str, prose: bool = True) -> str:
@@ -183,24 +178,13 @@ async def test_fix_sends_the_diagnostics_and_is_offered_as_a_quick_fix(
 ) -> None:
     uri = editor.open("greeter.py", PYTHON)
     diagnostic = types.Diagnostic(
-        range=types.Range(
-            start=types.Position(line=7, character=8), end=types.Position(line=7, character=13)
-        ),
+        range=range_of(7, 8, 7, 13),
         message="print found",
         code="T201",
         source="ruff",
         severity=types.DiagnosticSeverity.Warning,
     )
-    actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(
-                start=types.Position(line=7, character=0), end=types.Position(line=7, character=0)
-            ),
-            context=types.CodeActionContext(diagnostics=[diagnostic]),
-        )
-    )
-    [fix] = actions
+    [fix] = await editor.code_actions(uri, range_of(7, 0, 7, 0), diagnostics=[diagnostic])
     assert fix.kind == types.CodeActionKind.QuickFix and fix.command.command == "codestral.fix"
     fake.enqueue(Script(text=fenced("        log.info(message)\n")))
     result = await editor.run(fix.command.command, *fix.command.arguments)
@@ -214,15 +198,8 @@ async def test_code_actions_respect_only_and_need_a_selection(editor: Editor) ->
     uri = editor.open("greeter.py", PYTHON)
 
     async def titles(only: list[str] | None, empty: bool = False) -> list[str]:
-        end = types.Position(line=5, character=0) if empty else types.Position(line=9, character=0)
-        actions = await editor.client.text_document_code_action_async(
-            types.CodeActionParams(
-                text_document=types.TextDocumentIdentifier(uri=uri),
-                range=types.Range(start=types.Position(line=5, character=0), end=end),
-                context=types.CodeActionContext(diagnostics=[], only=only),
-            )
-        )
-        return [a.title for a in actions or []]
+        actions = await editor.code_actions(uri, range_of(5, 0, 5 if empty else 9, 0), only=only)
+        return [a.title for a in actions]
 
     assert await titles(None) == [
         "Codestral: Explain",

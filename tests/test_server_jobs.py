@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from tests.editor import Editor, lsp_range, start_editor
+from tests.editor import Editor, lsp_range
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
 CODE = "def first():\n    return 1\n\n\ndef second():\n    return 2\n"
@@ -20,13 +20,8 @@ NEW_SECOND = "```python\ndef second():\n    return 22\n```"
 
 
 @pytest.fixture
-async def editor(fake: FakeCodestral, tmp_path: Path) -> AsyncIterator[Editor]:
-    folder = tmp_path / "project"
-    folder.mkdir()
-    session = await start_editor(fake, folder, tmp_path / "state")
-    yield session
-    await session.client.shutdown_session()
-    await session.client.stop()
+async def editor(start_session: Callable[..., Awaitable[Editor]]) -> Editor:
+    return await start_session()
 
 
 async def wait_for(event: Any) -> None:

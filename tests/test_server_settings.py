@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
-from tests.editor import Editor, lsp_range, start_editor
+from tests.editor import Editor, lsp_range, range_of
 from tests.fake_codestral import FakeCodestral, Script
 
 CODE = "def add(a, b):\n    return a + b\n"
@@ -22,26 +22,13 @@ def folder(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-async def stop_after() -> AsyncIterator[list[Editor]]:
-    sessions: list[Editor] = []
-    yield sessions
-    for session in sessions:
-        await session.client.shutdown_session()
-        await session.client.stop()
-
-
 async def test_configuration_wins_over_initialization_options(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await start_editor(
-        fake,
-        folder,
-        tmp_path / "state",
+    editor = await start_session(
         initialization_options={"model": "codestral-2508", "temperature": 0.7, "maxTokens": 100},
         settings={"model": "mistral-medium-latest"},
     )
-    stop_after.append(editor)
     uri = editor.open("a.py", CODE)
     await editor.run("codestral.explain", {"uri": uri, "range": ALL})
     body = fake.completion_requests()[0].body
@@ -49,10 +36,9 @@ async def test_configuration_wins_over_initialization_options(
 
 
 async def test_settings_reload_on_did_change_configuration(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await start_editor(fake, folder, tmp_path / "state")
-    stop_after.append(editor)
+    editor = await start_session()
     uri = editor.open("a.py", CODE)
     await editor.run("codestral.explain", {"uri": uri, "range": ALL})
     editor.client.set_configuration({"model": "codestral-2508", "temperature": 0.0}, section="codestral")
@@ -65,12 +51,9 @@ async def test_settings_reload_on_did_change_configuration(
 
 
 async def test_bad_settings_are_named_and_fall_back_to_defaults(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await start_editor(
-        fake,
-        folder,
-        tmp_path / "state",
+    editor = await start_session(
         settings={
             "temperature": "hot",
             "timeouts": {"idle": -3},
@@ -78,7 +61,6 @@ async def test_bad_settings_are_named_and_fall_back_to_defaults(
             "actions": [{"title": "no id"}],
         },
     )
-    stop_after.append(editor)
     uri = editor.open("a.py", CODE)
     await editor.run("codestral.explain", {"uri": uri, "range": ALL})
     warnings = editor.message_texts(types.MessageType.Warning)
@@ -90,12 +72,9 @@ async def test_bad_settings_are_named_and_fall_back_to_defaults(
 
 
 async def test_an_insecure_base_url_is_refused_without_a_request(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await start_editor(
-        fake, folder, tmp_path / "state", settings={"baseUrl": "http://codestral.example.com/v1"}
-    )
-    stop_after.append(editor)
+    editor = await start_session(settings={"baseUrl": "http://codestral.example.com/v1"})
     uri = editor.open("a.py", CODE)
     result = await editor.run("codestral.refactor", {"uri": uri, "range": ALL})
     assert result["status"] == "failed" and "Refusing plain http://" in result["message"]
@@ -124,20 +103,11 @@ CUSTOM = [
 
 
 async def test_user_defined_actions_are_offered_and_run(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await start_editor(fake, folder, tmp_path / "state", settings={"actions": CUSTOM})
-    stop_after.append(editor)
+    editor = await start_session(settings={"actions": CUSTOM})
     uri = editor.open("a.py", CODE)
-    actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(
-                start=types.Position(line=0, character=0), end=types.Position(line=2, character=0)
-            ),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    actions = await editor.code_actions(uri, range_of(0, 0, 2, 0))
     by_title = {a.title: a for a in actions}
     assert {"Codestral: Add type hints", "Codestral: Usage example", "Codestral: Review"} <= set(by_title)
     hints = by_title["Codestral: Add type hints"].command
@@ -163,11 +133,10 @@ async def test_user_defined_actions_are_offered_and_run(
 
 
 async def test_generated_tests_go_to_the_projects_tests_folder(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
     (folder / "tests").mkdir()
-    editor = await start_editor(fake, folder, tmp_path / "state")
-    stop_after.append(editor)
+    editor = await start_session()
     uri = editor.open("src/calc.py", CODE)
     tests = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
     fake.enqueue(Script(text=f"Here are tests:\n```python\n{tests}```"))
@@ -183,7 +152,7 @@ async def test_generated_tests_go_to_the_projects_tests_folder(
 
 
 async def test_edit_is_offered_to_clients_that_prompt_for_the_instruction(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
     from tests.editor import CAPABILITIES
 
@@ -193,31 +162,18 @@ async def test_edit_is_offered_to_clients_that_prompt_for_the_instruction(
         text_document=CAPABILITIES.text_document,
         experimental={"codestral": {"promptForInstruction": True}},
     )
-    editor = await start_editor(fake, folder, tmp_path / "state", capabilities=capabilities)
-    stop_after.append(editor)
+    editor = await start_session(capabilities=capabilities)
     uri = editor.open("a.py", CODE)
-    actions = await editor.client.text_document_code_action_async(
-        types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri),
-            range=types.Range(
-                start=types.Position(line=0, character=0), end=types.Position(line=2, character=0)
-            ),
-            context=types.CodeActionContext(diagnostics=[]),
-        )
-    )
+    actions = await editor.code_actions(uri, range_of(0, 0, 2, 0))
     assert "Codestral: Edit with instruction…" in [a.title for a in actions]
 
 
 async def test_a_workspace_base_url_to_an_untrusted_host_gets_neither_code_nor_key(
-    fake: FakeCodestral, folder: Path, tmp_path: Path, stop_after: list[Editor]
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    editor = await start_editor(
-        fake,
-        folder,
-        tmp_path / "state",
+    editor = await start_session(
         settings={"baseUrl": "https://collector.example.net/v1", "apiKeyEnv": "CODESTRAL_API_KEY"},
     )
-    stop_after.append(editor)
     uri = editor.open("a.py", CODE)
     result = await editor.run("codestral.refactor", {"uri": uri, "range": ALL})
     assert result["status"] == "failed"

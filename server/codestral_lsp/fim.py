@@ -116,8 +116,8 @@ class CompletionCache:
             start = max(0, entry.offset - len(entry.prefix_tail))
             if source[start : entry.offset] != entry.prefix_tail:
                 continue
-            if source[offset : offset + len(entry.suffix_head)] != entry.suffix_head:
-                continue
+            if source[offset : offset + self._context] != entry.suffix_head:
+                continue  # (a short suffix_head was the whole rest of the file: it must still be)
             rest = entry.text[typed_length:]
             if rest.strip():
                 self._entries.move_to_end(key)

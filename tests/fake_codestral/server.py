@@ -119,6 +119,9 @@ class RecordedRequest:
     schema_errors: list[dict[str, Any]]
     connection: int = 0
     chunks_sent: int = 0
+    received_at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    finished_at: float | None = None
     disconnected: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
 
@@ -377,10 +380,13 @@ class FakeCodestral:
             stream = bool(isinstance(request.body, dict) and request.body.get("stream"))
             model = request.body.get("model", "codestral-latest") if isinstance(request.body, dict) else "?"
             if not stream or script.json_instead_of_stream:
+                if script.first_token_delay and await _pause(script.first_token_delay, disconnected):
+                    return False
                 if script.gate is not None and not await script.gate.wait(disconnected):
                     request.disconnected.set()
                     return False
                 await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
+                request.first_token_at = request.finished_at = time.monotonic()
                 return True
             return await self._stream(script, request, model, writer, disconnected)
         finally:
@@ -494,9 +500,12 @@ class FakeCodestral:
                 }
             if not await send(event(chunk)):
                 return False
+            if request.first_token_at is None:
+                request.first_token_at = time.monotonic()
             request.chunks_sent += 1
         if not script.omit_done and not await send(event("[DONE]")):
             return False
+        request.finished_at = time.monotonic()
         return await end()
 
 

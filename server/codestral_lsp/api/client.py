@@ -56,6 +56,7 @@ from codestral_lsp.api.types import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+KEEPALIVE_CONNECTIONS = 4  # idle connections kept for reuse; an editor needs few
 StreamItem = TextDelta | Completion
 
 
@@ -177,6 +178,7 @@ class CodestralClient:
                 timeout=httpx.Timeout(connect=connect, read=None, write=connect, pool=connect),
                 follow_redirects=False,
                 trust_env=True,
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=KEEPALIVE_CONNECTIONS),
             )
         return self._http
 

@@ -1,0 +1,1 @@
+"""Benchmarks of codestral-lsp: ``python -m bench`` (see BENCHMARKS.md)."""
