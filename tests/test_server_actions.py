@@ -210,3 +210,32 @@ async def test_code_actions_respect_only_and_need_a_selection(editor: Editor) ->
     assert await titles(["refactor.rewrite"]) == ["Codestral: Refactor", "Codestral: Document"]
     assert await titles(["quickfix"]) == []
     assert await titles(None, empty=True) == []
+
+
+MINIMAL = types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(apply_edit=True))
+
+
+async def test_a_client_without_progress_or_document_changes_still_gets_the_edit(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    editor = await start_session(capabilities=MINIMAL)
+    uri = editor.open("greeter.py", PYTHON)
+    fake.enqueue(Script(text=fenced("    def part(self):\n        return 2\n")))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(10, 0, 12, 0)})
+    assert result["status"] == "applied"
+    assert editor.text(uri).endswith("        return 2\n")
+    [applied] = editor.edits
+    assert applied.edit.document_changes is None and list(applied.edit.changes) == [uri]
+    assert editor.client.progress_reports == {}
+
+
+async def test_explain_without_show_document_only_returns_the_markdown(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_session(capabilities=MINIMAL)
+    uri = editor.open("greeter.py", PYTHON)
+    fake.enqueue(Script(text="It greets."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(5, 0, 9, 0)})
+    assert result == {"status": "shown", "message": "explanation ready", "markdown": "It greets.", "usage": result["usage"]}
+    assert editor.client.shown_documents == []
+    assert not (tmp_path / "state").exists()  # nothing written when nothing will show it

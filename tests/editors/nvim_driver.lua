@@ -36,7 +36,11 @@ vim.api.nvim_create_autocmd("LspProgress", {
   end,
 })
 
-require("codestral").setup({ cmd = { env.PYTHON, "-m", "codestral_lsp" }, settings = { predictedOutputs = true } })
+require("codestral").setup({
+  cmd = { env.PYTHON, "-m", "codestral_lsp" },
+  settings = { predictedOutputs = true },
+  inline_completion = true, -- switched on where this Neovim has vim.lsp.inline_completion
+})
 vim.cmd("edit " .. vim.fn.fnameescape(env.FILE))
 vim.bo.filetype = "python"
 
@@ -57,7 +61,11 @@ local function wait_done()
 end
 
 local scenario = env.SCENARIO
-if scenario == "refactor" then
+if scenario == "health" then
+  vim.cmd("checkhealth codestral")
+  result.health = vim.api.nvim_buf_get_lines(0, 0, -1, false)
+  return finish()
+elseif scenario == "refactor" then
   vim.cmd("5,8CodestralRefactor")
   if not wait_done() then return end
   vim.cmd("write")

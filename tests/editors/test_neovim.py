@@ -108,3 +108,13 @@ def test_the_code_action_menu_applies_a_refactoring(fake: FakeCodestral, tmp_pat
     fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
     _, source = run_scenario("code_action", fake, tmp_path)
     assert REFACTORED in source.read_text() and "pi * r * r" not in source.read_text()
+
+
+def test_checkhealth_reports_the_server_the_key_and_the_endpoint(fake: FakeCodestral, tmp_path: Path) -> None:
+    result, _ = run_scenario("health", fake, tmp_path)
+    report = "\n".join(result["health"])
+    assert "server command found" in report
+    assert "CODESTRAL_API_KEY is set" in report
+    assert "endpoint reachable, key and model accepted" in report and "All good." in report
+    assert CANARY_KEY not in report
+    assert [r.path for r in fake.requests] == ["/v1/models"]
