@@ -239,3 +239,21 @@ async def test_explain_without_show_document_only_returns_the_markdown(
     assert result == {"status": "shown", "message": "explanation ready", "markdown": "It greets.", "usage": result["usage"]}
     assert editor.client.shown_documents == []
     assert not (tmp_path / "state").exists()  # nothing written when nothing will show it
+
+
+async def test_plugins_that_show_explanations_themselves_get_no_extra_document(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    from tests.editor import CAPABILITIES
+
+    capabilities = types.ClientCapabilities(
+        workspace=CAPABILITIES.workspace,
+        window=CAPABILITIES.window,
+        experimental={"codestral": {"showsExplanations": True}},
+    )
+    editor = await start_session(capabilities=capabilities)
+    uri = editor.open("greeter.py", PYTHON)
+    fake.enqueue(Script(text="It greets."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(5, 0, 9, 0)})
+    assert result["markdown"] == "It greets." and "documentUri" not in result
+    assert editor.client.shown_documents == []

@@ -32,7 +32,7 @@ function serverOptions() {
 class InstructionPromptFeature {
   fillClientCapabilities(capabilities) {
     capabilities.experimental = Object.assign({}, capabilities.experimental, {
-      codestral: { promptForInstruction: true },
+      codestral: { promptForInstruction: true, showsExplanations: true },
     });
   }
   initialize() {}

@@ -123,7 +123,7 @@ async def apply_to_selection(
     if not result.applied:
         reason = f" ({result.failure_reason})" if result.failure_reason else ""
         return await keep_answer(server, view.uri, answer, f"The editor did not apply the change{reason}.")
-    changed = sum(h.text.count("\n") + 1 for h in hunks)
+    changed = sum(max(1, len(h.text.splitlines())) for h in hunks)
     return _result("applied", f"applied {_plural(len(hunks), 'change')} ({_plural(changed, 'line')})")
 
 
@@ -165,6 +165,8 @@ async def show_markdown(
 ) -> dict[str, Any]:
     """An explanation: returned as the result and, where the client can, opened as a document."""
     extra: dict[str, Any] = {"markdown": markdown}
+    if server.client_declares("showsExplanations"):
+        return _result("shown", "explanation ready", **extra)
     if get_capability(server.client_capabilities, "window.show_document.support", False):
         path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
         extra["documentUri"] = path.as_uri()

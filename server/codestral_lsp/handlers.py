@@ -45,16 +45,6 @@ CODE_ACTION_KINDS = [
 ]
 
 
-def client_prompts_for_instruction(server: CodestralLanguageServer) -> bool:
-    """True when the client said (``experimental.codestral.promptForInstruction``) that it asks
-    the user for the instruction of ``codestral.edit`` itself."""
-    experimental = get_capability(server.client_capabilities, "experimental", None)
-    if isinstance(experimental, dict):
-        ours = experimental.get("codestral")
-        return isinstance(ours, dict) and bool(ours.get("promptForInstruction"))
-    return False
-
-
 def _fix_range(diagnostics: list[types.Diagnostic]) -> types.Range:
     """Whole lines covering the diagnostics (for a fix asked for at the cursor)."""
     first = min(d.range.start.line for d in diagnostics)
@@ -140,7 +130,7 @@ def offered_actions(
         return actions
 
     argument = {"uri": uri, "range": range_json(selection)}
-    prompts = client_prompts_for_instruction(server)
+    prompts = server.client_declares("promptForInstruction")
     specs: list[ActionSpec] = [
         BUILTIN_ACTIONS[a] for a in MENU_ORDER if a != "fix" and (a != "edit" or prompts)
     ]

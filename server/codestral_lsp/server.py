@@ -69,6 +69,14 @@ class CodestralLanguageServer(LanguageServer):
         log.log(logging.ERROR if kind == types.MessageType.Error else logging.INFO, "%s", message)
         self.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
+    def client_declares(self, name: str) -> bool:
+        """A flag our own editor plugins declare in ``experimental.codestral``:
+        ``promptForInstruction`` (they ask for codestral.edit's instruction themselves) and
+        ``showsExplanations`` (they display an explanation from the command result)."""
+        experimental = get_capability(self.client_capabilities, "experimental", None)
+        ours = experimental.get("codestral") if isinstance(experimental, dict) else None
+        return isinstance(ours, dict) and bool(ours.get(name))
+
     # -- documents ---------------------------------------------------------------------------
 
     def open_document_view(self, uri: str) -> DocumentView | None:

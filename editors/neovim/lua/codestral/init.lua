@@ -176,7 +176,7 @@ function M.setup(opts)
     root_markers = cfg.root_markers,
     init_options = cfg.settings,
     settings = { codestral = cfg.settings },
-    capabilities = { experimental = { codestral = { promptForInstruction = true } } },
+    capabilities = { experimental = { codestral = { promptForInstruction = true, showsExplanations = true } } },
     commands = {
       -- The "Edit with instruction…" code action: ask for the instruction here, then run it.
       ["codestral.edit"] = function(command, ctx)
