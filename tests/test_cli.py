@@ -103,3 +103,51 @@ def test_log_file_is_private(tmp_path, flag: str) -> None:  # type: ignore[no-un
     )
     assert process.stdout == ""
     assert log_file.exists() and oct(log_file.stat().st_mode & 0o777) == "0o600"
+
+
+async def test_tcp_mode_serves_lsp_on_the_given_port() -> None:
+    import asyncio
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "codestral_lsp",
+        "--tcp",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert server.stderr is not None
+        line = b""
+        while b"Serving on" not in line:  # the server's log says when it listens
+            line = await asyncio.wait_for(server.stderr.readline(), 30)
+            assert line, "the server exited before listening"
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        body = json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "initialize",
+                "params": {"processId": None, "rootUri": None, "capabilities": {}},
+            }
+        ).encode()
+        writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        header = await reader.readuntil(b"\r\n\r\n")
+        length = int(header.split(b":")[1].split(b"\r\n")[0])
+        answer = json.loads(await reader.readexactly(length))
+        assert (
+            answer["id"] == 1
+            and "codestral.refactor" in answer["result"]["capabilities"]["executeCommandProvider"]["commands"]
+        )
+        writer.close()
+    finally:
+        server.kill()
+        await server.wait()

@@ -236,7 +236,12 @@ async def test_explain_without_show_document_only_returns_the_markdown(
     uri = editor.open("greeter.py", PYTHON)
     fake.enqueue(Script(text="It greets."))
     result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(5, 0, 9, 0)})
-    assert result == {"status": "shown", "message": "explanation ready", "markdown": "It greets.", "usage": result["usage"]}
+    assert result == {
+        "status": "shown",
+        "message": "explanation ready",
+        "markdown": "It greets.",
+        "usage": result["usage"],
+    }
     assert editor.client.shown_documents == []
     assert not (tmp_path / "state").exists()  # nothing written when nothing will show it
 

@@ -23,7 +23,6 @@ const step = async (what, action) => {
     process.exit(1);
   }
 };
-const pause = () => page.waitForTimeout(60); // Monaco drops keys sent faster than it renders
 
 await step("open the workbench", async () => {
   await page.goto(url);
@@ -37,22 +36,22 @@ await step("open the file", async () => {
   await page.keyboard.press("Enter");
   await page.waitForSelector(".monaco-editor .view-lines >> text=def area", { timeout: 30000 });
 });
+// The status bar shows where the cursor is; waiting for it after each key keeps Monaco from
+// dropping keys, without fixed pauses.
+const cursorAt = (line, column) =>
+  page.waitForSelector(`.statusbar >> text=/Ln ${line}, Col ${column}\\b/`, { timeout: 10000 });
+
 async function selectLines5To8() {
   await page.click(".monaco-editor .view-lines");
   await page.keyboard.press("Control+G");
   await page.waitForSelector(".quick-input-widget input", { state: "visible" });
-  await page.keyboard.type("5", { delay: 30 });
+  await page.keyboard.type("5");
   await page.keyboard.press("Enter");
-  await page.waitForSelector(".quick-input-widget", { state: "hidden" });
-  await pause();
-  await page.keyboard.press("Home");
-  await pause();
-  await page.keyboard.press("Home");
-  for (let i = 0; i < 4; i++) {
-    await pause();
+  await cursorAt(5, 1);
+  for (let line = 6; line <= 9; line++) {
     await page.keyboard.press("Shift+ArrowDown");
+    await cursorAt(line, 1);
   }
-  await page.waitForSelector(".statusbar >> text=/\\d+ selected/");
 }
 
 await step("select lines 5-8, open the code actions and pick the refactoring", async () => {
