@@ -69,21 +69,24 @@ def test_logs_redact_a_key_that_slipped_into_a_message_or_traceback() -> None:
     import io
     import logging
 
-    from codestral_lsp.logs import RedactSecrets
+    from codestral_lsp.logs import RedactSecrets, redact_also
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.addFilter(RedactSecrets([CANARY_KEY]))
+    root = logging.getLogger()
+    root.addHandler(handler)
     logger = logging.getLogger("test-redaction")
-    logger.addHandler(handler)
     try:
         logger.error("sending %s", CANARY_KEY)
         try:
             raise ValueError(f"header Bearer {CANARY_KEY}")
         except ValueError:
             logger.exception("request failed")
+        redact_also("team-key-from-apiKeyEnv-123")  # a key named by the apiKeyEnv setting
+        logger.error("using team-key-from-apiKeyEnv-123")
     finally:
-        logger.removeHandler(handler)
+        root.removeHandler(handler)
     text = stream.getvalue()
-    assert CANARY_KEY not in text
-    assert text.count("[redacted]") == 2 and "ValueError" in text
+    assert CANARY_KEY not in text and "team-key-from-apiKeyEnv-123" not in text
+    assert text.count("[redacted]") == 3 and "ValueError" in text

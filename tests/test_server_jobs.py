@@ -33,14 +33,20 @@ def held(text: str = NEW_SECOND) -> tuple[Script, Gate]:
     return Script(text=text, chunk_size=5, hold_after_chunks=2, gate=gate), gate
 
 
+async def start_held_refactor(editor: Editor, uri: str) -> tuple[asyncio.Task[Any], Gate]:
+    """Start a refactor whose answer stops mid-stream until the gate opens."""
+    script, gate = held()
+    editor.fake.enqueue(script)
+    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
+    await wait_for(gate.reached)
+    return running, gate
+
+
 async def test_cancel_through_the_progress_token_stops_the_stream(
     editor: Editor, fake: FakeCodestral
 ) -> None:
     uri = editor.open("m.py", CODE)
-    script, gate = held()
-    fake.enqueue(script)
-    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
-    await wait_for(gate.reached)
+    running, gate = await start_held_refactor(editor, uri)
     [token] = list(editor.client.progress_reports)
     editor.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     result = await running
@@ -76,10 +82,7 @@ async def test_cancel_request_stops_the_stream(editor: Editor, fake: FakeCodestr
 
 async def test_the_cancel_command_stops_running_jobs(editor: Editor, fake: FakeCodestral) -> None:
     uri = editor.open("m.py", CODE)
-    script, gate = held()
-    fake.enqueue(script)
-    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
-    await wait_for(gate.reached)
+    running, gate = await start_held_refactor(editor, uri)
     assert await editor.run("codestral.cancel", {"uri": uri}) == {"cancelled": 1}
     result = await running
     await wait_for(fake.completion_requests()[0].disconnected)
@@ -89,10 +92,7 @@ async def test_the_cancel_command_stops_running_jobs(editor: Editor, fake: FakeC
 
 async def test_typing_above_the_selection_moves_the_edit_with_it(editor: Editor, fake: FakeCodestral) -> None:
     uri = editor.open("m.py", CODE)
-    script, gate = held()
-    fake.enqueue(script)
-    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
-    await wait_for(gate.reached)
+    running, gate = await start_held_refactor(editor, uri)
     editor.replace(uri, 0, 0, "import sys\n\n")  # two new lines above
     editor.replace(uri, len("import sys\n\ndef "), len("import sys\n\ndef first"), "initial")
     await editor.sync()
@@ -108,10 +108,7 @@ async def test_typing_inside_the_selection_keeps_the_answer_and_applies_nothing(
     editor: Editor, fake: FakeCodestral
 ) -> None:
     uri = editor.open("m.py", CODE)
-    script, gate = held()
-    fake.enqueue(script)
-    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
-    await wait_for(gate.reached)
+    running, gate = await start_held_refactor(editor, uri)
     at = CODE.index("return 2") + len("return 2")
     editor.replace(uri, at, at, "0")
     await editor.sync()

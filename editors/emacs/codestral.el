@@ -95,25 +95,17 @@ Sent as initializationOptions; see the codestral-lsp README for every key."
       (list (region-beginning) (region-end))
     (user-error "Select the code first")))
 
-(defun codestral-explain (beg end)
-  "Explain the code between BEG and END."
-  (interactive (codestral--region))
-  (codestral--run "explain" beg end))
+(defmacro codestral--define-region-command (action doc)
+  "Define `codestral-ACTION', an interactive command running ACTION on the region; DOC."
+  `(defun ,(intern (format "codestral-%s" action)) (beg end)
+     ,doc
+     (interactive (codestral--region))
+     (codestral--run ,action beg end)))
 
-(defun codestral-refactor (beg end)
-  "Refactor the code between BEG and END."
-  (interactive (codestral--region))
-  (codestral--run "refactor" beg end))
-
-(defun codestral-document (beg end)
-  "Add documentation to the code between BEG and END."
-  (interactive (codestral--region))
-  (codestral--run "document" beg end))
-
-(defun codestral-tests (beg end)
-  "Write tests for the code between BEG and END."
-  (interactive (codestral--region))
-  (codestral--run "tests" beg end))
+(codestral--define-region-command "explain" "Explain the code between BEG and END.")
+(codestral--define-region-command "refactor" "Refactor the code between BEG and END.")
+(codestral--define-region-command "document" "Add documentation to the code between BEG and END.")
+(codestral--define-region-command "tests" "Write tests for the code between BEG and END.")
 
 (defun codestral-fix (beg end)
   "Fix the diagnostics eglot reports between BEG and END."

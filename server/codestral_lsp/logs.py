@@ -37,6 +37,16 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def redact_also(secret: str | None) -> None:
+    """Add a secret (e.g. the value of a variable named by apiKeyEnv) to every handler's filter."""
+    if not secret or len(secret) < 6:
+        return
+    for handler in logging.getLogger().handlers:
+        for existing in handler.filters:
+            if isinstance(existing, RedactSecrets) and secret not in existing.secrets:
+                existing.secrets = sorted({*existing.secrets, secret}, key=len, reverse=True)
+
+
 def secrets_in(env: Mapping[str, str], extra_vars: Iterable[str] = ()) -> list[str]:
     """The values of the key variables (the standard two and any named in settings)."""
     names = {CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR, *extra_vars}

@@ -23,6 +23,7 @@ from codestral_lsp import __version__
 from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_endpoint
 from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
+from codestral_lsp.logs import redact_also
 from codestral_lsp.positions import ArgumentError, DocumentView
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.usage import UsageTotals
@@ -119,6 +120,8 @@ class CodestralLanguageServer(LanguageServer):
     def apply_settings(self, *sources: Any) -> None:
         """Replace the settings from raw sources (lowest precedence first); report problems."""
         self.settings, problems = parse_settings(*sources)
+        if self.settings.api_key_env:
+            redact_also(self.env.get(self.settings.api_key_env))
         self.completer.settings_changed()
         for problem in problems:
             self.tell_user(types.MessageType.Warning, problem)
