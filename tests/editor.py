@@ -21,9 +21,21 @@ from tests.conftest import CANARY_KEY
 from tests.fake_codestral import FakeCodestral
 
 
+def lines_of(text: str) -> list[str]:
+    """Lines as an editor counts them for LSP: ended by \\n, \\r\\n or \\r only."""
+    lines, start = [], 0
+    for index, char in enumerate(text):
+        if char == "\n" or (char == "\r" and text[index + 1 : index + 2] != "\n"):
+            lines.append(text[start : index + 1])
+            start = index + 1
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
 def utf16_offset(text: str, position: types.Position) -> int:
     """String offset of an LSP position (UTF-16 columns) in ``text``."""
-    lines = text.splitlines(keepends=True)
+    lines = lines_of(text)
     if position.line >= len(lines):
         return len(text)
     offset = sum(len(line) for line in lines[: position.line])
@@ -38,9 +50,11 @@ def utf16_offset(text: str, position: types.Position) -> int:
 
 def utf16_position(text: str, offset: int) -> types.Position:
     """LSP position (UTF-16 columns) of a string offset."""
-    before = text[:offset]
-    line = before.count("\n")
-    column_text = before[before.rfind("\n") + 1 :]
+    lines = lines_of(text[:offset])
+    if not lines or lines[-1].endswith(("\n", "\r")):
+        lines.append("")
+    line = len(lines) - 1
+    column_text = lines[-1]
     return types.Position(line=line, character=sum(2 if ord(c) > 0xFFFF else 1 for c in column_text))
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from tests.editor import Editor, start_editor, utf16_offset
+from tests.editor import Editor, lines_of, start_editor, utf16_offset
 from tests.fake_codestral import FakeCodestral
 
 
@@ -59,7 +59,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerSession]
 
 
 pieces = st.sampled_from(
-    ["a", "b", " ", "    ", "\t", "é", "e\u0301", "😀", "{", "}", "x = 1", "def f():", "ü😀"]
+    ["a", "b", " ", "    ", "\t", "é", "e\u0301", "😀", "{", "}", "x = 1", "def f():", "ü😀", "\x0c", "\u2028"]
 )
 line = st.lists(pieces, max_size=6).map("".join)
 document = st.tuples(
@@ -85,7 +85,7 @@ bad_range = st.one_of(
 
 
 def clamp(text: str, pos: dict[str, int]) -> tuple[int, int]:
-    lines = text.splitlines(keepends=True) or [""]
+    lines = lines_of(text) or [""]
     line_no = max(0, pos["line"])
     if line_no >= len(lines):
         return (len(lines), 0)

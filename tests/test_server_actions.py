@@ -262,3 +262,14 @@ async def test_plugins_that_show_explanations_themselves_get_no_extra_document(
     result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(5, 0, 9, 0)})
     assert result["markdown"] == "It greets." and "documentUri" not in result
     assert editor.client.shown_documents == []
+
+
+async def test_form_feeds_and_unicode_line_separators_do_not_shift_lines(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    # LSP ends lines only at \n, \r\n and \r; a form feed or U+2028 inside a line is just a character.
+    text = "x = 1\x0c\ns = 'a\u2028b'\nw = 3\nlast = 4\n"
+    uri = editor.open("ff.py", text)
+    fake.enqueue(Script(text="```python\nw = 33\n```"))
+    await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(2, 0, 3, 0)})
+    assert editor.text(uri) == text.replace("w = 3\n", "w = 33\n")

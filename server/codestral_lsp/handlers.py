@@ -30,7 +30,7 @@ from codestral_lsp.actions import (
     ranges_intersect,
 )
 from codestral_lsp.completion import Suggestion
-from codestral_lsp.positions import ArgumentError
+from codestral_lsp.positions import ArgumentError, use_lsp_lines
 from codestral_lsp.runner import run_action
 from codestral_lsp.server import CodestralLanguageServer
 
@@ -186,6 +186,7 @@ def register(server: CodestralLanguageServer) -> None:
     @server.feature(types.INITIALIZE)
     def initialize(ls: CodestralLanguageServer, params: types.InitializeParams) -> None:
         ls.initialization_options = params.initialization_options
+        use_lsp_lines(ls.workspace)
         ls.apply_settings(params.initialization_options)
 
     @server.feature(types.INITIALIZED)

@@ -7,12 +7,54 @@ positions costs no more than converting one.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
 from lsprotocol import types
-from pygls.workspace import TextDocument
+from pygls.workspace import TextDocument, Workspace
+
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def lsp_lines(text: str) -> list[str]:
+    """Lines as LSP counts them, with their endings: only ``\n``, ``\r\n`` and ``\r`` end a line.
+
+    (``str.splitlines`` also breaks at form feeds, ``\x1c``-``\x1e``, ``\u2028``… which would
+    shift every position after one.)
+    """
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+class LspTextDocument(TextDocument):
+    """pygls's document, with lines split the way LSP clients count them."""
+
+    @property
+    def lines(self) -> Sequence[str]:
+        return tuple(lsp_lines(self.source))
+
+
+def use_lsp_lines(workspace: Workspace) -> None:
+    """Make ``workspace`` create :class:`LspTextDocument` (pygls offers no hook for the class)."""
+
+    def create(
+        doc_uri: str, source: str | None = None, version: int | None = None, language_id: str | None = None
+    ) -> TextDocument:
+        return LspTextDocument(
+            doc_uri,
+            source=source,
+            version=version,
+            language_id=language_id,
+            sync_kind=workspace._sync_kind,
+            position_codec=workspace.position_codec,
+        )
+
+    setattr(workspace, "_create_text_document", create)  # noqa: B010
 
 
 class ArgumentError(ValueError):
