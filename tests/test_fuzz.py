@@ -59,7 +59,23 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerSession]
 
 
 pieces = st.sampled_from(
-    ["a", "b", " ", "    ", "\t", "é", "e\u0301", "😀", "{", "}", "x = 1", "def f():", "ü😀", "\x0c", "\u2028"]
+    [
+        "a",
+        "b",
+        " ",
+        "    ",
+        "\t",
+        "é",
+        "e\u0301",
+        "😀",
+        "{",
+        "}",
+        "x = 1",
+        "def f():",
+        "ü😀",
+        "\x0c",
+        "\u2028",
+    ]
 )
 line = st.lists(pieces, max_size=6).map("".join)
 document = st.tuples(

@@ -219,3 +219,10 @@ async def test_sse_grouping() -> None:
 def test_every_error_body_variant_parses(body: str, message: str | None, field: str | None) -> None:
     parsed = parse_error_body(body)
     assert parsed.message == message and parsed.field == field
+
+
+def test_lines_are_split_as_lsp_counts_them() -> None:
+    from codestral_lsp.positions import lsp_lines
+
+    assert lsp_lines("a\x0c\nb\u2028c\r\nd\re") == ["a\x0c\n", "b\u2028c\r\n", "d\r", "e"]
+    assert lsp_lines("a\nb\n") == ["a\n", "b\n"] and lsp_lines("") == []

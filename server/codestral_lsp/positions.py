@@ -7,7 +7,6 @@ positions costs no more than converting one.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from itertools import accumulate
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
-_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+# What str.splitlines also breaks at, and LSP does not.
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 def lsp_lines(text: str) -> list[str]:
@@ -25,9 +25,15 @@ def lsp_lines(text: str) -> list[str]:
     (``str.splitlines`` also breaks at form feeds, ``\x1c``-``\x1e``, ``\u2028``… which would
     shift every position after one.)
     """
-    lines = _LINE_END.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
+    pieces = text.splitlines(keepends=True)
+    if not any(char in text for char in _OTHER_BREAKS):
+        return pieces
+    lines: list[str] = []
+    for piece in pieces:  # join what splitlines cut at a character that ends no LSP line
+        if lines and not lines[-1].endswith(("\n", "\r")):
+            lines[-1] += piece
+        else:
+            lines.append(piece)
     return lines
 
 
