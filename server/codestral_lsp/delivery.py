@@ -21,9 +21,9 @@ from codestral_lsp.answer import extract_code, fit_to_selection, lines_after_sel
 from codestral_lsp.api import Completion
 from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
+from codestral_lsp.placement import test_file_for
 from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.private_files import answers_dir, write_private
-from codestral_lsp.test_files import test_file_for
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
