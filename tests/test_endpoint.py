@@ -102,7 +102,7 @@ def test_unusable_urls_are_explained(url: str) -> None:
 
 
 def test_the_key_never_shows_in_repr_or_masks() -> None:
-    key = "sk-abcdefghijklmnop93b1"
+    key = "sk-not_a_real_key_93b1"
     endpoint = resolve_endpoint({"CODESTRAL_API_KEY": key})
     assert key not in repr(endpoint) and key not in endpoint.describe()
     assert endpoint.masked_key == "sk-…93b1"

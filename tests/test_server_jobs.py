@@ -136,10 +136,8 @@ async def test_an_edit_the_editor_refuses_is_reported_and_kept(editor: Editor, f
 
 async def test_a_newer_job_on_the_same_code_replaces_the_older(editor: Editor, fake: FakeCodestral) -> None:
     uri = editor.open("m.py", CODE)
-    script, gate = held()
-    fake.enqueue(script, Script(text="```python\n    return 'new'\n```"))
-    first = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
-    await wait_for(gate.reached)
+    first, gate = await start_held_refactor(editor, uri)
+    fake.enqueue(Script(text="```python\n    return 'new'\n```"))
     second = await editor.run("codestral.document", {"uri": uri, "range": lsp_range(5, 0, 6, 0)})
     first_result = await first
     gate.open()
@@ -154,10 +152,8 @@ async def test_a_newer_job_on_the_same_code_replaces_the_older(editor: Editor, f
 
 async def test_jobs_on_separate_code_run_side_by_side(editor: Editor, fake: FakeCodestral) -> None:
     uri = editor.open("m.py", CODE)
-    script, gate = held()
-    fake.enqueue(script, Script(text="```python\ndef first():\n    return 11\n```"))
-    slow = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
-    await wait_for(gate.reached)
+    slow, gate = await start_held_refactor(editor, uri)
+    fake.enqueue(Script(text="```python\ndef first():\n    return 11\n```"))
     quick = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(0, 0, 2, 0)})
     gate.open()
     assert quick["status"] == "applied" and (await slow)["status"] == "applied"
