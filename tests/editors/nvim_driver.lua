@@ -65,6 +65,15 @@ if scenario == "health" then
   vim.cmd("checkhealth codestral")
   result.health = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   return finish()
+elseif scenario == "inline" then
+  -- The cursor on the blank line 9 as on entering insert mode there: Neovim asks for a
+  -- completion on InsertEnter; the ghost text appears; accept it as a <Tab> mapping would.
+  vim.api.nvim_win_set_cursor(0, { 9, 0 })
+  vim.api.nvim_exec_autocmds("InsertEnter", { buffer = 0 })
+  local accepted = vim.wait(20000, function() return vim.lsp.inline_completion.get() end, 20)
+  if not accepted then return fail("no inline completion was shown") end
+  vim.wait(5000, function() return vim.bo.modified end, 10)
+  vim.cmd("write")
 elseif scenario == "refactor" then
   vim.cmd("5,8CodestralRefactor")
   if not wait_done() then return end

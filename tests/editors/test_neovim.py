@@ -118,3 +118,15 @@ def test_checkhealth_reports_the_server_the_key_and_the_endpoint(fake: FakeCodes
     assert "endpoint reachable, key and model accepted" in report and "All good." in report
     assert CANARY_KEY not in report
     assert [r.path for r in fake.requests] == ["/v1/models"]
+
+
+def test_inline_completion_shows_ghost_text_that_can_be_accepted(fake: FakeCodestral, tmp_path: Path) -> None:
+    fake.enqueue(Script(text="        # the area of a circle of radius r"))
+    _, source = run_scenario("inline", fake, tmp_path)
+    expected = SOURCE.replace(
+        "        return result\n\n", "        return result\n        # the area of a circle of radius r\n"
+    )
+    assert source.read_text() == expected
+    [request] = fake.completion_requests()
+    assert request.path == "/v1/fim/completions"
+    assert request.body["prompt"].endswith("        return result\n")

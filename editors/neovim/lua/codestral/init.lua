@@ -196,7 +196,7 @@ function M.setup(opts)
     },
     on_attach = function(client, bufnr)
       if cfg.inline_completion and vim.lsp.inline_completion then
-        vim.lsp.inline_completion.enable(true, { bufnr = bufnr, client_id = client.id })
+        vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
       end
     end,
   })
