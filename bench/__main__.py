@@ -114,15 +114,9 @@ class Bench:
         self.raw: dict[str, Any] = {}
 
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("CODESTRAL_", "MISTRAL_"))}
-        env.update(
-            {
-                "CODESTRAL_BASE_URL": self.fake.base_url,
-                "CODESTRAL_API_KEY": "bench-key-not-secret-000000",
-                "XDG_STATE_HOME": str(self.workdir / "state"),
-            }
+        return self.fake.environment(
+            "bench-key-not-secret-000000", XDG_STATE_HOME=str(self.workdir / "state")
         )
-        return env
 
     async def server(self, settings: dict[str, Any] | None = None) -> tuple[RawLspClient, float]:
         client = RawLspClient(settings=settings or {"predictedOutputs": True})

@@ -8,7 +8,6 @@ the server's — so a conversion bug on either side shows up.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,23 +241,9 @@ CAPABILITIES = types.ClientCapabilities(
 )
 
 
-def server_env(fake: FakeCodestral, state_dir: Path, **extra: str) -> dict[str, str]:
+def server_env(fake: FakeCodestral, state_dir: Path) -> dict[str, str]:
     """The server's environment: the fake as endpoint, the canary as key, private state dir."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CODESTRAL_API_KEY", "MISTRAL_API_KEY", "CODESTRAL_BASE_URL")
-    }
-    env.update(
-        {
-            "CODESTRAL_BASE_URL": fake.base_url,
-            "CODESTRAL_API_KEY": CANARY_KEY,
-            "XDG_STATE_HOME": str(state_dir),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    env.update(extra)
-    return env
+    return fake.environment(CANARY_KEY, XDG_STATE_HOME=str(state_dir), PYTHONUNBUFFERED="1")
 
 
 def _fix_code_action_union(client: LanguageClient) -> None:
@@ -283,13 +268,12 @@ async def start_editor(
     settings: dict[str, Any] | None = None,
     initialization_options: Any = None,
     capabilities: types.ClientCapabilities = CAPABILITIES,
-    env: dict[str, str] | None = None,
     server_args: tuple[str, ...] = (),
 ) -> Editor:
     """Start the real server (``python -m codestral_lsp``) and initialize a session with it."""
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "codestral_lsp", *server_args],
-        server_env=env or server_env(fake, state_dir),
+        server_env=server_env(fake, state_dir),
     )
     client = await config.start()
     assert isinstance(client, LanguageClient)

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
 from tests.conftest import CANARY_KEY
-from tests.fake_codestral import FakeCodestral
+from tests.fake_codestral import FakeCodestral, environment_without_keys
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("CODESTRAL_API_KEY", "MISTRAL_API_KEY", "CODESTRAL_BASE_URL")
-    }
     return subprocess.run(
         [sys.executable, "-m", "codestral_lsp", *args],
-        env={**base, **env},
+        env=environment_without_keys(**env),
         capture_output=True,
         text=True,
         timeout=60,

@@ -38,7 +38,6 @@ class JobProgress:
         self.token: str | None = None
         self._last_report = 0.0
         self._ended = False
-        self.reports_sent = 0
 
     async def begin(self, message: str) -> None:
         """Create a fresh token (if the client supports progress) and send ``begin``."""
@@ -68,7 +67,6 @@ class JobProgress:
         if not force and now - self._last_report < 1.0 / MAX_REPORTS_PER_SECOND:
             return
         self._last_report = now
-        self.reports_sent += 1
         self._server.work_done_progress.report(
             self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
         )

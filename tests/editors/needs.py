@@ -1,8 +1,12 @@
-"""Editor tests need their editor. In CI (``CI`` set) a missing one is a failure, not a skip."""
+"""Running real editors in tests. In CI (``CI`` set) a missing editor is a failure, not a skip."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,3 +18,14 @@ def require_tool(found: str | None, what: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is missing: .ci/run should have installed it")
     pytest.skip(f"{what} is not installed")
+
+
+def run_driver(command: list[str], env: dict[str, str], cwd: Path, result_file: Path) -> dict[str, Any]:
+    """Run an editor on a driver script that writes what a user would see to ``result_file``."""
+    process = subprocess.run(
+        command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result_file.exists(), f"the editor wrote no result:\n{process.stdout}\n{process.stderr}"
+    result: dict[str, Any] = json.loads(result_file.read_text())
+    assert "error" not in result, f"{result['error']}\n{process.stderr}"
+    return result

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 from tests.conftest import CANARY_KEY
-from tests.editors.needs import require_tool
+from tests.editors.needs import require_tool, run_driver
 from tests.editors.test_neovim import REFACTORED, SOURCE
 from tests.fake_codestral import FakeCodestral, Script
 
@@ -23,28 +20,16 @@ def test_a_code_action_on_a_region_applies_the_edit(fake: FakeCodestral, tmp_pat
     source.write_text(SOURCE)
     result_file = tmp_path / "result.json"
     fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CODESTRAL_", "MISTRAL_"))},
-        "PLUGIN_DIR": str(ROOT / "editors" / "emacs"),
-        "PYTHON": sys.executable,
-        "FILE": str(source),
-        "RESULT_FILE": str(result_file),
-        "CODESTRAL_BASE_URL": fake.base_url,
-        "CODESTRAL_API_KEY": CANARY_KEY,
-        "HOME": str(tmp_path),
-    }
-    process = subprocess.run(
-        [emacs, "--batch", "-l", str(Path(__file__).with_name("emacs_driver.el"))],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    env = fake.environment(
+        CANARY_KEY,
+        PLUGIN_DIR=str(ROOT / "editors" / "emacs"),
+        PYTHON=sys.executable,
+        FILE=str(source),
+        RESULT_FILE=str(result_file),
+        HOME=str(tmp_path),
     )
-    assert result_file.exists(), process.stderr
-    result = json.loads(result_file.read_text())
-    assert "error" not in result, f"{result['error']}\n{process.stderr}"
+    command = [emacs, "--batch", "-l", str(Path(__file__).with_name("emacs_driver.el"))]
+    result = run_driver(command, env, tmp_path, result_file)
     expected = SOURCE.replace(
         "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
     )

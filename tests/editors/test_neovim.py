@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import CANARY_KEY
-from tests.editors.needs import require_tool
+from tests.editors.needs import require_tool, run_driver
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,29 +40,17 @@ def run_scenario(scenario: str, fake: FakeCodestral, tmp_path: Path) -> tuple[di
     source.write_text(SOURCE)
     result_file = tmp_path / "result.json"
     home = tmp_path / "home"
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CODESTRAL_", "MISTRAL_"))},
-        "PLUGIN_DIR": str(ROOT / "editors" / "neovim"),
-        "PYTHON": sys.executable,
-        "FILE": str(source),
-        "SCENARIO": scenario,
-        "RESULT_FILE": str(result_file),
-        "CODESTRAL_BASE_URL": fake.base_url,
-        "CODESTRAL_API_KEY": CANARY_KEY,
+    env = fake.environment(
+        CANARY_KEY,
+        PLUGIN_DIR=str(ROOT / "editors" / "neovim"),
+        PYTHON=sys.executable,
+        FILE=str(source),
+        SCENARIO=scenario,
+        RESULT_FILE=str(result_file),
         **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
-    }
-    process = subprocess.run(
-        [nvim(), "--headless", "-u", "NONE", "-i", "NONE", "-l", str(DRIVER)],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
     )
-    assert result_file.exists(), f"nvim wrote no result:\n{process.stdout}\n{process.stderr}"
-    result = json.loads(result_file.read_text())
-    assert "error" not in result, f"{result['error']}\n{process.stderr}"
+    command = [nvim(), "--headless", "-u", "NONE", "-i", "NONE", "-l", str(DRIVER)]
+    result = run_driver(command, env, tmp_path, result_file)
     return result, source
 
 

@@ -78,13 +78,11 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     for scope in ("User", "Machine"):
         (user_data / scope).mkdir(parents=True)
         (user_data / scope / "settings.json").write_text(settings)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("CODESTRAL_", "MISTRAL_"))},
-        "PATH": f"{NODE.parent}{os.pathsep}{os.environ['PATH']}",
-        "CODESTRAL_BASE_URL": fake.base_url,
-        "CODESTRAL_API_KEY": CANARY_KEY,
+    env = fake.environment(
+        CANARY_KEY,
+        PATH=f"{NODE.parent}{os.pathsep}{os.environ['PATH']}",
         **{f"XDG_{d}_HOME": str(tmp_path / "xdg" / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
-    }
+    )
     dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
     subprocess.run(
         [str(CODE_SERVER), *dirs, "--install-extension", str(VSIX)],

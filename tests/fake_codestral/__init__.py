@@ -5,6 +5,12 @@ every request and validates each body against the API's OpenAPI schemas. Tests s
 answers; ``python -m tests.fake_codestral --port 8787`` runs it by hand.
 """
 
-from tests.fake_codestral.server import FakeCodestral, Gate, RecordedRequest, Script
+from tests.fake_codestral.server import (
+    FakeCodestral,
+    Gate,
+    RecordedRequest,
+    Script,
+    environment_without_keys,
+)
 
-__all__ = ["FakeCodestral", "Gate", "RecordedRequest", "Script"]
+__all__ = ["FakeCodestral", "Gate", "RecordedRequest", "Script", "environment_without_keys"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import threading
 import time
@@ -118,12 +119,10 @@ class RecordedRequest:
     body: Any
     schema_errors: list[dict[str, Any]]
     connection: int = 0
-    chunks_sent: int = 0
     received_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     finished_at: float | None = None
     disconnected: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
 
     @property
     def authorization(self) -> str | None:
@@ -137,6 +136,14 @@ class RecordedRequest:
         if "messages" in self.body:
             return "\n".join(str(m.get("content", "")) for m in self.body["messages"])
         return str(self.body.get("prompt", "")) + str(self.body.get("suffix", ""))
+
+
+def environment_without_keys(**extra: str) -> dict[str, str]:
+    """This process's environment without any Codestral/Mistral setting (no real key can leak
+    into a test), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODESTRAL_", "MISTRAL_"))}
+    env.update(extra)
+    return env
 
 
 def default_responder(request: RecordedRequest) -> Script:
@@ -171,7 +178,6 @@ class FakeCodestral:
         self.port = port
         self.api_key = api_key
         self.models: list[dict[str, Any]] = [dict(m) for m in DEFAULT_MODELS]
-        self.models_script: Script | None = None
         self.responder: Callable[[RecordedRequest], Script] = default_responder
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Script] = deque()
@@ -182,7 +188,6 @@ class FakeCodestral:
         self._ready = threading.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._connections = 0
-        self.request_arrived = threading.Condition(self._lock)
 
     # -- control ---------------------------------------------------------------------------
 
@@ -190,6 +195,10 @@ class FakeCodestral:
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>/v1``."""
         return f"http://{self.host}:{self.port}/v1"
+
+    def environment(self, api_key: str, **extra: str) -> dict[str, str]:
+        """The environment for a process that should talk to this fake with ``api_key``."""
+        return environment_without_keys(CODESTRAL_BASE_URL=self.base_url, CODESTRAL_API_KEY=api_key, **extra)
 
     def enqueue(self, *scripts: Script) -> None:
         """Answer the next completion requests with these scripts, in order."""
@@ -200,19 +209,6 @@ class FakeCodestral:
         """The recorded chat and FIM requests."""
         with self._lock:
             return [r for r in self.requests if r.path in SCHEMA_BY_PATH]
-
-    def wait_for_requests(self, count: int, timeout: float = 10.0) -> list[RecordedRequest]:
-        """Block until ``count`` completion requests have arrived; return them."""
-        deadline = time.monotonic() + timeout
-        with self.request_arrived:
-            while True:
-                found = [r for r in self.requests if r.path in SCHEMA_BY_PATH]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError(f"expected {count} requests, got {len(found)}")
-                self.request_arrived.wait(remaining)
 
     def schema_errors(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """Every schema violation seen, with the path it was sent to."""
@@ -303,40 +299,32 @@ class FakeCodestral:
         if path in SCHEMA_BY_PATH and not errors:
             errors = violations(SCHEMA_BY_PATH[path], body)
         request = RecordedRequest(method, path, headers, body, errors, connection)
-        with self.request_arrived:
+        with self._lock:
             self.requests.append(request)
-            self.request_arrived.notify_all()
         return request
 
     async def _handle(
         self, request: RecordedRequest, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> bool:
         method, path, headers = request.method, request.path, request.headers
-        try:
-            if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
-                body = {"message": "Unauthorized", "request_id": uuid.uuid4().hex}
-                await self._send_json(writer, 401, body)
-                return True
-            if path == "/v1/models" and method == "GET":
-                script = self.models_script
-                if script is not None and script.status != 200:
-                    await self._send_json(writer, script.status, script.body, script.headers)
-                else:
-                    await self._send_json(writer, 200, {"object": "list", "data": self.models})
-                return True
-            if path not in SCHEMA_BY_PATH or method != "POST":
-                await self._send_json(writer, 404, {"detail": "Not Found"})
-                return True
-            if request.schema_errors:
-                await self._send_json(writer, 422, {"detail": request.schema_errors})
-                return True
-            with self._lock:
-                script = self._queue.popleft() if self._queue else None
-            if script is None:
-                script = self.responder(request)
-            return await self._answer(script, request, reader, writer)
-        finally:
-            request.finished.set()
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            body = {"message": "Unauthorized", "request_id": uuid.uuid4().hex}
+            await self._send_json(writer, 401, body)
+            return True
+        if path == "/v1/models" and method == "GET":
+            await self._send_json(writer, 200, {"object": "list", "data": self.models})
+            return True
+        if path not in SCHEMA_BY_PATH or method != "POST":
+            await self._send_json(writer, 404, {"detail": "Not Found"})
+            return True
+        if request.schema_errors:
+            await self._send_json(writer, 422, {"detail": request.schema_errors})
+            return True
+        with self._lock:
+            script = self._queue.popleft() if self._queue else None
+        if script is None:
+            script = self.responder(request)
+        return await self._answer(script, request, reader, writer)
 
     async def _send_json(
         self,
@@ -502,7 +490,6 @@ class FakeCodestral:
                 return False
             if request.first_token_at is None:
                 request.first_token_at = time.monotonic()
-            request.chunks_sent += 1
         if not script.omit_done and not await send(event("[DONE]")):
             return False
         request.finished_at = time.monotonic()

@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 class CodestralError(Exception):
     """Base of every error the client raises; ``str()`` is the sentence to show the user."""
 
-    retryable = False
-
 
 class InvalidEndpointError(CodestralError):
     """The configured base URL cannot be used."""
@@ -34,8 +32,6 @@ class UntrustedEndpointError(CodestralError):
 class NetworkError(CodestralError):
     """The server could not be reached (DNS, refused, reset before any answer)."""
 
-    retryable = True
-
 
 class TlsError(CodestralError):
     """The TLS handshake failed (certificate, proxy, clock)."""
@@ -47,8 +43,6 @@ class RequestTimeout(CodestralError):
 
 class ConnectTimeout(RequestTimeout):
     """Connecting took longer than ``timeouts.connect``."""
-
-    retryable = True
 
 
 class FirstByteTimeout(RequestTimeout):
@@ -107,13 +101,9 @@ class RequestValidationError(ApiError):
 class RateLimitedError(ApiError):
     """429, still after the retries allowed."""
 
-    retryable = True
-
 
 class ServerError(ApiError):
     """5xx, still after the retries allowed."""
-
-    retryable = True
 
 
 @dataclass(frozen=True)

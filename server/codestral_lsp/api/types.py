@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,6 @@ class ModelInfo:
     chat: bool | None = None
     fim: bool | None = None
     max_context_length: int | None = None
-    extra: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def answers_to(self, name: str) -> bool:
         """True when ``name`` is this model's id or one of its aliases."""
