@@ -9,8 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,17 +34,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("code-server exited")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.2)  # polling a server that is starting; not test synchronisation
-    raise TimeoutError(url)
+def wait_until_listening(process: subprocess.Popen[str]) -> None:
+    """Read code-server's log until it says it listens (the fixture's timeout bounds the wait)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if "HTTP server listening" in line:
+            # keep reading its log so a full pipe never blocks it
+            threading.Thread(target=process.stdout.read, daemon=True).start()
+            return
+    raise RuntimeError("code-server exited before listening")
 
 
 @pytest.fixture
@@ -109,12 +106,13 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
             str(workspace),
         ],
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        wait_until_serving(f"http://127.0.0.1:{port}/healthz", process)
+        wait_until_listening(process)
         yield f"http://127.0.0.1:{port}/?folder={workspace}", workspace
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # extension hosts outlive the page otherwise

@@ -61,24 +61,37 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
 
 
 class Gate:
-    """Holds a stream at a point until a test opens it (thread-safe)."""
+    """Holds a stream at a point until a test opens it (from any thread)."""
 
     def __init__(self) -> None:
-        self._opened = threading.Event()
         self.reached = threading.Event()
+        self._lock = threading.Lock()
+        self._opened = False
+        self._wake: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
 
     def open(self) -> None:
         """Let the stream go on."""
-        self._opened.set()
+        with self._lock:
+            self._opened = True
+            if self._wake is not None:
+                loop, event = self._wake
+                with contextlib.suppress(RuntimeError):  # the fake has stopped already
+                    loop.call_soon_threadsafe(event.set)
 
     async def wait(self, disconnected: asyncio.Event) -> bool:
         """Wait until opened (True) or the client hung up (False)."""
+        event = asyncio.Event()
+        with self._lock:
+            self._wake = (asyncio.get_running_loop(), event)
+            if self._opened:
+                event.set()
         self.reached.set()
-        while not self._opened.is_set():
-            if disconnected.is_set():
-                return False
-            await asyncio.sleep(0.005)
-        return True
+        opened = asyncio.ensure_future(event.wait())
+        hung_up = asyncio.ensure_future(disconnected.wait())
+        await asyncio.wait({opened, hung_up}, return_when=asyncio.FIRST_COMPLETED)
+        hung_up.cancel()
+        opened.cancel()
+        return event.is_set() and not disconnected.is_set()
 
 
 @dataclass
