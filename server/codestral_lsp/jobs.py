@@ -59,11 +59,7 @@ class JobRegistry:
     def add(self, uri: str, title: str, range_: types.Range, request_id: Any) -> tuple[Job, list[Job]]:
         """Register a job; cancel and return the older jobs on an overlapping range of ``uri``."""
         job = Job(next(self._ids), uri, title, range_, request_id)
-        superseded = [
-            old
-            for old in self.jobs.values()
-            if old.uri == uri and (_overlap(old.range, range_) or old.range == range_)
-        ]
+        superseded = [old for old in self.jobs.values() if old.uri == uri and _overlap(old.range, range_)]
         for old in superseded:
             old.cancel(f"replaced by a newer {title} on the same code")
         self.jobs[job.id] = job
