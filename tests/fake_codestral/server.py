@@ -386,8 +386,9 @@ class FakeCodestral:
                 if script.gate is not None and not await script.gate.wait(disconnected):
                     request.disconnected.set()
                     return False
-                await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
+                # Stamped before the write: the client may read the answer before this task resumes.
                 request.first_token_at = request.finished_at = time.monotonic()
+                await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
                 return True
             return await self._stream(script, request, model, writer, disconnected)
         finally:
@@ -503,9 +504,10 @@ class FakeCodestral:
                 return False
             if request.first_token_at is None:
                 request.first_token_at = time.monotonic()
+        # Stamped before the last write: the client may see the end before this task resumes.
+        request.finished_at = time.monotonic()
         if not script.omit_done and not await send(event("[DONE]")):
             return False
-        request.finished_at = time.monotonic()
         return await end()
 
 
