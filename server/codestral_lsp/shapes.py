@@ -31,6 +31,8 @@ PROSE = "the answer mixes prose with the code"
 SEVERAL = "the answer offers several versions of the code"
 BAD_DIFF = "the answer is a diff that does not apply to the selection"
 REWROTE_CONTEXT = "the answer rewrites the line next to the selection"
+NO_CODE = "the answer holds no code"
+MALFORMED = "the answer's code blocks are not closed properly"
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,15 @@ def similarity(a: str, b: str) -> float:
     return SequenceMatcher(None, ta, tb, autojunk=False).ratio()
 
 
+def relevance(block: str, selection: str) -> float:
+    """How much a block looks like a version of the selection, 0…1: token similarity, and the
+    share of the block's names that the selection uses (a usage example or an unrelated snippet
+    shares few)."""
+    names = set(re.findall(r"[A-Za-z_]\w*", block))
+    shared = len(names & set(re.findall(r"[A-Za-z_]\w*", selection))) / len(names) if names else 0.0
+    return 0.5 * similarity(block, selection) + 0.5 * shared
+
+
 def _norm(lines: Sequence[str]) -> list[str]:
     return [line.strip() for line in lines]
 
@@ -188,6 +199,24 @@ def looks_like_prose(line: str) -> bool:
     return bool(_PROSE_START.match(text)) or text.endswith((".", ":", "!", "?")) or text[0].isupper()
 
 
+_MARKDOWN = re.compile(r"^\s*(\*\*[^*]+\*\*:?|__[^_]+__:?|([-*+•]|\d+[.)])\s+(?P<item>.+)|>\s+.+)$")
+
+
+def looks_like_markdown(line: str) -> bool:
+    """True for Markdown around code: a bold label (``**Changes:**``), a bullet or numbered item
+    in words (``- clearer names``), a quote."""
+    match = _MARKDOWN.match(line)
+    if not match:
+        return False
+    item = match.group("item")
+    if item is None:
+        return True
+    if re.match(r"[\w.-]+:(\s|$)", item):
+        return False  # a YAML entry, not a bullet
+    words = re.findall(r"[A-Za-z][A-Za-z'’]*", item)
+    return len(words) >= 2 and sum(c.isalpha() or c in " ,.'’`:!?-" for c in item) / len(item) >= 0.85
+
+
 def _in_strings(lines: Sequence[str]) -> list[bool]:
     """For each line, whether it lies inside a triple-quoted string or a block comment."""
     inside: list[bool] = []
@@ -202,19 +231,22 @@ def _in_strings(lines: Sequence[str]) -> list[bool]:
     return inside
 
 
-def split_unfenced(lines: list[str], known: set[str]) -> tuple[list[str], bool]:
+def split_unfenced(lines: list[str], known: set[str], markdown: bool = True) -> tuple[list[str], bool]:
     """An unfenced answer's code without the prose before and after it.
 
     ``known`` holds the stripped lines of the document: a line found there is code whatever it
-    looks like, and so is a line inside a docstring or block comment. Returns the code and
-    whether prose was left inside it (then the answer is kept).
+    looks like, and so is a line inside a docstring or block comment. Markdown (bullets, bold
+    labels) counts as prose unless the document is Markdown or YAML (``markdown=False``).
+    Returns the code and whether prose was left inside it (then the answer is kept).
     """
     strings = _in_strings(lines)
 
     def prose(index: int) -> bool:
         line = lines[index]
         return not line.strip() or (
-            line.strip() not in known and not strings[index] and looks_like_prose(line)
+            line.strip() not in known
+            and not strings[index]
+            and (looks_like_prose(line) or (markdown and looks_like_markdown(line)))
         )
 
     start, end = 0, len(lines)
@@ -284,14 +316,16 @@ def find_elision(
             if (_DOTS.search(text) and _ELISION_WORDS.search(text)) or _ELISION_PHRASES.search(text):
                 return stripped
         if stripped.rstrip(";") in ("...", "…", "[...]", "{...}", "(...)"):
-            if language != "python" or stripped == "…":
+            if language != "python" or stripped != "...":
                 return stripped
             previous = next((c.strip() for c in reversed(code[:index]) if c.strip()), None)
-            if previous is None or previous in sel_norm:
-                position = sel_norm.index(previous) if previous is not None else -1
+            if previous is None or not previous.endswith(":"):
+                return stripped  # `...` standing among statements
+            if previous in sel_norm:
+                position = sel_norm.index(previous)
                 following = next((s for s in sel_norm[position + 1 :] if s), "...")
                 if following != "...":
-                    return stripped
+                    return stripped  # the body the selection had is gone
     return None
 
 
@@ -411,25 +445,23 @@ def map_onto_document(
             continue  # one common line far away: not an echo
         top, bottom = min(top, a0), max(bottom, a1)
     # A lone bracket or `end` right next to the selection is an echo only when the brackets say so.
-    wanted = _balance(document[first:end])
+    # A lone bracket or `end` next to the echo is an echo too when the brackets say so.
     if (
-        top == first
-        and first > 0
+        bottom < len(document)
         and norm_answer
-        and norm_answer[0] == norm_doc[first - 1] != ""
-        and _trivial(norm_doc[first - 1])
-        and _balance(answer[1:]) == wanted != _balance(answer)
+        and norm_answer[-1] == norm_doc[bottom] != ""
+        and _trivial(norm_doc[bottom])
+        and _balance(answer) == _balance(document[top : bottom + 1]) != _balance(document[top:bottom])
     ):
-        top = first - 1
+        bottom += 1
     if (
-        bottom == end
-        and end < len(document)
+        top > 0
         and norm_answer
-        and norm_answer[-1] == norm_doc[end] != ""
-        and _trivial(norm_doc[end])
-        and _balance(answer[:-1]) == wanted != _balance(answer)
+        and norm_answer[0] == norm_doc[top - 1] != ""
+        and _trivial(norm_doc[top - 1])
+        and _balance(answer) == _balance(document[top - 1 : bottom]) != _balance(document[top:bottom])
     ):
-        bottom = end + 1
+        top -= 1
     if (top, bottom) == (first, end):
         return answer, ""
     region = norm_doc[top:bottom]
@@ -468,11 +500,40 @@ def map_onto_document(
 # -- choosing the block ----------------------------------------------------------------------
 
 
+_ALIASES = {
+    "python": {"python", "py", "python3", "py3", "pycon"},
+    "javascript": {"javascript", "js", "jsx", "node", "mjs"},
+    "javascriptreact": {"javascript", "js", "jsx"},
+    "typescript": {"typescript", "ts", "tsx"},
+    "typescriptreact": {"typescript", "ts", "tsx"},
+    "go": {"go", "golang"},
+    "rust": {"rust", "rs"},
+    "cpp": {"cpp", "c++", "cc", "cxx", "hpp", "c"},
+    "c": {"c", "h", "cpp"},
+    "csharp": {"csharp", "cs", "c#"},
+    "shellscript": {"sh", "bash", "shell", "zsh", "shellscript"},
+    "ruby": {"ruby", "rb"},
+    "kotlin": {"kotlin", "kt"},
+    "markdown": {"markdown", "md"},
+}
+
+
+def _same_language(info: str, language: str) -> bool:
+    """Whether a block's info string allows it to be code of the document's language."""
+    if not info or not language or info in ("diff", "patch", "udiff"):
+        return True
+    return info in _ALIASES.get(language, {language.lower()})
+
+
 def _choose(blocks: list[Block], selection: str, language: str) -> tuple[Block | None, str | None]:
     useful = [b for b in blocks if any(line.strip() for line in b.lines)]
     if len(useful) <= 1:
         return (useful[0] if useful else None), None
-    scored = sorted(((similarity("\n".join(b.lines), selection), b) for b in useful), key=lambda s: -s[0])
+    if any(_same_language(b.info, language) for b in useful):
+        useful = [b for b in useful if _same_language(b.info, language)]  # not the `pip install`
+    scored = sorted(((relevance("\n".join(b.lines), selection), b) for b in useful), key=lambda s: -s[0])
+    if len(scored) == 1:
+        return (scored[0][1], None) if scored[0][0] >= 0.2 else (None, NO_MATCH)
     wanted = [line for line in _norm(_lines(selection)) if line]
     same = [s for s in scored if [line for line in _norm(s[1].lines) if line] == wanted]
     if same and len(scored) > 1:  # "before" and "after": the unchanged copy is the before
@@ -484,6 +545,8 @@ def _choose(blocks: list[Block], selection: str, language: str) -> tuple[Block |
         return None, NO_MATCH
     if len(scored) > 1 and scored[1][0] >= 0.5 and scored[1][0] >= best_score - 0.15:
         return None, SEVERAL
+    if len(scored) > 1 and best_score < 0.5 and scored[1][0] >= best_score * 0.6:
+        return None, NO_MATCH  # neither block clearly answers the selection
     return best, None
 
 
@@ -521,6 +584,7 @@ def _strip_example(lines: list[str], known: set[str], instruction: str) -> list[
     return lines
 
 
+_TAG_OPEN = re.compile(r"^<(code|generatedcode|pre|replacement|answer)\b[^>]*>$", re.I)
 _LINE_NUMBER = re.compile(r"^\s*(\d+)\s?[:|]\s?")
 
 
@@ -560,41 +624,61 @@ def plan_rewrite(
     def clean(text: str) -> str:
         return text.replace("\r\n", "\n").replace("\r", "\n")
 
-    text = clean(answer).lstrip("\ufeff")
+    text = clean(answer).replace("\ufeff", "")
     before, selection, after = clean(before), clean(selection), clean(after)
     document = _lines(before + selection + after)
     known = {line.strip() for line in document if line.strip()}
     sel_lines = _lines(selection) or [""]
     blocks, _ = parse_answer(text)
+    blocks = [b for b in blocks if b.closed or any(line.strip() for line in b.lines)]  # a stray fence
     shape = "fenced"
     if blocks:
         block, problem = _choose(blocks, selection, language)
         if problem:
             return _keep(problem, "several blocks")
         if block is None:
-            return Plan("", shape="empty")
+            return _keep(NO_CODE, "empty")
         if len([b for b in blocks if any(x.strip() for x in b.lines)]) > 1:
             shape = "several blocks"
         info, code = block.info, list(block.lines)
-    else:
-        shape = "unfenced"
-        raw = _lines(text.strip("\n"))
-        names = {language.lower(), "python", "javascript", "typescript", "go", "rust"} - {""}
-        if raw and raw[0].strip().lower() in names and raw[0].strip() not in known:
-            raw = raw[1:]  # the info string of a fence the model forgot
-        if (
-            len(raw) == 1
-            and re.fullmatch(r"`[^`]+`", raw[0].strip())
-            and not selection.strip().startswith("`")
-        ):
-            raw = [raw[0].strip()[1:-1]]
-        info = ""
-        if is_diff("", raw, sel_lines):
-            code = raw
-        else:
-            code, mixed = split_unfenced(raw, known)
+        if not block.closed:  # no closing fence: prose may follow the code
+            if any(_OPEN.match(line) for line in code):
+                return _keep(MALFORMED, shape)
+            code, mixed = split_unfenced(code, known, language not in ("markdown", "yaml", "plaintext"))
             if mixed:
                 return _keep(PROSE, shape)
+    else:
+        shape = "unfenced"
+        info, code = "", _lines(text.strip("\n"))
+        if (
+            len(code) == 1
+            and re.fullmatch(r"`[^`]+`", code[0].strip())
+            and not selection.strip().startswith("`")
+        ):
+            code = [code[0].strip()[1:-1]]  # `inline code`
+        if not is_diff("", code, sel_lines):
+            markdown = language not in ("markdown", "yaml", "plaintext")
+            code, mixed = split_unfenced(code, known, markdown)
+            if (
+                len(code) >= 2
+                and _TAG_OPEN.match(code[0].strip())
+                and code[-1].strip().startswith("</")
+                and code[0].strip() not in known
+                and code[-1].strip() not in known
+            ):
+                code, mixed = split_unfenced(code[1:-1], known, markdown)  # <code>…</code>
+            names = {language.lower(), "python", "javascript", "typescript", "go", "rust"} - {""}
+            if code and code[0].strip().lower() in names and code[0].strip() not in known:
+                code = code[1:]  # the info string of a fence the model forgot
+            if mixed:
+                return _keep(PROSE, shape)
+            if any(
+                (_OPEN.match(line) or _TAG_OPEN.match(line.strip())) and line.strip() not in known
+                for line in code
+            ):
+                return _keep(MALFORMED, shape)
+            if not code:
+                return _keep(NO_CODE, shape)
     while code and not code[-1].strip():
         code.pop()
     while code and not code[0].strip():
