@@ -144,6 +144,6 @@ async def test_a_line_of_backticks_inside_the_code_does_not_cut_the_edit(
     editor = await start_session()
     uri = editor.open("render.py", case.original())
     fake.enqueue(Script(text=case.answer, chunk_size=5))
-    result = await editor.run("codestral.document", {"uri": uri, "range": _range_of(case)})
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": _range_of(case)})
     assert result["status"] == "applied"
     assert editor.text(uri) == case.expected
