@@ -224,3 +224,14 @@ def test_the_reason_is_one_sentence() -> None:
         == "Not applied: the answer left out code (it writes “# ... existing code ...” instead)."
     )
     assert "\n" not in plan.sentence()
+
+
+def test_benchmarks_md_reports_the_corpus_as_it_is_now() -> None:
+    from pathlib import Path
+
+    from bench.answers import measure, section
+
+    counts, _, _ = measure()
+    assert counts["wrong"] == 0
+    benchmarks = (Path(__file__).resolve().parents[1] / "BENCHMARKS.md").read_text()
+    assert section() in benchmarks, "run `python -m bench.answers --markdown`"
