@@ -24,6 +24,7 @@ from codestral_lsp.jobs import Job
 from codestral_lsp.placement import test_file_for
 from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.private_files import answers_dir, write_private
+from codestral_lsp.shapes import Plan, plan_rewrite
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
@@ -39,6 +40,21 @@ def _stem(uri: str) -> str:
     return Path(to_fs_path(uri) or uri).stem or "answer"
 
 
+def plan_for(
+    spec: ActionSpec, view: DocumentView, selection: Selection, answer: str, instruction: str
+) -> Plan:
+    """What a rewrite's answer means for the selection: its replacement, or why to keep it."""
+    return plan_rewrite(
+        answer,
+        view.source[: selection.start],
+        selection.text,
+        view.source[selection.end :],
+        language=view.document.language_id or Path(to_fs_path(view.uri) or view.uri).suffix.lstrip("."),
+        action=spec.id,
+        instruction=instruction,
+    )
+
+
 async def deliver(
     server: CodestralLanguageServer,
     spec: ActionSpec,
@@ -46,8 +62,13 @@ async def deliver(
     view: DocumentView,
     selection: Selection,
     completion: Completion,
+    instruction: str = "",
 ) -> dict[str, Any]:
-    """Turn ``completion`` into the action's outcome; return the command's result."""
+    """Turn ``completion`` into the action's outcome; return the command's result.
+
+    A rewrite's answer goes through :func:`codestral_lsp.shapes.plan_rewrite`: an answer that
+    cannot be mapped exactly onto the selection is kept, with the reason, never applied.
+    """
     if spec.mode == "explain":
         return await show_markdown(server, spec, view.uri, completion.text)
     if completion.truncated:
@@ -58,7 +79,16 @@ async def deliver(
             f"The answer was cut off at maxTokens ({server.settings.max_tokens}), so it was not applied; "
             f"raise the maxTokens setting or select less code.",
         )
-    code = extract_code(completion.text)
+    if spec.mode == "replace":
+        plan = plan_for(spec, view, selection, completion.text, instruction)
+        if plan.kept:
+            log.info("answer kept (%s): %s", plan.shape, plan.sentence())
+            result = await keep_answer(server, view.uri, completion.text, plan.sentence())
+            result["reason"] = plan.reason
+            return result
+        code = plan.code or ""
+    else:
+        code = extract_code(completion.text)
     if not code.strip():
         message = "Codestral answered with no code; nothing was changed."
         server.tell_user(types.MessageType.Warning, message)

@@ -9,6 +9,7 @@ Failures of any kind end the progress, tell the user one sentence, and return a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from contextlib import aclosing
 from pathlib import PurePath
@@ -160,34 +161,49 @@ async def run_action(
     work: asyncio.Task[Completion] | None = None
     try:
         await progress.begin(f"asking {request.model}…")
-        work = asyncio.create_task(
-            stream_answer(client, request, progress, server.settings.context.chars_per_token),
-            name=f"codestral-job-{job.id}",
+        costs: list[tuple[Any, float]] = []
+        asked = request
+        while True:
+            work = asyncio.create_task(
+                stream_answer(client, asked, progress, server.settings.context.chars_per_token),
+                name=f"codestral-job-{job.id}",
+            )
+            job.task = work
+            try:
+                completion = await work
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the server itself is stopping this request
+                outcome = f"cancelled: {job.cancel_reason or 'cancelled'}; nothing was changed"
+                return _status("cancelled", f"{spec.title} {outcome}.")
+            usage, estimated = usage_or_estimate(
+                completion.usage,
+                sum(len(m.content) for m in asked.messages),
+                len(completion.text),
+                server.settings.context.chars_per_token,
+            )
+            costs.append((usage, server.usage.add(usage, server.settings.price_for(asked.model), estimated)))
+            retry = _elision_retry(server, spec, view, selection, args, asked, completion, len(costs))
+            if retry is None:
+                break
+            progress.report("the answer left out code; asking again for all of it…", force=True)
+            asked = retry
+        result = await delivery.deliver(
+            server, spec, job, view, selection, completion, args.instruction or ""
         )
-        job.task = work
-        try:
-            completion = await work
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # the server itself is stopping this request
-            outcome = f"cancelled: {job.cancel_reason or 'cancelled'}; nothing was changed"
-            return _status("cancelled", f"{spec.title} {outcome}.")
-        usage, estimated = usage_or_estimate(
-            completion.usage,
-            sum(len(m.content) for m in request.messages),
-            len(completion.text),
-            server.settings.context.chars_per_token,
-        )
-        cost = server.usage.add(usage, server.settings.price_for(request.model), estimated)
-        result = await delivery.deliver(server, spec, job, view, selection, completion)
-        tokens = f"{usage.total_tokens:,} tokens" + (f", ${cost:.4f}" if cost else "")
+        prompt_tokens = sum(u.prompt_tokens for u, _ in costs)
+        completion_tokens = sum(u.completion_tokens for u, _ in costs)
+        cost = sum(c for _, c in costs)
+        tokens = f"{prompt_tokens + completion_tokens:,} tokens" + (f", ${cost:.4f}" if cost else "")
         outcome = f"{result['message']} ({tokens})"
         result["usage"] = {
-            "promptTokens": usage.prompt_tokens,
-            "completionTokens": usage.completion_tokens,
+            "promptTokens": prompt_tokens,
+            "completionTokens": completion_tokens,
             "estimatedCostUsd": round(cost, 6),
         }
+        if len(costs) > 1:
+            result["requests"] = len(costs)
         return result
     except CodestralError as error:
         outcome = f"failed: {error}"
@@ -198,3 +214,32 @@ async def run_action(
             work.cancel()
         server.jobs.remove(job)
         progress.end(outcome)
+
+
+FIRMER = (
+    "Your answer left out code ({detail}), so it cannot be applied. Reply again with the complete "
+    "replacement of the selected lines in a single fenced code block: write out every line, the "
+    "unchanged ones too, with no placeholder comment and no `...` standing for code."
+)
+
+
+def _elision_retry(
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    view: DocumentView,
+    selection: Selection,
+    args: ActionArgs,
+    request: ChatRequest,
+    completion: Completion,
+    asked: int,
+) -> ChatRequest | None:
+    """The one follow-up request for a rewrite whose answer elided code, if ``retryOnElision``
+    allows it; ``None`` otherwise (then the answer is delivered — kept, with its reason)."""
+    if asked > 1 or not spec.rewrites or completion.truncated or not server.settings.retry_on_elision:
+        return None
+    plan = delivery.plan_for(spec, view, selection, completion.text, args.instruction or "")
+    if not plan.elided:
+        return None
+    log.info("answer elided code (%s); asking once more", plan.detail)
+    follow_up = [Message("assistant", completion.text), Message("user", FIRMER.format(detail=plan.detail))]
+    return dataclasses.replace(request, messages=[*request.messages, *follow_up])

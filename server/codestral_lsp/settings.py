@@ -151,6 +151,13 @@ class Settings:
             "true (always, e.g. a proxy to Mistral), false (never)."
         ),
     )
+    retry_on_elision: bool = field(
+        default=True,
+        metadata=_meta(
+            "When a rewrite's answer leaves code out (`# ... existing code ...`), ask once more, "
+            "firmly, for the complete code; the answer is never applied either way."
+        ),
+    )
     actions: tuple[CustomAction, ...] = ()
     prices: dict[str, Price] = field(default_factory=dict)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
