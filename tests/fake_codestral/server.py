@@ -171,6 +171,7 @@ class Script:
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = None
+    omit_usage: bool = False
     cut_after_chunks: int | None = None
     stall_after_chunks: int | None = None
     hold_after_chunks: int | None = None
@@ -601,7 +602,7 @@ class FakeCodestral:
                 **base,
                 "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}],
             }
-            if last and not script.omit_finish_reason and self.flavour == "mistral":
+            if last and not script.omit_finish_reason and not script.omit_usage and self.flavour == "mistral":
                 chunk["usage"] = {
                     "prompt_tokens": usage[0],
                     "completion_tokens": usage[1],
