@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from codestral_lsp.api import Completion, Usage
@@ -150,3 +151,27 @@ def test_echoes_of_the_text_before_the_cursor_are_trimmed() -> None:
     assert trim_echo("def area(r):\n    return math.pi", prefix) == "math.pi"
     assert trim_echo("math.pi", prefix) == "math.pi"
     assert trim_echo("r * r", "x = ") == "r * r"
+
+
+# -- the verbose log --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("flag", ["-v", "-vv"])
+async def test_the_verbose_log_has_the_bodies_with_the_code_only_at_vv(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]], tmp_path: Path, flag: str
+) -> None:
+    log_file = tmp_path / "server.log"
+    fake.api_key = CANARY_KEY
+    editor = await start_session(server_args=(flag, "--log-file", str(log_file)))
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(text="It multiplies RADIUS_TWICE.", usage=(40, 6)))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(0, 0, 2, 0)})
+    assert result["status"] == "shown"
+    log = log_file.read_text(encoding="utf-8")
+    assert "→ POST http://127.0.0.1" in log and '"messages"' in log and '"model": "codestral-latest"' in log
+    assert "'authorization': '[redacted]'" in log.lower() and CANARY_KEY not in log
+    assert '"prompt_tokens": 40' in log  # the answer's usage
+    code_logged = "3.14 * r * r" in log and "RADIUS_TWICE" in log
+    assert code_logged == (flag == "-vv")
+    if flag == "-v":
+        assert "characters]" in log

@@ -29,6 +29,7 @@ import httpx
 
 from codestral_lsp import __version__
 from codestral_lsp.api.bodies import ChatRequest, FimRequest
+from codestral_lsp.api.bodylog import log_body, redact_headers
 from codestral_lsp.api.endpoint import Endpoint
 from codestral_lsp.api.errors import (
     ApiError,
@@ -191,6 +192,17 @@ def infill_from_json(raw: bytes) -> Completion:
     return Completion(str(text or ""), finish, usage)
 
 
+def _completion_summary(completion: Completion) -> dict[str, Any]:
+    usage = completion.usage
+    return {
+        "content": completion.text,
+        "finish_reason": completion.finish_reason,
+        "usage": None
+        if usage is None
+        else {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+    }
+
+
 def server_root(base_url: str) -> str:
     """The server's root URL: ``base_url`` without a trailing ``/v1`` (llama.cpp's ``/infill``
     lives there, not under ``/v1``)."""
@@ -279,6 +291,8 @@ class CodestralClient:
                 first = await anext(stream)
             item: StreamItem | None = first
             while item is not None:
+                if isinstance(item, Completion):
+                    log_body(log, "← stream (assembled)", _completion_summary(item))
                 if isinstance(item, Completion) and item.usage is None and self.ask_stream_usage is None:
                     self.ask_stream_usage = not self.endpoint.is_mistral
                 yield item
@@ -319,9 +333,11 @@ class CodestralClient:
             )
             parse = completion_from_json
         try:
-            return parse(await self._read_body(response))
+            raw = await self._read_body(response)
         finally:
             await response.aclose()
+        log_body(log, f"← {response.status_code} {response.url}", raw)
+        return parse(raw)
 
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``: the models this key may use, with their capabilities when known."""
@@ -360,9 +376,11 @@ class CodestralClient:
     ) -> Completion:
         response = await self._open("POST", path, body, model, on_retry)
         try:
-            return completion_from_json(await self._read_body(response))
+            raw = await self._read_body(response)
         finally:
             await response.aclose()
+        log_body(log, f"← {response.status_code} {response.url}", raw)
+        return completion_from_json(raw)
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         try:
@@ -479,6 +497,7 @@ class CodestralClient:
         while True:
             attempt += 1
             request = client.build_request(method, path, json=body, headers={"Accept": accept})
+            log_body(log, f"→ {method} {request.url} {redact_headers(request.headers.items())}", body)
             hinted_wait: float | None = None
             try:
                 async with asyncio.timeout(self.timeouts.first_byte):
@@ -518,6 +537,7 @@ class CodestralClient:
                     raw = await self._read_body(response)
                 finally:
                     await response.aclose()
+                log_body(log, f"← {response.status_code} {request.url}", raw)
                 hinted_wait = retry_after_seconds(response.headers)
                 error = error_for_status(
                     response.status_code, raw, self.endpoint, model, retry_after=hinted_wait
