@@ -118,18 +118,11 @@ def llamacpp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaCpp]:
     require_tool(str(MODEL) if MODEL.exists() else None, f"the Gemma 3 270M model at {MODEL}")
     port = free_port()
     log_file = tmp_path_factory.mktemp("llamacpp") / "server.log"
+    command = [sys.executable, "-m", "tests.selfhosted.llamacpp_server", str(MODEL), str(port)]
+    command += ["--threads", "1", "--ctx", str(CONTEXT)]
     with log_file.open("w") as sink:
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.selfhosted.llamacpp_server",
-                str(MODEL),
-                str(port),
-                "--threads",
-                "1",
-            ]
-            + ["--ctx", str(CONTEXT)],
+            command,
             cwd=ROOT,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -273,26 +266,34 @@ async def test_a_prompt_slower_to_read_than_the_keepalive_interval_succeeds_with
     start: Callable[..., Any], llamacpp: LlamaCpp
 ) -> None:
     """Needs the stream fix (keep-alive comments count as activity) from the ``stream`` branch."""
-    rate = calibrate(llamacpp)
-    lines = min(int(rate * (KEEPALIVE_SECONDS * 1.6)) // 12 + 1, (CONTEXT - 600) // 12)
-    code = "".join(f"total_{i} = total_{i - 1} + {i} * {i}\n" for i in range(1, lines + 1))
+    per_second, per_line = calibrate(llamacpp)
+    lines = min(int(per_second * KEEPALIVE_SECONDS * 1.5 / per_line) + 1, int((CONTEXT - 800) / per_line))
     editor = await start({"maxTokens": 8})
-    uri = editor.open("long.py", code)
+    uri = editor.open("long.py", numbered_lines(lines))
+    seen = len(llamacpp.prompt_seconds())
     result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(0, 0, lines, 0)})
-    slowest = max(llamacpp.prompt_seconds()[-1:] or [0.0])
-    assert slowest > KEEPALIVE_SECONDS, f"the prompt took {slowest:.1f} s: too fast to test the keep-alive"
     assert result["status"] == "shown", result
+    [took] = llamacpp.prompt_seconds()[seen:]
+    assert took > KEEPALIVE_SECONDS, f"the prompt took {took:.1f} s: too fast to test the keep-alive"
 
 
-def calibrate(llamacpp: LlamaCpp) -> float:
-    """Prompt tokens per second this machine reads now (varies with load)."""
-    text = "".join(f"x_{i} = {i}\n" for i in range(60))
+def numbered_lines(count: int) -> str:
+    return "".join(f"total_{i} = total_{i - 1} + {i} * {i}\n" for i in range(1, count + 1))
+
+
+def calibrate(llamacpp: LlamaCpp) -> tuple[float, float]:
+    """Prompt tokens per second this machine reads now (it varies with load), and tokens per line."""
+    lines = 40
     answer = httpx.post(
         f"{llamacpp.base_url}/chat/completions",
-        json={"model": MODEL_NAME, "messages": [{"role": "user", "content": text}], "max_tokens": 1},
+        json={
+            "model": MODEL_NAME,
+            "messages": [{"role": "user", "content": numbered_lines(lines)}],
+            "max_tokens": 1,
+        },
         timeout=120,
     ).json()
-    return float(answer["timings"]["prompt_per_second"])
+    return float(answer["timings"]["prompt_per_second"]), answer["usage"]["prompt_tokens"] / lines
 
 
 def inline(editor: Editor, uri: str, offset: int) -> Any:
