@@ -336,6 +336,20 @@ async def test_a_newer_request_cancels_the_one_in_flight_in_every_dialect(
     gate.open()
 
 
+async def test_vllm_refusing_suffix_is_reported_once_and_chat_fallback_completes(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    fake.flavour, fake.suffix_supported = "openai", False
+    editor = await session(start_session, {"completion": {"debounceMs": 0, "chatFallback": True}})
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(text="math.pi * r ** 2"))
+    assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+    paths = [r.path for r in fake.completion_requests()]
+    assert paths == ["/v1/fim/completions", "/infill", "/v1/completions", "/v1/chat/completions"]
+    [info] = editor.message_texts(types.MessageType.Info)
+    assert "suffix is not currently supported" in info and "chat endpoint" in info
+
+
 async def test_a_llamacpp_model_without_fim_tokens_is_reported_once(
     fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:

@@ -37,6 +37,7 @@ from codestral_lsp.fim import (
     CompletionCache,
     clean_completion,
     endpoint_missing,
+    refuses_fim,
     stop_sequences,
     trim_echo,
     trim_prefix,
@@ -224,11 +225,7 @@ class InlineCompleter:
                     if self.dialects.get(base) == dialect:
                         del self.dialects[base]  # another server now answers there
                     continue
-                if (
-                    error.status in (400, 501)
-                    and dialect == "llamacpp"
-                    and "infill" in (message or "").lower()
-                ):
+                if refuses_fim(dialect, error.status, message):
                     self.dialects[base] = dialect
                     raise FimRefused(
                         f"{client.endpoint.host} cannot fill in the middle with {request.model!r}: {message}"

@@ -81,6 +81,21 @@ def endpoint_missing(status: int, message: str | None) -> bool:
     return "model" not in (message or "").lower()
 
 
+def refuses_fim(dialect: str, status: int, message: str | None) -> bool:
+    """True when a server has the dialect's endpoint but will not fill in the middle here.
+
+    llama.cpp answers ``/infill`` with 501 "Infill is not supported by this model" for a model
+    without FIM tokens; vLLM answers 400 "suffix is not currently supported"; Ollama 400 "… does
+    not support insert" for a model whose template has no suffix.
+    """
+    text = (message or "").lower()
+    if dialect == "llamacpp":
+        return status in (400, 501) and "infill" in text
+    if dialect == "openai":
+        return status in (400, 422, 500, 501) and ("suffix" in text or "insert" in text)
+    return False
+
+
 def clean_completion(text: str, suffix: str) -> str | None:
     """The text to show, or ``None`` when nothing useful is left."""
     text = trim_overlap(text.rstrip(" \t") if "\n" not in text else text, suffix)

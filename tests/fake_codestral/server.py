@@ -58,6 +58,14 @@ NOT_FOUND_BODY: dict[Flavour, Any] = {
     "openai": {"detail": "Not Found"},
     "llamacpp": {"error": {"message": "File Not Found", "type": "not_found_error", "code": 404}},
 }
+SUFFIX_UNSUPPORTED = {  # vLLM's answer to /v1/completions with a suffix
+    "error": {
+        "message": "suffix is not currently supported",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+}
 INFILL_UNSUPPORTED = {
     "error": {
         "code": 501,
@@ -281,6 +289,8 @@ class FakeCodestral:
         root, /v1/completions without suffix support; usage in streams only when asked)."""
         self.serve_models = True
         """False: ``GET /v1/models`` answers 404, as several mocks and proxies do."""
+        self.suffix_supported = True
+        """openai flavour: False answers a ``suffix`` with 400, as vLLM does."""
         self.infill_supported = True
         """llamacpp flavour: False answers /infill with 501, as llama.cpp does for a model without
         fill-in-the-middle tokens."""
@@ -432,6 +442,9 @@ class FakeCodestral:
         }[self.flavour]
         if path not in served or method != "POST":
             await self._send_json(writer, 404, NOT_FOUND_BODY[self.flavour])
+            return True
+        if path == "/v1/completions" and not self.suffix_supported and "suffix" in (request.body or {}):
+            await self._send_json(writer, 400, SUFFIX_UNSUPPORTED)
             return True
         if path == "/infill" and not self.infill_supported:
             await self._send_json(writer, 501, INFILL_UNSUPPORTED)
