@@ -20,7 +20,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     parser.add_argument("--log-file", help="write logs here (created private) instead of stderr")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log debug details and HTTP bodies without your code; -vv: with it",
+    )
     commands = parser.add_subparsers(dest="command")
     check = commands.add_parser(
         "check",
