@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.editors.test_neovim import REFACTORED, SOURCE
-from tests.fake_codestral import FakeCodestral, Gate, Script
+from tests.fake_codestral import FakeCodestral, Gate, RecordedRequest, Script
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CODESTRAL_EDITORS_CACHE", Path.home() / ".cache" / "codestral-editors"))
@@ -68,7 +68,7 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     settings = json.dumps(
         {
             "codestral.predictedOutputs": True,
-            "codestral.completion": {"enabled": False},
+            "files.autoSave": "off",
             "chat.disableAIFeatures": True,
             "workbench.secondarySideBar.defaultVisibility": "hidden",
             "workbench.startupEditor": "none",
@@ -132,12 +132,21 @@ def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[s
     code-server whose server was found without any setting."""
     url, workspace, server_log = code_server
     slow = Gate()
-    fake.enqueue(
+    chat = [
         Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"),
         Script(text="This code is explained by the fake Codestral.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"),
         Script(text="```python\n        never = 'applied'\n```", chunk_size=5, hold_after_chunks=2, gate=slow),
         Script(text="```typescript\nconst count: number = 1;\n```"),
-    )
+        Script(text='```python\n    NAME = "circle"\n\n    def name(self):\n        return self.NAME\n```'),
+    ]
+
+    def answer(request: RecordedRequest) -> Script:
+        # Inline completions go on while the user types; actions get the scripted answers in order.
+        if request.path.endswith("/fim/completions"):
+            return Script(text="2 * 3.14 * r")
+        return chat.pop(0)
+
+    fake.responder = answer
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = ARTIFACTS / "vscode"
     driver = ROOT / "editors" / "vscode" / "test" / "ui.mjs"
@@ -167,15 +176,27 @@ def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[s
     # 3. the progress notification had a Cancel button that stopped the stream; nothing changed
     assert "Refactor" in seen["progressNotification"], seen["progressNotification"]
     assert "cancelled" in seen["statusAfterCancel"].lower()
-    assert (workspace / "shapes.py").read_text() == refactored
-    cancelled = fake.completion_requests()[2]
-    assert cancelled.disconnected.wait(10), "the HTTP stream was not closed by Cancel"
+    assert "never" not in (workspace / "shapes.py").read_text()
+    actions = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]
+    assert actions[2].disconnected.wait(10), "the HTTP stream was not closed by Cancel"
     # 4. Fix was offered for the TypeScript server's diagnostic, which reached the prompt
     menu = seen["Codestral: Fix"]
     assert any(item.startswith("Codestral: Fix “Type 'string' is not assignable") for item in menu), menu
-    fix_prompt = fake.completion_requests()[3].prompt_text()
+    fix_prompt = actions[3].prompt_text()
     assert "not assignable to type 'number'" in fix_prompt, fix_prompt
     assert (workspace / "calc.ts").read_text() == TYPESCRIPT.replace('"one"', "1")
+    # 5. Edit asked for the instruction once, and sent it
+    assert "What should change?" in seen["instructionPrompt"]
+    assert seen["askedAgain"] is False
+    assert "return a constant" in actions[4].prompt_text()
+    # 6. ghost text accepted with Tab, saved with the rest
+    final = (workspace / "shapes.py").read_text()
+    expected = refactored.replace("import os\n\n", "import os\nperimeter = 2 * 3.14 * r\n", 1)
+    expected = expected.replace(
+        '    def name(self):\n        return "circle"\n',
+        '    NAME = "circle"\n\n    def name(self):\n        return self.NAME\n',
+    )
+    assert final == expected
     # the server was found without any setting, in the README's virtual environment
     assert Path(f"{shots}-refactor.png").exists()
 

@@ -6,7 +6,9 @@
 //     with a Cancel button; click it: the notification goes away and nothing changes;
 //  4. open a TypeScript file with a type error reported by VS Code's own TypeScript server, put
 //     the cursor on it, open the lightbulb: "Codestral: Fix" is offered for that foreign
-//     diagnostic; pick it, see the fix, save.
+//     diagnostic; pick it, see the fix, save;
+//  5. "Codestral: Edit Selection…" from the palette asks for the instruction once, then edits;
+//  6. typing shows ghost text from fill-in-the-middle; Tab accepts it.
 // Waits on UI state only. Screenshots of each step are written next to <png>.
 // Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <png-prefix>
 import { createRequire } from "node:module";
@@ -92,7 +94,9 @@ async function runFromPalette(title) {
   await page.keyboard.press("Enter");
 }
 
-async function save() {
+async function save({ typed = false } = {}) {
+  // Edits from Codestral are saved by VS Code itself (files.refactoring.autoSave); typing is not.
+  if (typed) await page.waitForSelector(".tab.active.dirty", { timeout: 10000 });
   await page.keyboard.press("Control+S");
   await page.waitForFunction(() => !document.querySelector(".tab.dirty"), null, { timeout: 10000 });
 }
@@ -153,6 +157,40 @@ await step("4. Fix is offered for the TypeScript server's diagnostic and fixes i
   await page.waitForSelector(".monaco-editor .view-lines >> text=const count: number = 1;", { timeout: 30000 });
   await save();
   await page.screenshot({ path: `${shots}-fix.png` });
+});
+
+await step("5. Edit Selection… from the palette asks once for the instruction", async () => {
+  await page.click(".tabs-container .tab >> text=shapes.py");
+  await selectLines(9, 10);
+  await runFromPalette("Codestral: Edit Selection…");
+  await page.locator(".quick-input-widget", { hasText: "What should change?" }).waitFor({ state: "visible" });
+  seen.instructionPrompt = await page.locator(".quick-input-widget").innerText();
+  await page.keyboard.type("return a constant", { delay: 10 });
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".monaco-editor .view-lines >> text=NAME = \"circle\"", { timeout: 30000 });
+  // asked once: no second input box comes up
+  seen.askedAgain = await page.locator(".quick-input-widget input").isVisible();
+  await save();
+});
+
+await step("6. ghost text while typing, accepted with Tab", async () => {
+  await goToLine(2);
+  await page.keyboard.type("perimeter = ", { delay: 20 });
+  // Monaco draws ghost text as styled spans, one per token, with non-breaking spaces.
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll(".ghost-text-decoration, .ghost-text")]
+        .map((span) => span.textContent)
+        .join("")
+        .replace(/\u00a0/g, " ")
+        .includes("2 * 3.14 * r"),
+    null,
+    { timeout: 30000 },
+  );
+  await page.screenshot({ path: `${shots}-ghost.png` });
+  await page.keyboard.press("Tab");
+  await page.waitForSelector(".monaco-editor .view-lines >> text=perimeter = 2 * 3.14 * r", { timeout: 10000 });
+  await save({ typed: true });
 });
 
 writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
