@@ -16,14 +16,28 @@ const CLIENT_ONLY = ["serverPath", "pythonPath", "trace"];
 
 let client;
 
-/** The server's settings object: the `codestral` section without the client-only keys. */
+/**
+ * The server's settings object: the `codestral` keys the user set (in any scope), without the
+ * client-only keys. Defaults are the server's own (package.json only documents them), so the two
+ * can never disagree in behaviour.
+ */
 function serverSettings() {
   const section = vscode.workspace.getConfiguration("codestral");
   const settings = {};
   for (const key of Object.keys(section)) {
     if (typeof section[key] === "function" || CLIENT_ONLY.includes(key)) continue;
+    const seen = section.inspect(key);
+    if (!seen) continue;
+    const set = [
+      seen.globalValue,
+      seen.workspaceValue,
+      seen.workspaceFolderValue,
+      seen.globalLanguageValue,
+      seen.workspaceLanguageValue,
+      seen.workspaceFolderLanguageValue,
+    ].some((value) => value !== undefined);
     const value = section.get(key);
-    if (value !== null && value !== undefined) settings[key] = value;
+    if (set && value !== null && value !== undefined) settings[key] = value;
   }
   return settings;
 }
