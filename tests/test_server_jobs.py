@@ -120,7 +120,7 @@ async def test_typing_inside_the_selection_keeps_the_answer_and_applies_nothing(
     [warning] = editor.message_texts(types.MessageType.Warning)
     assert "edited the selected code" in warning
     kept = Path(result["answerUri"].removeprefix("file://"))
-    assert kept.read_text() == NEW_SECOND
+    assert kept.read_text() == "def second():\n    return 22\n"  # the code, without the fences
     assert [d.uri for d in editor.client.shown_documents] == [result["answerUri"]]
 
 
@@ -145,7 +145,8 @@ async def test_a_newer_job_on_the_same_code_replaces_the_older(editor: Editor, f
     assert second["status"] == "applied"
     assert editor.text(uri).endswith("def second():\n    return 'new'\n")
     assert any(
-        "Cancelled the earlier Codestral: Refactor" in m for m in editor.message_texts(types.MessageType.Info)
+        "Codestral cancelled the earlier Refactor: a Document was started on the same code." in m
+        for m in editor.message_texts(types.MessageType.Info)
     )
     assert len(editor.edits) == 1
 

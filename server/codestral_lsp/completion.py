@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from codestral_lsp.answer import extract_code
-from codestral_lsp.api import CodestralError
+from codestral_lsp.api import CodestralError, Completion
 from codestral_lsp.api.bodies import ChatRequest, FimRequest, Message
 from codestral_lsp.api.errors import (
     AuthenticationError,
@@ -27,6 +27,7 @@ from codestral_lsp.api.errors import (
 )
 from codestral_lsp.fim import CompletionCache, clean_completion, stop_sequences, trim_prefix, trim_suffix
 from codestral_lsp.prompts import COMPLETION_SYSTEM_PROMPT, CURSOR_MARK
+from codestral_lsp.usage import usage_or_estimate
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
@@ -138,7 +139,9 @@ class InlineCompleter:
                 temperature=0.0,
                 max_tokens=settings.max_tokens,
             )
-            return extract_code((await client.chat(request)).text).rstrip("\n")
+            answer = await client.chat(request)
+            self._count(model, answer, len(COMPLETION_SYSTEM_PROMPT) + len(prefix) + len(suffix))
+            return extract_code(answer.text).rstrip("\n")
         completion = await client.fim(
             FimRequest(
                 model=model,
@@ -149,7 +152,16 @@ class InlineCompleter:
                 stop=stop_sequences(prefix, suffix),
             )
         )
+        self._count(model, completion, len(prefix) + len(suffix))
         return completion.text
+
+    def _count(self, model: str, completion: Completion, prompt_chars: int) -> None:
+        """Add a completion's tokens to the session's usage (estimated when the API sent none)."""
+        settings = self._server.settings
+        usage, estimated = usage_or_estimate(
+            completion.usage, prompt_chars, len(completion.text), settings.context.chars_per_token
+        )
+        self._server.usage.add(usage, settings.price_for(model), estimated, kind="completion")
 
     def _failed(self, error: CodestralError, explicit: bool) -> None:
         settings = self._server.settings.completion

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import aclosing
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,12 @@ from codestral_lsp import delivery
 from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
+from codestral_lsp.api.types import Usage
 from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
-from codestral_lsp.usage import usage_or_estimate
+from codestral_lsp.usage import describe_tokens, usage_or_estimate
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
@@ -104,10 +106,22 @@ def make_request(
     )
 
 
+@dataclass
+class Received:
+    """How much of an answer has arrived (what a cancelled or failed job has still spent)."""
+
+    chars: int = 0
+
+
 async def stream_answer(
-    client: CodestralClient, request: ChatRequest, progress: JobProgress, chars_per_token: float
+    client: CodestralClient,
+    request: ChatRequest,
+    progress: JobProgress,
+    chars_per_token: float,
+    received_so_far: Received | None = None,
 ) -> Completion:
     """Stream the answer, reporting progress; return the finished :class:`Completion`."""
+    tally = received_so_far if received_so_far is not None else Received()
     received = 0
     tail = ""
     completion: Completion | None = None
@@ -119,6 +133,7 @@ async def stream_answer(
         async for item in stream:
             if isinstance(item, TextDelta):
                 received += len(item.text)
+                tally.chars = received
                 tail = (tail + item.text)[-400:]
                 progress.streaming(received, int(received / chars_per_token), tail)
             else:
@@ -149,19 +164,24 @@ async def run_action(
 
     context = make_context(server, view, selection, args)
     request = make_request(server, spec, context, args, client)
+    name = spec.title.removeprefix("Codestral: ")
     job, superseded = server.jobs.add(args.uri, spec.title, selection.range, request_id)
     for old in superseded:
         server.tell_user(
             types.MessageType.Info,
-            f"Cancelled the earlier {old.title}: a new one was started on the same code.",
+            f"Codestral cancelled the earlier {old.title.removeprefix('Codestral: ')}: "
+            f"a {name} was started on the same code.",
         )
     progress = JobProgress(server, spec.title, on_cancel=lambda: job.cancel("cancelled from the editor"))
     outcome = "failed"
     work: asyncio.Task[Completion] | None = None
+    received = Received()
+    prompt_chars = sum(len(m.content) for m in request.messages)
+    chars_per_token = server.settings.context.chars_per_token
     try:
         await progress.begin(f"asking {request.model}…")
         work = asyncio.create_task(
-            stream_answer(client, request, progress, server.settings.context.chars_per_token),
+            stream_answer(client, request, progress, chars_per_token, received),
             name=f"codestral-job-{job.id}",
         )
         job.task = work
@@ -171,30 +191,49 @@ async def run_action(
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise  # the server itself is stopping this request
-            outcome = f"cancelled: {job.cancel_reason or 'cancelled'}; nothing was changed"
-            return _status("cancelled", f"{spec.title} {outcome}.")
+            spent, extra = _count_unfinished(server, request.model, prompt_chars, received, chars_per_token)
+            reason = job.cancel_reason
+            why = "" if reason in (None, "cancelled", "cancelled from the editor") else f" ({reason})"
+            outcome = f"cancelled{why}; nothing was changed{spent}"
+            return _status("cancelled", f"{name} cancelled{why}; nothing was changed.", **extra)
         usage, estimated = usage_or_estimate(
-            completion.usage,
-            sum(len(m.content) for m in request.messages),
-            len(completion.text),
-            server.settings.context.chars_per_token,
+            completion.usage, prompt_chars, len(completion.text), chars_per_token
         )
         cost = server.usage.add(usage, server.settings.price_for(request.model), estimated)
         result = await delivery.deliver(server, spec, job, view, selection, completion)
-        tokens = f"{usage.total_tokens:,} tokens" + (f", ${cost:.4f}" if cost else "")
-        outcome = f"{result['message']} ({tokens})"
-        result["usage"] = {
-            "promptTokens": usage.prompt_tokens,
-            "completionTokens": usage.completion_tokens,
-            "estimatedCostUsd": round(cost, 6),
-        }
+        outcome = f"{result['message']} ({describe_tokens(usage, cost, estimated)})"
+        result["usage"] = _usage_json(usage, cost, estimated)
         return result
     except CodestralError as error:
-        outcome = f"failed: {error}"
+        spent, extra = _count_unfinished(server, request.model, prompt_chars, received, chars_per_token)
+        outcome = f"failed: {error}{spent}"
         server.tell_user(types.MessageType.Error, f"{spec.title} failed: {error}")
-        return _status("failed", str(error))
+        return _status("failed", str(error), **extra)
     finally:
         if work is not None and not work.done():
             work.cancel()
         server.jobs.remove(job)
         progress.end(outcome)
+
+
+def _usage_json(usage: Usage, cost: float, estimated: bool) -> dict[str, Any]:
+    """A job's ``usage`` in its result."""
+    return {
+        "promptTokens": usage.prompt_tokens,
+        "completionTokens": usage.completion_tokens,
+        "estimatedCostUsd": round(cost, 6),
+        **({"estimated": True} if estimated else {}),
+    }
+
+
+def _count_unfinished(
+    server: CodestralLanguageServer, model: str, prompt_chars: int, received: Received, chars_per_token: float
+) -> tuple[str, dict[str, Any]]:
+    """Count a cancelled or failed job whose answer had started: tokens were spent (estimated,
+    as the API reports usage only at the end). Returns `` (about N tokens (estimated))`` for the
+    user and the result's ``usage``; nothing when no answer had arrived."""
+    if received.chars == 0:
+        return "", {}
+    usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
+    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished")
+    return f" ({describe_tokens(usage, cost, True)})", {"usage": _usage_json(usage, cost, True)}
