@@ -329,7 +329,9 @@ async def test_an_edit_the_editor_declines_is_kept_and_the_user_told_why(
     assert result["status"] == "kept" and editor.text(uri) == CODE
     why = ": The user declined the edit" if reason else ""
     [warning] = editor.message_texts(types.MessageType.Warning)
-    assert warning.startswith(f"The editor did not apply the change{why}; nothing was changed. It is open")
+    assert warning.startswith(
+        f"The editor did not apply the change{why}; nothing was changed. The proposed code is open beside yours"
+    )
     assert editor.message_texts(types.MessageType.Error) == []  # no "failed unexpectedly"
     # What is kept is usable: the code as a Python file, and the whole answer beside it.
     code = Path(result["answerUri"].removeprefix("file://"))

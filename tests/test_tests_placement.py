@@ -196,7 +196,9 @@ async def test_generated_tests_the_editor_declines_are_kept_and_said(
     result = await generate(editor, uri)
     assert result["status"] == "kept"
     [warning] = editor.message_texts(types.MessageType.Warning)
-    assert warning.startswith("The editor did not create test_calc.py; nothing was changed. It is open")
+    assert warning.startswith(
+        "The editor did not create test_calc.py; nothing was changed. The proposed code is open beside yours"
+    )
     assert Path(result["answerUri"].removeprefix("file://")).read_text() == TESTS
     assert Path(result["fullAnswerUri"].removeprefix("file://")).read_text() == ANSWER
     assert not (folder / "test_calc.py").exists()

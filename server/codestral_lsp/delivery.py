@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,7 +72,7 @@ async def deliver(
         )
     code = extract_code(completion.text)
     if not code.strip():
-        message = "Codestral answered with no code; nothing was changed."
+        message = "The answer had no code in it; nothing was changed."
         server.tell_user(types.MessageType.Warning, message)
         return _result("failed", message)
     if spec.mode == "tests":
@@ -83,7 +84,7 @@ async def deliver(
         new_text = fit_to_selection(code, selection.text, selection.line_prefix, view.eol)
         hunks = minimal_hunks(selection.text, new_text)
     if not hunks:
-        return _result("unchanged", "nothing to change: Codestral kept the code as it is")
+        return _result("unchanged", "nothing to change: the answer is the code as it already is")
     return await apply_to_selection(server, spec, job, view, selection, hunks, completion.text)
 
 
@@ -241,11 +242,11 @@ async def keep_answer(
         server.tell_user(types.MessageType.Warning, message)
         return _result("kept", message, **extra)
     opened = await _show(server, path)
-    where = "It is open beside your code" if opened else "It is kept"
-    message = f"{reason} {where}: {path}"
+    where = "The proposed code is open beside yours:" if opened else "The proposed code is kept in"
+    message = f"{reason} {where} {path}"
     extra["answerUri"] = path.as_uri()
     if full is not None:
-        message += f" (Codestral's full answer, with its explanation: {full})"
+        message += f" (the full answer, with Codestral's explanation: {full})"
         extra["fullAnswerUri"] = full.as_uri()
     server.tell_user(types.MessageType.Warning, message)
     return _result("kept", message, **extra)
@@ -284,7 +285,7 @@ async def place_tests(
         return await keep_answer(
             server, view, answer, "Generated tests need the document saved as a file to sit beside."
         )
-    source = Path(source_text)
+    source = Path(os.path.normpath(source_text))
     folders = _workspace_folders(server)
     root = next((f for f in folders if is_inside(source, f)), None)
     # The boundary: every workspace folder, or only its own folder for a document outside them.
@@ -296,12 +297,12 @@ async def place_tests(
     document_changes = bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
     operations = get_capability(caps, "workspace.workspace_edit.resource_operations", None) or []
     can_create = document_changes and types.ResourceOperationKind.Create in operations
+    new_text = code.replace("\n", view.eol) if view.eol != "\n" else code  # as the source's lines end
     try:
         real_target = check_inside(target, allowed, f"The test file {shown_as}")
         open_view = server.open_document_view(target_uri)
         if open_view is None and not target.exists() and not target.is_symlink() and not can_create:
-            text = code.replace("\n", view.eol) if view.eol != "\n" else code
-            await asyncio.to_thread(create_new, real_target, text, f"The test file {shown_as}")
+            await asyncio.to_thread(create_new, real_target, new_text, f"The test file {shown_as}")
             opened = await _show(server, target, take_focus=True)
             where = "" if opened else f" ({target})"
             return _result("applied", f"tests written to the new file {shown_as}{where}", testUri=target_uri)
@@ -323,7 +324,7 @@ async def place_tests(
         new_file = False
     else:
         origin = types.Position(line=0, character=0)
-        text_edit = types.TextEdit(range=types.Range(start=origin, end=origin), new_text=code)
+        text_edit = types.TextEdit(range=types.Range(start=origin, end=origin), new_text=new_text)
         new_file = True
     if document_changes:
         changes: list[Any] = []

@@ -142,6 +142,11 @@ async def stream_answer(
     return completion
 
 
+def _name(spec: ActionSpec) -> str:
+    """The action's name without the "Codestral: " of menu titles (editors add their own prefix)."""
+    return spec.title.removeprefix("Codestral: ")
+
+
 def _status(status: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "message": message, **extra}
 
@@ -153,9 +158,9 @@ async def run_action(
     view = server.document_view(args.uri)
     selection = view.selection(args.range)
     if not selection.text.strip():
-        raise ArgumentError(f"{spec.title} needs a selection: select the code first.")
+        raise ArgumentError(f"{_name(spec)} needs a selection: select the code first.")
     if spec.needs_instruction and not args.instruction:
-        raise ArgumentError(f'{spec.title} needs an "instruction" saying what to change.')
+        raise ArgumentError(f'{_name(spec)} needs an "instruction" saying what to change.')
     try:
         client = server.api_client()
     except CodestralError as error:
@@ -164,7 +169,7 @@ async def run_action(
 
     context = make_context(server, view, selection, args)
     request = make_request(server, spec, context, args, client)
-    name = spec.title.removeprefix("Codestral: ")
+    name = _name(spec)
     job, superseded = server.jobs.add(args.uri, spec.title, selection.range, request_id)
     for old in superseded:
         server.tell_user(
