@@ -218,20 +218,24 @@ def has_prose(answer: str, code: str) -> bool:
 
 
 async def keep_answer(
-    server: CodestralLanguageServer, view: DocumentView, answer: str, reason: str
+    server: CodestralLanguageServer, document: DocumentView | str, answer: str, reason: str
 ) -> dict[str, Any]:
     """Do not apply; keep the answer where the user can use it, open it, and say where and why.
 
-    ``reason`` is one sentence saying why nothing was applied. The code (lifted out of the answer)
-    is kept as a file in the document's language; when the answer also had prose, the whole
-    answer is kept beside it as Markdown. Files are private (see :mod:`private_files`).
+    ``document`` is the document the answer was for (its view, or its URI). ``reason`` is one
+    sentence saying why nothing was applied: it starts the message and is the result's
+    ``reason``. The code (lifted out of the answer) is kept as a file in the document's language;
+    when the answer also had prose, the whole answer is kept beside it as Markdown. Files are
+    private (see :mod:`private_files`).
     """
+    uri = document if isinstance(document, str) else document.uri
+    language = None if isinstance(document, str) else document.document.language_id
     code = extract_code(answer) if answer.strip() else answer
-    stem = f"{_stem(view.uri)}-answer"
+    stem = f"{_stem(uri)}-answer"
     directory = answers_dir(server.env)
     extra: dict[str, Any] = {"answer": answer, "reason": reason}
     try:
-        path = write_private(directory, stem, suffix_for(view.uri, view.document.language_id), code)
+        path = write_private(directory, stem, suffix_for(uri, language), code)
         full = write_private(directory, stem, ".md", answer) if has_prose(answer, code) else None
     except OSError as error:
         log.error("could not keep the answer in %s: %s", directory, error)
