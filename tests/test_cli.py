@@ -197,7 +197,10 @@ class _Terminal:
 @pytest.mark.parametrize("presses", [1, 2])
 async def test_ctrl_c_stops_the_stdio_server_at_once_and_cleanly(presses: int) -> None:
     # Started by hand, stdin is a terminal: pygls's reading thread is blocked on it.
-    master, slave = pty.openpty()
+    try:
+        master, slave = pty.openpty()
+    except OSError:
+        pytest.skip("no pseudo-terminals here")
     tty.setraw(slave)
     try:
         server = await asyncio.create_subprocess_exec(
