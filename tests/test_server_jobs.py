@@ -388,3 +388,18 @@ async def test_usage_counts_inline_completions_and_cancelled_jobs(
     assert spent["estimated"] is True and spent["promptTokens"] > 0 and spent["completionTokens"] >= 1
     assert usage["promptTokens"] == 40 + spent["promptTokens"]
     assert usage["completionTokens"] == 2 + spent["completionTokens"]
+
+
+async def test_an_answer_that_cannot_be_saved_is_still_returned_and_said(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    editor = await start_session()
+    uri = editor.open("m.py", CODE)
+    editor.refuse_edits = True
+    fake.enqueue(Script(text=NEW_SECOND))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": SECOND})
+    assert result["status"] == "kept" and result["answer"] == NEW_SECOND
+    [warning] = editor.message_texts(types.MessageType.Warning)
+    assert "could not be saved to a file" in warning and "in the command result" in warning
+    assert editor.message_texts(types.MessageType.Error) == []

@@ -1,9 +1,11 @@
 """What becomes of a finished answer: an edit, a document, or a test file.
 
 Edits are minimal (only changed hunks), inside the selection, and version-guarded: if the user
-edited inside the selection meanwhile, or the editor refuses the edit, nothing is applied and
-the answer is kept in a private file that is opened for the user — a paid-for answer is never
-silently lost.
+edited inside the selection meanwhile, or the editor refuses or declines the edit, nothing is
+applied and the answer is kept in private files (its code in the document's language, opened for
+the user, and the whole answer as Markdown when it had prose) — a paid-for answer is never
+silently lost. Generated tests go to the project's test file, inside the workspace only (see
+:mod:`codestral_lsp.project_files`).
 """
 
 from __future__ import annotations
@@ -200,7 +202,11 @@ async def show_markdown(
     if server.client_declares("showsExplanations"):
         return _result("shown", message, **extra)
     if get_capability(server.client_capabilities, "window.show_document.support", False):
-        path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
+        try:
+            path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
+        except OSError as error:  # the result still carries the explanation
+            log.error("could not write the explanation: %s", error)
+            return _result("shown", message, **extra)
         extra["documentUri"] = path.as_uri()
         await _show(server, path)
     return _result("shown", message, **extra)
