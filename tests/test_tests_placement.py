@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 from codestral_lsp import placement
-from codestral_lsp.project_files import ProjectFileError, read_regular
+from codestral_lsp.project_files import ProjectFileError, is_inside, read_regular
+from hypothesis import given
+from hypothesis import strategies as st
 from lsprotocol import types
 
 from tests.editor import Editor, lsp_range, start_editor
@@ -236,3 +238,15 @@ def test_reading_is_bounded_and_refuses_what_is_not_a_regular_file(tmp_path: Pat
         read_regular(tmp_path / "fifo", "fifo")
     with pytest.raises(ProjectFileError, match="not a regular file"):
         read_regular(Path("/dev/zero"), "zero")
+
+
+@given(
+    parts=st.lists(st.sampled_from(["src", "main", "test", "tests", "java", "pkg"]), max_size=6),
+    language=st.sampled_from(["python", "java", "kotlin", "rust", "go", "typescript", "", "zig"]),
+    suffix=st.sampled_from([".py", ".java", ".kt", ".rs", ".go", ".ts", ".zig"]),
+)
+def test_placement_always_stays_below_the_root(parts: list[str], language: str, suffix: str) -> None:
+    root = Path("/nonexistent/src/main/root")  # a root that itself matches the Java rule
+    source = root.joinpath(*parts, f"m{suffix}")
+    target = placement.test_file_for(source, language, root)
+    assert is_inside(target, root) and target != source
