@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from codestral_lsp.settings import Settings, camel
 
 ROOT = Path(__file__).resolve().parents[1]

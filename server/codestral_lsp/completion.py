@@ -44,6 +44,7 @@ from codestral_lsp.fim import (
     trim_suffix,
 )
 from codestral_lsp.prompts import COMPLETION_SYSTEM_PROMPT, CURSOR_MARK
+from codestral_lsp.usage import usage_or_estimate
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
@@ -187,6 +188,7 @@ class InlineCompleter:
                 max_tokens=settings.max_tokens,
             )
             answer = await client.chat(request)
+            self._count(model, answer, len(COMPLETION_SYSTEM_PROMPT) + len(prefix) + len(suffix))
             if answer.truncated:
                 log.info("chat completion cut at completion.maxTokens: not offered")
                 return None
@@ -199,7 +201,17 @@ class InlineCompleter:
             max_tokens=settings.max_tokens,
             stop=stop_sequences(prefix, suffix),
         )
-        return (await self._fill_in_middle(client, fim)).text
+        completion = await self._fill_in_middle(client, fim)
+        self._count(model, completion, len(prefix) + len(suffix))
+        return completion.text
+
+    def _count(self, model: str, completion: Completion, prompt_chars: int) -> None:
+        """Add a completion's tokens to the session's usage (estimated when the API sent none)."""
+        settings = self._server.settings
+        usage, estimated = usage_or_estimate(
+            completion.usage, prompt_chars, len(completion.text), settings.context.chars_per_token
+        )
+        self._server.usage.add(usage, settings.price_for(model), estimated, kind="completion")
 
     def _candidates(self, client: CodestralClient) -> tuple[FimDialect, ...]:
         configured = self._server.settings.completion.api

@@ -400,7 +400,8 @@ class CodestralClient:
     def _cut_message(self, received: int) -> str:
         return (
             f"The connection to {self.endpoint.host} was cut before the answer was complete "
-            f"({received} characters received); nothing was applied. Try again."
+            f"({received:,} character{'' if received == 1 else 's'} received); "
+            f"nothing was applied. Try again."
         )
 
     async def _stream(
