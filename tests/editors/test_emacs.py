@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from codestral_lsp.placement import test_file_for as expected_test_file
+
 from tests.conftest import CANARY_KEY
 from tests.editors.emacs_session import EmacsSession
 from tests.fake_codestral import FakeCodestral, Gate, Script
