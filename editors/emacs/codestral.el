@@ -270,7 +270,8 @@ Called when codestral.el is loaded; call it again after changing `codestral-majo
     (when markdown (codestral--show-markdown markdown))
     (when-let ((buffer (or (codestral--uri-buffer (plist-get result :answerUri))
                            (codestral--uri-buffer (plist-get result :testUri)))))
-      (with-current-buffer buffer (revert-buffer t t t))
+      (with-current-buffer buffer       ; written on disk by the server: show that
+        (unless (buffer-modified-p) (revert-buffer t t t)))
       (display-buffer buffer))
     (when text (codestral--say text))))
 
