@@ -34,6 +34,7 @@ REFACTORED = "        result = math.pi * r ** 2\n        return result\n"
 AFTER_REFACTOR = SOURCE.replace(
     "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
 )
+DIAGNOSTICS = "(mapcar #'flymake-diagnostic-text (flymake-diagnostics))"
 REFACTOR_ANSWER = f"```python\n    def area(self, r):\n{REFACTORED}```"
 
 
@@ -82,7 +83,7 @@ def test_ruff_runs_beside_and_fix_is_offered_for_its_diagnostic(
     fake: FakeCodestral, emacs: EmacsSession
 ) -> None:
     diagnostics = emacs.wait(
-        lambda: emacs.eval_json("(mapcar #'flymake-diagnostic-text (flymake-diagnostics))"),
+        lambda: emacs.eval_json(DIAGNOSTICS),
         "ruff's diagnostics",
     )
     assert any("Undefined name `lable`" in d for d in diagnostics), diagnostics
@@ -163,7 +164,7 @@ def test_every_range_command_from_m_x(fake: FakeCodestral, emacs: EmacsSession, 
     # Fix (ruff's diagnostics on the selected lines go along), Explain, Refactor
     fake.enqueue(Script(text='```python\n        label = "circle"\n        return label\n```'))
     emacs.wait(
-        lambda: any("lable" in d for d in emacs.eval_json("(mapcar #'flymake-diagnostic-text (flymake-diagnostics))")),
+        lambda: any("lable" in d for d in emacs.eval_json(DIAGNOSTICS) or []),
         "ruff's diagnostic on the edited buffer",
     )
     emacs.select_lines(11, 12)
@@ -276,5 +277,23 @@ def test_an_unreachable_codestral_is_a_plain_sentence(fake: FakeCodestral, proje
         session.keys("M->")
         session.type("# still typing\n")
         session.wait(lambda: session.buffer() == SOURCE + "# still typing\n", "Emacs to take keys")
+    finally:
+        session.close()
+
+
+def test_without_rass_the_users_own_server_still_runs(fake: FakeCodestral, project: Path) -> None:
+    from tests.editors.emacs_session import INIT
+
+    init = INIT + '(setq codestral-multiplexer-command (list "rass-is-not-installed"))\n'
+    session = EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY), init)
+    try:
+        diagnostics = session.wait(
+            lambda: session.eval_json(DIAGNOSTICS),
+            "ruff's diagnostics",
+        )
+        assert any("Undefined name `lable`" in d for d in diagnostics), diagnostics
+        warnings = session.eval_json('(with-current-buffer "*Warnings*" (buffer-string))')
+        assert "pip install rassumfrassum" in warnings
+        session.capture("without-rass")
     finally:
         session.close()
