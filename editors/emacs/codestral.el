@@ -112,6 +112,11 @@ INTERACTIVE is non-nil when eglot was called interactively."
       (codestral--warn-once "codestral-lsp cannot run beside the %s server %S; it runs alone."
                             major-mode theirs)
       theirs)
+     ((not (executable-find (car codestral-server-command)))
+      (codestral--warn-once
+       "`%s' was not found, so codestral-lsp is not running beside %s; see `codestral-server-command'."
+       (car codestral-server-command) (car program))
+      theirs)
      ((null multiplexer)
       (codestral--warn-once
        "`%s' was not found, so codestral-lsp is not running beside %s; pip install rassumfrassum."

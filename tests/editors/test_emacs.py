@@ -281,10 +281,20 @@ def test_an_unreachable_codestral_is_a_plain_sentence(fake: FakeCodestral, proje
         session.close()
 
 
-def test_without_rass_the_users_own_server_still_runs(fake: FakeCodestral, project: Path) -> None:
+@pytest.mark.parametrize(
+    ("setting", "warning"),
+    [
+        ('(setq codestral-multiplexer-command (list "rass-is-not-installed"))', "pip install rassumfrassum"),
+        ('(setq codestral-server-command (list "codestral-lsp-is-not-installed"))', "was not found"),
+    ],
+    ids=["no-rass", "no-codestral-lsp"],
+)
+def test_without_rass_or_the_server_the_users_own_server_still_runs(
+    fake: FakeCodestral, project: Path, setting: str, warning: str
+) -> None:
     from tests.editors.emacs_session import INIT
 
-    init = INIT + '(setq codestral-multiplexer-command (list "rass-is-not-installed"))\n'
+    init = INIT + setting + "\n"
     session = EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY), init)
     try:
         diagnostics = session.wait(
@@ -293,7 +303,7 @@ def test_without_rass_the_users_own_server_still_runs(fake: FakeCodestral, proje
         )
         assert any("Undefined name `lable`" in d for d in diagnostics), diagnostics
         warnings = session.eval_json('(with-current-buffer "*Warnings*" (buffer-string))')
-        assert "pip install rassumfrassum" in warnings
-        session.capture("without-rass")
+        assert warning in warnings
+        session.capture("without-rass" if "rass" in warning else "without-codestral-lsp")
     finally:
         session.close()
