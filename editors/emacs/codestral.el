@@ -101,13 +101,17 @@ INTERACTIVE is passed to a contact function."
 (defun codestral-eglot-contact (&optional interactive)
   "The eglot contact for the current buffer: codestral-lsp beside the mode's own server.
 INTERACTIVE is non-nil when eglot was called interactively."
-  (let* ((theirs (codestral--their-contact major-mode interactive))
+  (let* ((theirs (condition-case nil     ; e.g. none of eglot's alternatives is installed
+                     (codestral--their-contact major-mode interactive)
+                   (error nil)))
          (program (codestral--program theirs))
          (multiplexer (and codestral-multiplexer-command
                            (executable-find (car codestral-multiplexer-command))
                            codestral-multiplexer-command)))
     (cond
-     ((null theirs) `(codestral-eglot-server ,@codestral-server-command))
+     ((or (null theirs) (and program (not (executable-find (car program)))))
+      ;; no server of the mode's own could start: codestral-lsp alone
+      `(codestral-eglot-server ,@codestral-server-command))
      ((null program)
       (codestral--warn-once "codestral-lsp cannot run beside the %s server %S; it runs alone."
                             major-mode theirs)

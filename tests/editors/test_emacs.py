@@ -307,3 +307,22 @@ def test_without_rass_or_the_server_the_users_own_server_still_runs(
         session.capture("without-rass" if "rass" in warning else "without-codestral-lsp")
     finally:
         session.close()
+
+
+def test_a_newcomer_without_a_python_server_gets_codestral_alone(fake: FakeCodestral, project: Path) -> None:
+    from tests.editors.emacs_session import INIT
+
+    users_server = """(with-eval-after-load 'eglot
+  (add-to-list 'eglot-server-programs '(python-mode "ruff" "server")))"""
+    assert users_server in INIT
+    # eglot's own choices for Python (pylsp, pyright, jedi) are not installed here
+    session = EmacsSession(
+        project, project / "shapes.py", fake.environment(CANARY_KEY), INIT.replace(users_server, "")
+    )
+    try:
+        fake.enqueue(Script(text=REFACTOR_ANSWER))
+        session.select_lines(5, 8)
+        session.pick_code_action("Codestral: Refactor")
+        session.wait(lambda: session.buffer() == AFTER_REFACTOR, "the refactoring to land")
+    finally:
+        session.close()
