@@ -260,6 +260,7 @@ Called when codestral.el is loaded; call it again after changing `codestral-majo
       (erase-buffer)
       (insert markdown)
       (goto-char (point-min))
+      (require 'markdown-mode nil t)    ; installed but maybe not loaded yet
       (cond ((fboundp 'gfm-view-mode) (gfm-view-mode))
             ((fboundp 'markdown-view-mode) (markdown-view-mode))
             (t (text-mode) (view-mode 1)))

@@ -113,7 +113,7 @@ def test_explain_from_the_menu_shows_rendered_wrapped_markdown(
     shown = emacs.eval_json(
         '(with-current-buffer "*Codestral*"'
         " (list (buffer-string) (symbol-name major-mode) (and visual-line-mode t)"
-        " (and (fboundp 'gfm-view-mode) t)))"
+        ' (and (locate-library "markdown-mode") t)))'
     )
     text, mode, wrapped, has_markdown_mode = shown
     assert "Computes **the area** of a circle." in text
