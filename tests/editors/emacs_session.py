@@ -77,8 +77,12 @@ class EmacsSession:
             "new-session", "-d", "-s", "main", "-x", "110", "-y", "36", "-c", str(project),
             f"{self.emacs} -nw -q -l {self.work / 'init.el'} {file}",
         )  # fmt: skip
-        self.wait(lambda: (self.work / "sockets" / "driver").exists(), "Emacs to start its server")
-        self.wait(lambda: self.eval_json("(and (eglot-current-server) t)"), "eglot to connect")
+        try:
+            self.wait(lambda: (self.work / "sockets" / "driver").exists(), "Emacs to start its server")
+            self.wait(lambda: self.eval_json("(and (eglot-current-server) t)"), "eglot to connect")
+        except BaseException:
+            self.close()
+            raise
 
     # -- channels ------------------------------------------------------------------------------
 
