@@ -1,56 +1,39 @@
 """Logging set-up: stderr or a private log file, never stdout (stdout carries the protocol).
 
 Every handler gets :class:`RedactSecrets`, so even a key that slipped into a message or a
-traceback is written as ``[redacted]``.
+traceback (or an API server echoed) is written as ``[redacted]``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from codestral_lsp.api.endpoint import CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR
+from codestral_lsp.api.endpoint import allowed_key_vars
+from codestral_lsp.redaction import REDACTOR, Redactor
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any of the given secrets in a record's final text."""
+    """Hide the keys (see :mod:`codestral_lsp.redaction`) in a record's final text, traceback included."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if not self.redactor.secrets:
             return True
         text = record.getMessage()
         if record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
             record.exc_text = None
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        record.msg, record.args = text, None
+        record.msg, record.args = self.redactor.redact(text), None
         return True
-
-
-def redact_also(secret: str | None) -> None:
-    """Add a secret (e.g. the value of a variable named by apiKeyEnv) to every handler's filter."""
-    if not secret or len(secret) < 6:
-        return
-    for handler in logging.getLogger().handlers:
-        for existing in handler.filters:
-            if isinstance(existing, RedactSecrets) and secret not in existing.secrets:
-                existing.secrets = sorted({*existing.secrets, secret}, key=len, reverse=True)
-
-
-def secrets_in(env: Mapping[str, str], extra_vars: Iterable[str] = ()) -> list[str]:
-    """The values of the key variables (the standard two and any named in settings)."""
-    names = {CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR, *extra_vars}
-    return [env[n] for n in names if env.get(n)]
 
 
 def open_private(path: Path) -> None:
@@ -71,7 +54,8 @@ def configure_logging(verbose: bool, log_file: str | None, env: Mapping[str, str
     else:
         handler = logging.StreamHandler()  # stderr
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RedactSecrets(secrets_in(env)))
+    REDACTOR.add_env_keys(env, allowed_key_vars(env))
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

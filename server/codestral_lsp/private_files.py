@@ -11,6 +11,8 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from codestral_lsp.redaction import redact
+
 
 def answers_dir(env: Mapping[str, str]) -> Path:
     """``$XDG_STATE_HOME/codestral-lsp/answers`` (``~/.local/state/…`` by default)."""
@@ -30,5 +32,5 @@ def write_private(directory: Path, stem: str, suffix: str, text: str) -> Path:
         path = directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{counter}{suffix}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-        stream.write(text)
+        stream.write(redact(text))  # an answer can echo the key
     return path
