@@ -116,12 +116,14 @@ class CodestralLanguageServer(LanguageServer):
         path = to_fs_path(uri)
         if not path:
             return uri
+        if not os.path.isabs(path):  # a relative file: URI (not valid, but sent): already relative
+            return path
         for folder in self.workspace.folders.values():
             base = to_fs_path(folder.uri)
-            if base and os.path.commonpath([base, path]) == base:
+            if base and os.path.isabs(base) and os.path.commonpath([base, path]) == base:
                 return os.path.relpath(path, base)
         root = self.workspace_root()
-        if root is not None and os.path.commonpath([str(root), path]) == str(root):
+        if root is not None and root.is_absolute() and os.path.commonpath([str(root), path]) == str(root):
             return os.path.relpath(path, root)
         return Path(path).name
 
