@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -266,3 +267,60 @@ def test_the_redactor_hides_keys_in_text_json_and_log_records() -> None:
     finally:
         logger.removeHandler(handler)
     assert CANARY_KEY not in stream.getvalue() and stream.getvalue().count("[redacted]") == 2
+
+
+def someone_elses_file(tmp_path: Path) -> Path:
+    """A file that belongs to another user (made so when the tests run as root)."""
+    if os.geteuid() == 0:
+        path = tmp_path / "shared.log"
+        path.write_text("")
+        path.chmod(0o666)
+        os.chown(path, 65534, 65534)
+        return path
+    path = Path("/etc/passwd")  # not ours, and not writable by us
+    assert path.stat().st_uid != os.geteuid()
+    return path
+
+
+@pytest.mark.parametrize("kind", ["another user's file", "a symbolic link"])
+async def test_a_log_file_that_is_not_safely_ours_leaves_the_server_serving(
+    fake: FakeCodestral, tmp_path: Path, capfd: pytest.CaptureFixture[str], kind: str
+) -> None:
+    if kind == "a symbolic link":  # planted where the user will point --log-file
+        target = tmp_path / "victim.txt"
+        target.write_text("precious\n")
+        log_file = tmp_path / "codestral.log"
+        log_file.symlink_to(target)
+    else:
+        target = log_file = someone_elses_file(tmp_path)
+    before = (target.read_bytes(), target.stat().st_mode, target.stat().st_uid)
+    folder = tmp_path / "project"
+    folder.mkdir()
+    editor = await start_editor(fake, folder, tmp_path / "state", server_args=("--log-file", str(log_file)))
+    try:
+        uri = editor.open("f.py", CODE)
+        fake.enqueue(Script(text="Adds one."))
+        assert (await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(0, 0, 2, 0)}))[
+            "status"
+        ] == "shown"
+    finally:
+        await editor.client.shutdown_session()
+        await editor.client.stop()
+    assert (target.read_bytes(), target.stat().st_mode, target.stat().st_uid) == before
+    err = capfd.readouterr().err
+    assert f"not writing logs to {log_file}" in err and "logging to stderr instead" in err
+    assert CANARY_KEY not in err
+
+
+def test_a_fifo_or_folder_is_not_opened_as_a_log_file(tmp_path: Path) -> None:
+    from codestral_lsp.logs import UnusableLogFile, open_private
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UnusableLogFile, match="not a regular file"):
+        open_private(fifo)  # would block for ever waiting for a reader
+    with pytest.raises(UnusableLogFile):
+        open_private(tmp_path)
+    fresh = tmp_path / "new" / "server.log"
+    open_private(fresh).close()
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600 and stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700

@@ -6,10 +6,13 @@ traceback (or an API server echoed) is written as ``[redacted]``.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TextIO
 
 from codestral_lsp.api.endpoint import allowed_key_vars
 from codestral_lsp.redaction import REDACTOR, Redactor
@@ -36,23 +39,53 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def open_private(path: Path) -> None:
-    """Create ``path`` (and its folder) readable by the user alone."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
+class UnusableLogFile(Exception):
+    """The ``--log-file`` cannot be used safely; ``str()`` says why."""
+
+
+def open_private(path: Path) -> TextIO:
+    """Open ``path`` for appending, created readable by the user alone (its folder too).
+
+    Refuses (:class:`UnusableLogFile`) a path that is a symbolic link, not a regular file (a FIFO
+    would block), or a file of another user (logs hold code; on a shared machine a log file
+    planted in ``/tmp`` must not receive them).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o600)
+    except OSError as error:
+        reasons = {errno.ELOOP: "it is a symbolic link", errno.ENXIO: "it is not a regular file"}
+        reason = reasons.get(error.errno or 0) or error.strerror or str(error)
+        raise UnusableLogFile(reason) from None
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "it is not a regular file"
+    elif hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        problem = "it belongs to another user"
+    if problem:
+        os.close(fd)
+        raise UnusableLogFile(problem)
+    os.set_blocking(fd, True)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def configure_logging(verbose: bool, log_file: str | None, env: Mapping[str, str]) -> None:
-    """Send logs to stderr (or ``log_file``, created 0600), redacting the API keys."""
-    handler: logging.Handler
+    """Send logs to stderr (or ``log_file``, created 0600), redacting the API keys.
+
+    A log file that cannot be used safely does not stop the server: logs go to stderr, which
+    says why first.
+    """
+    handler: logging.Handler = logging.StreamHandler()  # stderr
+    refused = None
     if log_file:
         path = Path(log_file).expanduser()
-        open_private(path)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler()  # stderr
+        try:
+            handler = logging.StreamHandler(open_private(path))
+        except UnusableLogFile as error:
+            refused = f"not writing logs to {path}: {error}; logging to stderr instead"
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     REDACTOR.add_env_keys(env, allowed_key_vars(env))
     handler.addFilter(RedactSecrets())
@@ -62,3 +95,5 @@ def configure_logging(verbose: bool, log_file: str | None, env: Mapping[str, str
     if not verbose:  # -v shows every LSP message and HTTP exchange
         for noisy in ("httpx", "httpcore", "pygls.protocol", "pygls.feature_manager"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    if refused:
+        logging.getLogger(__name__).warning("%s", refused)
