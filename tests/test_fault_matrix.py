@@ -12,6 +12,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from tests.conftest import CANARY_KEY
 from tests.editor import Editor, OpenDocument, lsp_range
 from tests.fake_codestral import FakeCodestral, Script
 
@@ -39,6 +40,11 @@ FAILURES: list[tuple[str, list[Script], str]] = [
     ("400 context too long", [Script(status=400)], "context window"),
     ("401", [Script(status=401, body={"message": "Unauthorized", "request_id": "x"})], "CODESTRAL_API_KEY"),
     ("403", [Script(status=403)], "refused access (403)"),
+    (
+        "400 echoing the key",
+        [Script(status=400, body={"message": f"invalid header 'Authorization: Bearer {CANARY_KEY}'"})],
+        "Bearer [redacted]",
+    ),
     (
         "404 unknown model",
         [

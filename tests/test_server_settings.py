@@ -189,7 +189,7 @@ async def test_non_finite_numbers_in_settings_are_named_and_replaced_by_defaults
         settings={
             "timeouts": {"idle": math.nan, "connect": math.inf},
             "temperature": -math.inf,
-            "prices": {"codestral-latest": {"input": math.inf, "output": 0.9}},
+            "prices": {"codestral-latest": {"input": math.inf, "output": 1e300}},  # overflows a cost
             "retry": {"totalSeconds": 10**400},
         }
     )
@@ -202,6 +202,7 @@ async def test_non_finite_numbers_in_settings_are_named_and_replaced_by_defaults
         ("timeouts.connect", "10.0"),
         ("temperature", "0.2"),
         ("prices.codestral-latest.input", "0.0"),
+        ("prices.codestral-latest.output", "0.0"),
         ("retry.totalSeconds", "60.0"),
     ]:
         assert f"codestral.{key}:" in warnings and f"default ({default})" in warnings, key

@@ -100,8 +100,8 @@ class CustomAction:
 class Price:
     """US dollars per million tokens."""
 
-    input: float = field(default=0.0, metadata=_meta("Per 1M prompt tokens.", 0))
-    output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0))
+    input: float = field(default=0.0, metadata=_meta("Per 1M prompt tokens.", 0, 1e6))
+    output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0, 1e6))
 
 
 DEFAULT_PRICES: dict[str, Price] = {
