@@ -324,3 +324,18 @@ def test_a_fifo_or_folder_is_not_opened_as_a_log_file(tmp_path: Path) -> None:
     fresh = tmp_path / "new" / "server.log"
     open_private(fresh).close()
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o600 and stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
+
+
+def test_check_says_why_a_loopback_base_url_setting_gets_no_key(other_fake: FakeCodestral) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "codestral_lsp", "check", "--base-url", other_fake.base_url],
+        env=environment_without_keys(CODESTRAL_API_KEY=CANARY_KEY),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "key:      none (the baseUrl setting points at a port on this machine" in result.stdout
+    assert "CODESTRAL_TRUSTED_HOSTS" in result.stdout and "No API key was sent" in result.stdout
+    assert [r.authorization for r in other_fake.requests] == [None]

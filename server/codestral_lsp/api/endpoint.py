@@ -234,11 +234,12 @@ def check_key_var(name: str, env: Mapping[str, str]) -> None:
     """
     if name in allowed_key_vars(env):
         return
-    if not _VARIABLE_NAME.fullmatch(name):
+    # A key pasted in place of the name must not be echoed: show only what is plainly a name.
+    if not _VARIABLE_NAME.fullmatch(name) or (name not in env and name != name.upper()):
         raise UntrustedKeyVariableError(
             "The apiKeyEnv setting must be the name of an environment variable (letters, digits, "
-            "'_'), not the key itself; nothing is sent. Put the key in CODESTRAL_API_KEY or "
-            "another variable, and name that."
+            "'_') that is set, not the key itself; nothing is sent. Put the key in "
+            "CODESTRAL_API_KEY or another variable, and name that."
         )
     shown = name if len(name) <= 80 else name[:80] + "…"
     raise UntrustedKeyVariableError(
