@@ -339,3 +339,20 @@ def test_check_says_why_a_loopback_base_url_setting_gets_no_key(other_fake: Fake
     assert "key:      none (the baseUrl setting points at a port on this machine" in result.stdout
     assert "CODESTRAL_TRUSTED_HOSTS" in result.stdout and "No API key was sent" in result.stdout
     assert [r.authorization for r in other_fake.requests] == [None]
+
+
+async def test_an_edit_keeps_a_key_the_document_already_held(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    editor = await start_session()
+    own = f'KEY = "{CANARY_KEY}"\n'  # the user's own (unwise) text: not the server's to change
+    uri = editor.open("conf.py", own + "x = 1\n")
+    fake.enqueue(Script(text=f'```python\nKEY: str = "{CANARY_KEY}"\nx: int = 1\n```'))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(0, 0, 2, 0)})
+    assert result["status"] == "applied" and CANARY_KEY not in json.dumps(result)
+    assert editor.text(uri) == f'KEY: str = "{CANARY_KEY}"\nx: int = 1\n'
+    # A document without the key does not get it from an answer.
+    other = editor.open("other.py", "y = 2\n")
+    fake.enqueue(Script(text=f'```python\ny = "{CANARY_KEY}"\n```'))
+    await editor.run("codestral.refactor", {"uri": other, "range": lsp_range(0, 0, 1, 0)})
+    assert editor.text(other) == 'y = "[redacted]"\n'

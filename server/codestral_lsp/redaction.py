@@ -16,7 +16,7 @@ corrupt code and messages, so they are left alone.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 MIN_SECRET_LENGTH = 8
@@ -48,10 +48,10 @@ class Redactor:
         for name in names:
             self.add(env.get(name, "").strip())
 
-    def redact(self, text: str) -> str:
-        """``text`` with every secret replaced by ``[redacted]``."""
+    def redact(self, text: str, keep: Collection[str] = ()) -> str:
+        """``text`` with every secret (but those in ``keep``) replaced by ``[redacted]``."""
         for secret in self._secrets:
-            if secret in text:
+            if secret in text and secret not in keep:
                 text = text.replace(secret, REPLACEMENT)
         return text
 
@@ -59,14 +59,15 @@ class Redactor:
         """Cheap test: could this JSON text hold a secret in one of its strings?"""
         return any(escaped in json_text for escaped in self._escaped)
 
-    def redact_json(self, value: Any) -> Any:
-        """A JSON value (dicts, lists, strings…) with every secret hidden in its strings and keys."""
+    def redact_json(self, value: Any, keep: Collection[str] = ()) -> Any:
+        """A JSON value (dicts, lists, strings…) with every secret (but those in ``keep``) hidden
+        in its strings and keys."""
         if isinstance(value, str):
-            return self.redact(value)
+            return self.redact(value, keep)
         if isinstance(value, list):
-            return [self.redact_json(item) for item in value]
+            return [self.redact_json(item, keep) for item in value]
         if isinstance(value, dict):
-            return {self.redact(str(k)): self.redact_json(v) for k, v in value.items()}
+            return {self.redact(str(k), keep): self.redact_json(v, keep) for k, v in value.items()}
         return value
 
 

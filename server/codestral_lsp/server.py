@@ -42,12 +42,25 @@ class CodestralProtocol(LanguageServerProtocol):
     """
 
     def _send_data(self, data: Any) -> None:
-        """Every message to the client passes here: hide the keys in all its strings."""
+        """Every message to the client passes here: hide the keys in all its strings (except, in
+        an edit, a key the edited document already holds: that text is the user's own)."""
         if data and REDACTOR.secrets:
             text = json.dumps(data, default=self._serialize_message)
             if REDACTOR.might_contain(text):
-                data = REDACTOR.redact_json(json.loads(text))
+                message = json.loads(text)
+                data = REDACTOR.redact_json(message, keep=self._secrets_in_edited_documents(message))
         super()._send_data(data)  # type: ignore[no-untyped-call]
+
+    def _secrets_in_edited_documents(self, message: Any) -> set[str]:
+        if not isinstance(message, dict) or message.get("method") != types.WORKSPACE_APPLY_EDIT:
+            return set()
+        edit = (message.get("params") or {}).get("edit") or {}
+        uris = set(edit.get("changes") or {})
+        for change in edit.get("documentChanges") or []:
+            uris.add(str((change.get("textDocument") or {}).get("uri")))
+        documents = self._server.workspace.text_documents
+        sources = [documents[uri].source for uri in uris if uri in documents]
+        return {secret for secret in REDACTOR.secrets if any(secret in source for source in sources)}
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         server = self._server
