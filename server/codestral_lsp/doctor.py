@@ -2,13 +2,15 @@
 
 Exit status 0 only when the key is accepted (or none is needed), the model is served, and
 fill-in-the-middle is not known to be missing. Every problem comes with the fix; no traceback.
+Everything printed passes through the redactor: an API server echoing the key shows
+``[redacted]``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import TextIO
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TextIO
 
 from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts
 from codestral_lsp.api.bodies import ChatRequest, Message
@@ -16,15 +18,36 @@ from codestral_lsp.api.endpoint import (
     CODESTRAL_KEY_VAR,
     MISTRAL_KEY_VAR,
     Endpoint,
+    allowed_key_vars,
     resolve_endpoint,
 )
 from codestral_lsp.api.errors import ApiError, AuthenticationError
+from codestral_lsp.redaction import REDACTOR, redact
 from codestral_lsp.settings import Settings
 
 OK, BAD, UNSURE = "ok", "FAIL", "??"
 
 
-def _line(out: TextIO, mark: str, text: str) -> None:
+class Output(Protocol):
+    """Where the report goes (a text stream)."""
+
+    def write(self, text: str, /) -> int:
+        """Write ``text``."""
+        ...
+
+
+class RedactedOutput:
+    """An output that hides the keys in everything written to it."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def write(self, text: str, /) -> int:
+        """Write ``text`` with the keys redacted."""
+        return self.out.write(redact(text))
+
+
+def _line(out: Output, mark: str, text: str) -> None:
     out.write(f"  [{mark:>4}] {text}\n")
 
 
@@ -43,7 +66,7 @@ def _missing_key_advice(endpoint: Endpoint, env: Mapping[str, str]) -> str:
     return advice + "."
 
 
-async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:
+async def run_check(env: Mapping[str, str], settings: Settings, out: Output) -> int:
     """Run the checks, writing the report to ``out``; return the exit status."""
     out.write("codestral-lsp check\n")
     try:
@@ -58,7 +81,7 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
     if endpoint.key_source:
         out.write(f"  key:      from {endpoint.key_source} ({endpoint.masked_key})\n")
     else:
-        out.write("  key:      none\n")
+        out.write(f"  key:      none ({endpoint.key_note})\n" if endpoint.key_note else "  key:      none\n")
         if endpoint.is_mistral:
             _line(out, BAD, f"No API key for {endpoint.base_url}. {_missing_key_advice(endpoint, env)}")
             return 1
@@ -128,7 +151,7 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
     return status
 
 
-async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: Settings, out: TextIO) -> int:
+async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: Settings, out: Output) -> int:
     """For a server without ``GET /models`` (several mocks and proxies): one minimal chat request
     tells whether the key and the model work."""
     _line(
@@ -152,6 +175,10 @@ async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: 
     return 0
 
 
-def check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:
-    """Synchronous entry point for the command line."""
-    return asyncio.run(run_check(env, settings, out))
+def check(env: Mapping[str, str], settings: Settings, out: TextIO, problems: Sequence[str] = ()) -> int:
+    """Synchronous entry point for the command line (``problems``: what was wrong in the settings)."""
+    REDACTOR.add_env_keys(env, allowed_key_vars(env))
+    redacted = RedactedOutput(out)
+    for problem in problems:
+        redacted.write(problem + "\n")
+    return asyncio.run(run_check(env, settings, redacted))
