@@ -208,7 +208,10 @@ class InlineCompleter:
         if client.endpoint.is_mistral:
             return ("mistral",)
         known = self.dialects.get(client.endpoint.base_url)
-        return (known,) if known is not None else PROBE_ORDER
+        if known is None:
+            return PROBE_ORDER
+        # the remembered one first; the others only if it is gone (another server now answers)
+        return (known, *(dialect for dialect in PROBE_ORDER if dialect != known))
 
     async def _fill_in_middle(self, client: CodestralClient, request: FimRequest) -> Completion:
         """Ask in the known dialect, or probe them in turn (see module docstring)."""
