@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, TextIO
 
 from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts
-from codestral_lsp.api.bodies import ChatRequest, Message
+from codestral_lsp.api.bodies import ChatRequest, FimRequest, Message
+from codestral_lsp.api.client import FimDialect
 from codestral_lsp.api.endpoint import (
     CODESTRAL_KEY_VAR,
     MISTRAL_KEY_VAR,
@@ -22,6 +23,7 @@ from codestral_lsp.api.endpoint import (
     resolve_endpoint,
 )
 from codestral_lsp.api.errors import ApiError, AuthenticationError
+from codestral_lsp.api.types import ModelInfo
 from codestral_lsp.redaction import REDACTOR, redact
 from codestral_lsp.settings import Settings
 
@@ -98,6 +100,7 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: Output) -> 
             if error.status not in (404, 405):
                 raise
             return await _check_by_chat(client, endpoint, settings, out)
+        return await _report_models(client, endpoint, settings, models, out)
     except AuthenticationError as error:
         _line(out, BAD, f"key rejected: {error}")
         return 1
@@ -106,6 +109,13 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: Output) -> 
         return 1
     finally:
         await client.aclose()
+
+
+async def _report_models(
+    client: CodestralClient, endpoint: Endpoint, settings: Settings, models: list[ModelInfo], out: TextIO
+) -> int:
+    """The rest of the report, once ``GET /models`` answered."""
+    fim_model = settings.completion.model or settings.model
     _line(out, OK, "key accepted" if endpoint.key_source else "server answered (no key needed)")
 
     status = 0
@@ -140,13 +150,15 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: Output) -> 
             status = 1
         elif fim is not None and fim.fim:
             _line(out, OK, "fill-in-the-middle supported (inline completion)")
-        else:
+        elif endpoint.is_mistral:
             _line(
                 out,
                 UNSURE,
                 "the server does not say whether it supports fill-in-the-middle; "
                 "inline completion will try it and switch itself off if it fails",
             )
+        else:
+            status = max(status, await _check_fim(client, settings, out))
     out.write("All good.\n" if status == 0 else "Problems found: see FAIL lines above.\n")
     return status
 
@@ -164,15 +176,45 @@ async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: 
     )
     _line(out, OK, "key accepted" if endpoint.key_source else "server answered (no key needed)")
     _line(out, OK, f"model {settings.model} answered a chat request")
-    if settings.completion.enabled:
+    status = await _check_fim(client, settings, out) if settings.completion.enabled else 0
+    out.write("All good.\n" if status == 0 else "Problems found: see FAIL lines above.\n")
+    return status
+
+
+async def _check_fim(client: CodestralClient, settings: Settings, out: TextIO) -> int:
+    """Ask a one-token fill-in-the-middle in the dialect(s) inline completion would use."""
+    from codestral_lsp.completion import FimRefused, NoFimEndpoint, candidate_dialects, fill_in_middle
+
+    model = settings.completion.model or settings.model
+    dialects: dict[str, FimDialect] = {}
+    request = FimRequest(model=model, prompt="def add(a, b):\n    return ", suffix="\n", max_tokens=1)
+    try:
+        await fill_in_middle(
+            client, request, candidate_dialects(settings.completion.api, client, None), dialects
+        )
+    except (NoFimEndpoint, FimRefused) as error:
+        if settings.completion.chat_fallback:
+            _line(out, OK, f"{error}; inline completion will use the chat endpoint (completion.chatFallback)")
+            return 0
         _line(
             out,
-            UNSURE,
-            "the server does not say whether it supports fill-in-the-middle; inline completion will "
-            "find the dialect it speaks (completion.api) and say once if there is none",
+            BAD,
+            f"{error}. Inline completion will be off: set completion.api to the dialect the server "
+            f"speaks, completion.chatFallback to true, or completion.enabled to false.",
         )
-    out.write("All good.\n")
+        return 1
+    except CodestralError as error:
+        _line(out, BAD, f"fill-in-the-middle failed: {error}")
+        return 1
+    dialect = dialects.get(client.endpoint.base_url, "mistral")
+    _line(out, OK, f"fill-in-the-middle answered ({dialect} dialect: POST {_fim_path(client, dialect)})")
     return 0
+
+
+def _fim_path(client: CodestralClient, dialect: FimDialect) -> str:
+    from codestral_lsp.completion import fim_url
+
+    return fim_url(client, dialect)
 
 
 def check(env: Mapping[str, str], settings: Settings, out: TextIO, problems: Sequence[str] = ()) -> int:

@@ -319,25 +319,15 @@ class CodestralClient:
     ) -> Completion:
         """Ask for a whole fill-in-the-middle answer in ``dialect`` (see :data:`FimDialect`)."""
         if dialect == "openai":
-            response = await self._open(
-                "POST", "completions", request.openai_body(False), request.model, on_retry
+            return await self._complete(
+                "completions", request.openai_body(False), request.model, on_retry, text_completion_from_json
             )
-            parse = text_completion_from_json
-        elif dialect == "llamacpp":
+        if dialect == "llamacpp":
             url = server_root(self.endpoint.base_url) + "/infill"
-            response = await self._open("POST", url, request.infill_body(False), request.model, on_retry)
-            parse = infill_from_json
-        else:
-            response = await self._open(
-                "POST", "fim/completions", request.body(False), request.model, on_retry
+            return await self._complete(
+                url, request.infill_body(False), request.model, on_retry, infill_from_json
             )
-            parse = completion_from_json
-        try:
-            raw = await self._read_body(response)
-        finally:
-            await response.aclose()
-        log_body(log, f"← {response.status_code} {response.url}", raw)
-        return parse(raw)
+        return await self._complete("fim/completions", request.body(False), request.model, on_retry)
 
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``: the models this key may use, with their capabilities when known."""
@@ -372,7 +362,12 @@ class CodestralClient:
         )
 
     async def _complete(
-        self, path: str, body: dict[str, Any], model: str, on_retry: RetryCallback | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        model: str,
+        on_retry: RetryCallback | None,
+        parse: Callable[[bytes], Completion] = completion_from_json,
     ) -> Completion:
         response = await self._open("POST", path, body, model, on_retry)
         try:
@@ -380,7 +375,7 @@ class CodestralClient:
         finally:
             await response.aclose()
         log_body(log, f"← {response.status_code} {response.url}", raw)
-        return completion_from_json(raw)
+        return parse(raw)
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         try:
