@@ -53,6 +53,9 @@ CODECOMPANION = (
 LSPAI = "SilasMarvin/lsp-ai #105 (actions insert the model's prose and fences into the code)"
 AVANTE = "avante-corp/avante.nvim #353 (models return snippets with line numbers)"
 ISSUE10 = "issue 10 of this project: a line of backticks inside the code ended the block early"
+MIXED = (
+    "found by the hypothesis mix of this corpus (tests/test_answer_shapes.py): prose and Markdown after code"
+)
 
 
 @dataclass(frozen=True)
@@ -737,6 +740,31 @@ CASES: list[Case] = [
         "total = ⟦price * qty⟧\nnext_line = 1\n",
         "`price * quantity`",
         "total = price * quantity\nnext_line = 1\n",
+    ),
+    Case(
+        "js-unfenced-then-markdown",
+        MIXED,
+        "javascript",
+        JS_ADD_BODY,
+        "    this.result = this.result + number;\n    return this;\n\nThis uses `this.result` explicitly.\n"
+        "\n**Changes:**\n- no compound assignment\n",
+        JS_NEW_ADD,
+    ),
+    Case(
+        "sql-unfenced-uppercase",
+        LSPAI,
+        "sql",
+        "⟦SELECT name\nFROM users\nWHERE id = 1;\n⟧",
+        "Here is the query with the email added:\n\nSELECT name, email\nFROM users\nWHERE id = 1;\n",
+        "SELECT name, email\nFROM users\nWHERE id = 1;\n",
+    ),
+    Case(
+        "py-unclosed-fence-then-prose",
+        MIXED,
+        "python",
+        PY_METHOD,
+        "```python\n    def part(self):\n        return 2\n\nThis returns two now.\n",
+        PY_PART2,
     ),
     # -- Markdown inside the code (issue 10) -------------------------------------------------
     Case(

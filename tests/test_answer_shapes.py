@@ -201,6 +201,11 @@ def test_a_marker_the_user_already_had_is_code() -> None:
         ("# Compute the sum of the items.", False),
         ('print("Hello, this is a sentence.")', False),
         ("x = a if b else c", False),
+        ("this.result += number;", False),
+        ("SELECT name FROM users", False),
+        ("String name = user.getName();", False),
+        ("This calls `items.map()` instead of the loop.", True),
+        ("I replaced the concatenation with an f-string", True),
     ],
 )
 def test_prose_is_told_from_code(line: str, prose: bool) -> None:

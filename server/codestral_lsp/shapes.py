@@ -174,29 +174,30 @@ _CODE_START = re.compile(
     r"typedef|namespace|using|assert|print|println|echo|puts|lambda|pass|break|continue|go|"
     r"defer|select|val|object|trait|then|fi|done|unless|until|when|where|not|and|or|is|in)\b"
 )
-_PROSE_START = re.compile(
-    r"^(here|sure|certainly|of course|this|these|the|that|i|i've|i'm|we|you|note|explanation|"
-    r"changes|in this|it|now|let me|below|above|to|as|with this|by|also|alternatively|"
-    r"finally|first|then|hope|feel free|key|summary|improvements|what)\b",
-    re.IGNORECASE,
-)
+_SENTENCE_START = re.compile(r"^[A-Z][a-z'’]*[,:!.]?\s")
+_CODE_SHAPE = re.compile(r"[;{}=]\s*$|\s(=|==|!=|\+=|-=|=>|->|:=|<-|::)\s|\w\(|^\S+\s*=\s")
 _BULLET = re.compile(r"^([-*•]|\d+[.)])\s+")
 
 
 def looks_like_prose(line: str) -> bool:
-    """True for a sentence of natural language (not a comment, not a statement of code)."""
+    """True for a sentence of natural language (not a comment, not a statement of code).
+
+    A sentence starts with a capitalised word and a space (``Here is…``, ``This keeps…``,
+    ``I replaced…``) and has three words or more; inline code in backticks marks it as Markdown
+    prose; assignments, calls and statement ends mark it as code.
+    """
     text = _BULLET.sub("", line.strip())
-    if not text or text[0] in "#/*;'\"<([{@$%!-=" or _CODE_START.match(text):
+    if not text or _CODE_START.match(text) or not _SENTENCE_START.match(text):
         return False
     words = re.findall(r"[A-Za-z][A-Za-z'’]*", text)
     if len(words) < 3:
         return False
-    letters = sum(c.isalpha() or c in " ,.'’`:!?-" for c in text)
-    if letters / len(text) < 0.85:
+    if re.search(r"`[^`]+`", text):
+        return True
+    if _CODE_SHAPE.search(text):
         return False
-    if text.rstrip().endswith((";", "{", "}", ")", "]", ",")) and not _PROSE_START.match(text):
-        return False
-    return bool(_PROSE_START.match(text)) or text.endswith((".", ":", "!", "?")) or text[0].isupper()
+    letters = sum(c.isalpha() or c in " ,.'’:!?-()" for c in text)
+    return letters / len(text) >= 0.85
 
 
 _MARKDOWN = re.compile(r"^\s*(\*\*[^*]+\*\*:?|__[^_]+__:?|([-*+•]|\d+[.)])\s+(?P<item>.+)|>\s+.+)$")
