@@ -766,6 +766,14 @@ CASES: list[Case] = [
         "```python\n    def part(self):\n        return 2\n\nThis returns two now.\n",
         PY_PART2,
     ),
+    Case(
+        "py-prose-inside-the-fence",
+        LSPAI,
+        "python",
+        PY_METHOD,
+        "```python\n    def part(self):\n        return 2\n\nThis method now returns two instead of one.\n```",
+        PY_PART2,
+    ),
     # -- Markdown inside the code (issue 10) -------------------------------------------------
     Case(
         "py-docstring-with-fence",

@@ -430,7 +430,8 @@ def map_onto_document(
     """
     norm_answer = _norm(answer)
     norm_doc = _norm(document)
-    low, high = max(0, first - 4000), min(len(document), end + 4000)
+    reach = len(answer) + 50  # an answer cannot repeat more lines than it has
+    low, high = max(0, first - reach), min(len(document), end + reach)
     matcher = SequenceMatcher(lambda line: line == "", norm_doc[low:high], norm_answer, autojunk=False)
     top, bottom = first, end
     blocks = [b for b in matcher.get_matching_blocks() if b.size]
@@ -642,9 +643,10 @@ def plan_rewrite(
         if len([b for b in blocks if any(x.strip() for x in b.lines)]) > 1:
             shape = "several blocks"
         info, code = block.info, list(block.lines)
-        if not block.closed:  # no closing fence: prose may follow the code
-            if any(_OPEN.match(line) for line in code):
-                return _keep(MALFORMED, shape)
+        if not block.closed and any(_OPEN.match(line) for line in code):
+            return _keep(MALFORMED, shape)
+        if info not in ("diff", "patch", "udiff") and not is_diff(info, code, sel_lines):
+            # Prose written inside the block (or after a fence left open) is not code.
             code, mixed = split_unfenced(code, known, language not in ("markdown", "yaml", "plaintext"))
             if mixed:
                 return _keep(PROSE, shape)
@@ -764,12 +766,12 @@ def _strip_line_echo(code: list[str], prefix: str, rest: str) -> list[str]:
 def _missing_code(selection: Sequence[str], code: Sequence[str]) -> str | None:
     """For Document: the first line of code (not a comment or docstring) of the selection that
     the answer lost."""
-    have = {c.strip() for c in code}
+    have = {re.sub(r"\s+", "", c) for c in code}
     strings = _in_strings(selection)
     for index, line in enumerate(selection):
         stripped = line.strip()
         if not stripped or strings[index] or _COMMENT.match(line) or stripped.startswith(('"""', "'''")):
             continue
-        if stripped not in have:
+        if re.sub(r"\s+", "", stripped) not in have:
             return stripped
     return None
