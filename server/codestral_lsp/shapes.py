@@ -763,15 +763,23 @@ def _strip_line_echo(code: list[str], prefix: str, rest: str) -> list[str]:
     return code
 
 
+def _code_lines(lines: Sequence[str]) -> list[str]:
+    strings = _in_strings(lines)
+    return [
+        re.sub(r"\s+", "", line)
+        for index, line in enumerate(lines)
+        if line.strip()
+        and not strings[index]
+        and not _COMMENT.match(line)
+        and not line.strip().startswith(('"""', "'''"))
+    ]
+
+
 def _missing_code(selection: Sequence[str], code: Sequence[str]) -> str | None:
-    """For Document: the first line of code (not a comment or docstring) of the selection that
-    the answer lost."""
-    have = {re.sub(r"\s+", "", c) for c in code}
-    strings = _in_strings(selection)
-    for index, line in enumerate(selection):
-        stripped = line.strip()
-        if not stripped or strings[index] or _COMMENT.match(line) or stripped.startswith(('"""', "'''")):
-            continue
-        if re.sub(r"\s+", "", stripped) not in have:
-            return stripped
-    return None
+    """For Document (which must only add documentation): a line of code of the selection that
+    the answer dropped — it has fewer lines of code than the selection, and this one is gone."""
+    theirs, mine = _code_lines(selection), _code_lines(code)
+    if len(mine) >= len(theirs):
+        return None
+    have = set(mine)
+    return next((line.strip() for line in selection if re.sub(r"\s+", "", line) in set(theirs) - have), None)
