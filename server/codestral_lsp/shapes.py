@@ -18,6 +18,7 @@ selection.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -409,6 +410,10 @@ def apply_diff(lines: Sequence[str], document: Sequence[str]) -> list[str] | Non
 # -- mapping an answer onto the document -----------------------------------------------------
 
 
+def _indent(line: str) -> int:
+    return len(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(4))
+
+
 def _balance(lines: Sequence[str]) -> int:
     total = 0
     for line in lines:
@@ -434,36 +439,72 @@ def map_onto_document(
     low, high = max(0, first - reach), min(len(document), end + reach)
     matcher = SequenceMatcher(lambda line: line == "", norm_doc[low:high], norm_answer, autojunk=False)
     top, bottom = first, end
-    blocks = [b for b in matcher.get_matching_blocks() if b.size]
-    for block in blocks:
+    inside = set(norm_doc[first:end])
+    counts = Counter(norm_doc[low:high])
+
+    def anchor(i: int) -> bool:  # a line that can only be this line of the document
+        return not _trivial(norm_doc[i]) and norm_doc[i] not in inside and counts[norm_doc[i]] == 1
+
+    for block in (b for b in matcher.get_matching_blocks() if b.size):
         a0, a1 = block.a + low, block.a + low + block.size
         outside = [i for i in range(a0, a1) if i < first or i >= end]
         if not outside or all(_trivial(norm_doc[i]) for i in outside):
             continue
-        adjacent = (a1 >= first and a0 < first) or (a0 <= end and a1 > end) or a1 == first or a0 == end
-        gap_blank = all(not norm_doc[i] for i in range(a1, first)) if a1 <= first else True
-        gap_blank = gap_blank and (all(not norm_doc[i] for i in range(end, a0)) if a0 >= end else True)
-        if block.size < 2 and not (adjacent or gap_blank):
-            continue  # one common line far away: not an echo
+        touching = a1 >= first and a0 <= end
+        gap_blank = all(not norm_doc[i] for i in range(a1, first)) and all(
+            not norm_doc[i] for i in range(end, a0)
+        )
+        if not any(anchor(i) for i in outside):
+            if touching or gap_blank:
+                return None, "it repeats code around the selection ambiguously"
+            continue  # a common line far away: not an echo
+        if block.size < 2 and not (touching or gap_blank):
+            continue  # one line far away: the model's own, not an echo
         top, bottom = min(top, a0), max(bottom, a1)
-    # A lone bracket or `end` right next to the selection is an echo only when the brackets say so.
-    # A lone bracket or `end` next to the echo is an echo too when the brackets say so.
-    if (
-        bottom < len(document)
-        and norm_answer
-        and norm_answer[-1] == norm_doc[bottom] != ""
-        and _trivial(norm_doc[bottom])
-        and _balance(answer) == _balance(document[top : bottom + 1]) != _balance(document[top:bottom])
-    ):
-        bottom += 1
-    if (
-        top > 0
-        and norm_answer
-        and norm_answer[0] == norm_doc[top - 1] != ""
-        and _trivial(norm_doc[top - 1])
-        and _balance(answer) == _balance(document[top - 1 : bottom]) != _balance(document[top:bottom])
-    ):
-        top -= 1
+
+    # Lines right above (below) the region repeated at the start (end) of the answer: an echo,
+    # if a distinctive line or the brackets say so.
+    def accept(run: list[int], new_top: int, new_bottom: int) -> bool | None:
+        """Whether the run is an echo; ``None`` when it cannot be told."""
+        if any(norm_doc[i] and not _trivial(norm_doc[i]) and norm_doc[i] not in inside for i in run):
+            return True
+        if any(norm_doc[i] and not _trivial(norm_doc[i]) for i in run):
+            return None  # a line the selection also has: which one is it?
+        # Brackets and `end`s: the brackets decide when they can, else the indentation does.
+        as_echo = _balance(answer) == _balance(document[new_top:new_bottom])
+        as_code = _balance(answer) == _balance(document[top:bottom])
+        if as_echo != as_code:
+            return as_echo
+        ref_answer, ref_doc = (0, top) if new_top == top else (len(answer) - 1, bottom - 1)
+        offset = len(answer) - (new_bottom - new_top) if new_top == top else 0
+        return all(
+            _indent(answer[i - new_top + offset]) - _indent(answer[ref_answer])
+            == _indent(document[i]) - _indent(document[ref_doc])
+            for i in run
+            if 0 <= i - new_top + offset < len(answer)
+        )
+
+    for k in range(min(top, len(answer) - 1), 0, -1):
+        if norm_answer[:k] == norm_doc[top - k : top] and any(norm_answer[:k]):
+            echo = accept(list(range(top - k, top)), top - k, bottom)
+            if echo is None:
+                return None, "it repeats code around the selection ambiguously"
+            top -= k if echo else 0
+            break
+    for k in range(min(len(document) - bottom, len(answer) - 1), 0, -1):
+        tail = norm_answer[len(answer) - k :]
+        if tail == norm_doc[bottom : bottom + k] and any(tail):
+            echo = accept(list(range(bottom, bottom + k)), top, bottom + k)
+            if echo is None:
+                return None, "it repeats code around the selection ambiguously"
+            bottom += k if echo else 0
+            break
+    # What is left could still be read two ways: the answer ends (starts) with a line that is
+    # both in the selection and right after (before) it.
+    for edge, neighbour in ((norm_answer[-1:], bottom), (norm_answer[:1], top - 1)):
+        if edge and 0 <= neighbour < len(document) and edge[0] == norm_doc[neighbour]:
+            if edge[0] and not _trivial(edge[0]) and edge[0] in inside:
+                return None, "it repeats code around the selection ambiguously"
     if (top, bottom) == (first, end):
         return answer, ""
     region = norm_doc[top:bottom]
