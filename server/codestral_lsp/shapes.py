@@ -502,9 +502,15 @@ def map_onto_document(
     # What is left could still be read two ways: the answer ends (starts) with a line that is
     # both in the selection and right after (before) it.
     for edge, neighbour in ((norm_answer[-1:], bottom), (norm_answer[:1], top - 1)):
-        if edge and 0 <= neighbour < len(document) and edge[0] == norm_doc[neighbour]:
-            if edge[0] and not _trivial(edge[0]) and edge[0] in inside:
-                return None, "it repeats code around the selection ambiguously"
+        if (
+            edge
+            and 0 <= neighbour < len(document)
+            and edge[0] == norm_doc[neighbour]
+            and edge[0]
+            and not _trivial(edge[0])
+            and edge[0] in inside
+        ):
+            return None, "it repeats code around the selection ambiguously"
     if (top, bottom) == (first, end):
         return answer, ""
     region = norm_doc[top:bottom]
@@ -513,9 +519,9 @@ def map_onto_document(
     for tag, i1, i2, j1, j2 in codes:
         if tag == "equal":
             continue
-        inside = s0 <= i1 and i2 <= s1
+        within = s0 <= i1 and i2 <= s1
         blank = not any(region[i1:i2]) and not any(norm_answer[j1:j2])
-        if not inside and not blank:
+        if not within and not blank:
             line = top + (i1 if i1 < s0 else max(i1, s1)) + 1
             return None, f"line {line}"
     j_start = j_end = None
