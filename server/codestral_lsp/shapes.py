@@ -748,7 +748,7 @@ def plan_rewrite(
             return _keep(BAD_DIFF, "diff")
         mapped, where = map_onto_document(patched, document, first, end)
         if mapped is None:
-            return _keep(OUTSIDE, "diff", where)
+            return _keep(NO_MATCH if "ambiguous" in where else OUTSIDE, "diff", where)
         return Plan("\n".join(mapped) + "\n" if mapped else "", shape="diff")
 
     code = _strip_example(code, known, instruction)
@@ -759,7 +759,7 @@ def plan_rewrite(
     if whole_lines:
         mapped, where = map_onto_document(code, document, first, end)
         if mapped is None:
-            return _keep(OUTSIDE, "larger than the selection", where)
+            return _keep(NO_MATCH if "ambiguous" in where else OUTSIDE, "larger than the selection", where)
         if len(mapped) != len(code):
             shape = "echo" if len(code) - len(mapped) <= 3 else "larger than the selection"
         code = mapped
