@@ -368,3 +368,11 @@ def test_an_answer_with_an_elision_marker_is_never_applied(
     answer = [*lines[first:end], "value = 1", marker]
     got = _plan_lines(lines, first, end, answer)
     assert got == Kept(LEFT_OUT_CODE)
+
+
+def test_blank_lines_at_the_selections_edges_stay() -> None:
+    from codestral_lsp.answer import fit_to_selection, lines_after_selection
+
+    assert fit_to_selection("x = 2\n", "\nx = 1\n\n", "", "\n") == "\nx = 2\n\n"
+    assert fit_to_selection("x = 2\n", "\r\nx = 1\r\n", "", "\r\n") == "\r\nx = 2\r\n"
+    assert lines_after_selection("y = 1\n", "\n    x = 1\n", "", "\n") == "    y = 1\n"

@@ -101,7 +101,7 @@ def lines_after_selection(code: str, selection: str, line_prefix: str, eol: str)
     """Text to insert at the selection's end so ``code`` lands on its own lines below it."""
     indent_source = selection if selection.strip() else line_prefix
     fitted = fit_to_selection(
-        code, indent_source.rstrip("\r\n") + "\n", "" if line_prefix.strip() else line_prefix, eol
+        code, indent_source.strip("\r\n") + "\n", "" if line_prefix.strip() else line_prefix, eol
     )
     if line_prefix and not line_prefix.strip() and fitted:
         fitted = line_prefix + fitted
