@@ -515,35 +515,23 @@ def map_onto_document(
         return answer, ""
     region = norm_doc[top:bottom]
     s0, s1 = first - top, end - top
-    codes = SequenceMatcher(None, region, norm_answer, autojunk=False).get_opcodes()
-    for tag, i1, i2, j1, j2 in codes:
-        if tag == "equal":
-            continue
-        within = s0 <= i1 and i2 <= s1
-        blank = not any(region[i1:i2]) and not any(norm_answer[j1:j2])
-        if not within and not blank:
-            line = top + (i1 if i1 < s0 else max(i1, s1)) + 1
-            return None, f"line {line}"
-    j_start = j_end = None
-    for tag, i1, i2, j1, _ in codes:
-        if tag == "equal" and i1 <= s0 < i2:
-            j_start = j1 + (s0 - i1)
-            break
-        if tag != "equal" and (i1 >= s0 or i2 > s0):
-            j_start = j1
-            break
-    for tag, i1, i2, j1, j2 in reversed(codes):
-        if tag == "equal" and i1 < s1 <= i2:
-            j_end = j1 + (s1 - i1)
-            break
-        if tag != "equal" and (i2 <= s1 or i1 < s1):
-            j_end = j2
-            break
-    if j_start is None:
-        j_start = len(answer)
-    if j_end is None or j_end < j_start:
-        j_end = j_start
-    return answer[j_start:j_end], ""
+    # The answer must repeat the region's lines above and below the selection exactly: what it
+    # changes (between its common prefix and suffix with the region) lies inside the selection.
+    prefix = 0
+    while prefix < min(len(region), len(norm_answer)) and region[prefix] == norm_answer[prefix]:
+        prefix += 1
+    suffix = 0
+    limit = min(len(region), len(norm_answer)) - prefix
+    while suffix < limit and region[-1 - suffix] == norm_answer[-1 - suffix]:
+        suffix += 1
+    below = len(region) - s1
+    if prefix < s0 or suffix < below:
+        if prefix >= s0:
+            line = top + len(region) - suffix
+        else:
+            line = top + prefix + 1
+        return None, f"line {line}"
+    return answer[s0 : len(answer) - below], ""
 
 
 # -- choosing the block ----------------------------------------------------------------------
@@ -574,13 +562,25 @@ def _same_language(info: str, language: str) -> bool:
     return info in _ALIASES.get(language, {language.lower()})
 
 
-def _choose(blocks: list[Block], selection: str, language: str) -> tuple[Block | None, str | None]:
+def _choose(
+    blocks: list[Block], selection: str, language: str, document: str = ""
+) -> tuple[Block | None, str | None]:
     useful = [b for b in blocks if any(line.strip() for line in b.lines)]
     if len(useful) <= 1:
         return (useful[0] if useful else None), None
     if any(_same_language(b.info, language) for b in useful):
         useful = [b for b in useful if _same_language(b.info, language)]  # not the `pip install`
-    scored = sorted(((relevance("\n".join(b.lines), selection), b) for b in useful), key=lambda s: -s[0])
+    selected = {line.strip() for line in selection.split("\n")}
+    around = {line.strip() for line in document.split("\n")} - selected
+
+    def score(block: Block) -> float:
+        text = "\n".join(block.lines)
+        mine = relevance(text, selection)
+        if any(line.strip() in around and not _trivial(line.strip()) for line in block.lines):
+            mine = max(mine, relevance(text, document))  # a larger region, or the whole file
+        return mine
+
+    scored = sorted(((score(b), b) for b in useful), key=lambda s: -s[0])
     if len(scored) == 1:
         return (scored[0][1], None) if scored[0][0] >= 0.2 else (None, NO_MATCH)
     wanted = [line for line in _norm(_lines(selection)) if line]
@@ -682,7 +682,7 @@ def plan_rewrite(
     blocks = [b for b in blocks if b.closed or any(line.strip() for line in b.lines)]  # a stray fence
     shape = "fenced"
     if blocks:
-        block, problem = _choose(blocks, selection, language)
+        block, problem = _choose(blocks, selection, language, "\n".join(document[:2000]))
         if problem:
             return _keep(problem, "several blocks")
         if block is None:
