@@ -526,10 +526,7 @@ def map_onto_document(
         suffix += 1
     below = len(region) - s1
     if prefix < s0 or suffix < below:
-        if prefix >= s0:
-            line = top + len(region) - suffix
-        else:
-            line = top + prefix + 1
+        line = top + len(region) - suffix if prefix >= s0 else top + prefix + 1
         return None, f"line {line}"
     return answer[s0 : len(answer) - below], ""
 
