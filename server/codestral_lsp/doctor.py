@@ -112,7 +112,7 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: Output) -> 
 
 
 async def _report_models(
-    client: CodestralClient, endpoint: Endpoint, settings: Settings, models: list[ModelInfo], out: TextIO
+    client: CodestralClient, endpoint: Endpoint, settings: Settings, models: list[ModelInfo], out: Output
 ) -> int:
     """The rest of the report, once ``GET /models`` answered."""
     fim_model = settings.completion.model or settings.model
@@ -181,7 +181,7 @@ async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: 
     return status
 
 
-async def _check_fim(client: CodestralClient, settings: Settings, out: TextIO) -> int:
+async def _check_fim(client: CodestralClient, settings: Settings, out: Output) -> int:
     """Ask a one-token fill-in-the-middle in the dialect(s) inline completion would use."""
     from codestral_lsp.completion import FimRefused, NoFimEndpoint, candidate_dialects, fill_in_middle
 
