@@ -2,9 +2,9 @@
 
 Every case is a document with the selection between ``⟦`` and ``⟧``, an answer to a rewrite of
 it, and what must happen: the exact resulting document, or :class:`Kept` with the reason. The
-``source`` of each case says where the shape was seen: Mistral's own examples, the
-post-processing tests of Continue and Tabby, peers' issue threads, or issue 16 of this project
-(which lists the shapes that made the server apply wrong code).
+``source`` of each case says where the shape was seen: a Codestral answer quoted in a cookbook,
+Continue's post-processing tests, Tabby's edit prompt, peers' issue threads, or issues 10 and 16 of
+this project (which list the shapes that made the server apply wrong code).
 
 Used by ``tests/test_answer_shapes.py`` and by ``python -m bench.answers``.
 """
