@@ -90,6 +90,18 @@ def completion_item(
     )
 
 
+async def suggest_at(
+    server: CodestralLanguageServer, uri: str, position: types.Position, explicit: bool
+) -> Suggestion | None:
+    """A completion suggestion; a document the server does not have, or a position outside it,
+    answers InvalidParams (a plain sentence, no traceback)."""
+    try:
+        server.document_view(uri).check_position(position)
+    except ArgumentError as error:
+        raise JsonRpcInvalidParams(message=str(error)) from None
+    return await server.completer.suggest(uri, position, explicit)
+
+
 def offered_actions(
     server: CodestralLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
@@ -247,7 +259,7 @@ def register(server: CodestralLanguageServer) -> None:
     ) -> types.InlineCompletionList | None:
         await ls.current_settings()
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        suggestion = await ls.completer.suggest(params.text_document.uri, params.position, explicit)
+        suggestion = await suggest_at(ls, params.text_document.uri, params.position, explicit)
         if suggestion is None:
             return None
         here = types.Range(start=suggestion.position, end=suggestion.position)
@@ -265,7 +277,7 @@ def register(server: CodestralLanguageServer) -> None:
         explicit = (
             params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         )
-        suggestion = await ls.completer.suggest(params.text_document.uri, params.position, explicit)
+        suggestion = await suggest_at(ls, params.text_document.uri, params.position, explicit)
         if suggestion is None:
             return None
         return types.CompletionList(

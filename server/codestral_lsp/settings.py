@@ -210,6 +210,8 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
         problems.add(path, f"expected {expected}, got {value!r}", default)
         return default
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if value == []:  # an empty Lua table (Neovim) or PHP-style array encodes as []
+            value = {}
         if not isinstance(value, dict):
             problems.add(path, f"expected an object, got {value!r}", "defaults")
             return default
@@ -230,6 +232,8 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
         return tuple(items)
     if origin is dict:
         (_, item_type) = get_args(tp)
+        if value == []:
+            value = {}
         if not isinstance(value, dict):
             problems.add(path, f"expected an object, got {value!r}", default)
             return default
@@ -302,7 +306,7 @@ def _check_actions(actions: tuple[CustomAction, ...], problems: list[str]) -> tu
 
 def unwrap_section(raw: Any) -> Any:
     """Accept ``{"codestral": {...}}`` as well as the settings object itself."""
-    if isinstance(raw, dict) and set(raw) == {"codestral"} and isinstance(raw["codestral"], dict):
+    if isinstance(raw, dict) and set(raw) == {"codestral"} and isinstance(raw["codestral"], dict | list):
         return raw["codestral"]
     return raw
 
@@ -324,7 +328,7 @@ def parse_settings(*sources: Any) -> tuple[Settings, list[str]]:
     raw: dict[str, Any] = {}
     for source in sources:
         source = unwrap_section(source)
-        if source is None:
+        if source is None or source == []:  # [] is how an empty Lua table encodes: no settings
             continue
         if not isinstance(source, dict):
             problems.append(f"Settings for codestral must be an object, got {source!r}; ignoring them.")
