@@ -8,6 +8,7 @@ is driven that way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -69,11 +70,13 @@ class Neovim:
     def stop(self) -> None:
         """Quit Neovim (stopping its servers first) and the tmux server."""
         if self.nvim_socket.exists():
-            self.eval_lua(
-                "(function() for _, c in ipairs(vim.lsp.get_clients()) do c:stop() end "
-                "vim.wait(3000, function() return #vim.lsp.get_clients() == 0 end, 20) end)()",
-                check=False,
-            )
+            with contextlib.suppress(subprocess.SubprocessError):
+                self.keys("Escape")  # a hit-enter prompt or a menu would hold the request
+                self.eval_lua(
+                    "(function() for _, c in ipairs(vim.lsp.get_clients()) do c:stop() end "
+                    "vim.wait(3000, function() return #vim.lsp.get_clients() == 0 end, 20) end)()",
+                    check=False,
+                )
         subprocess.run(
             [self.tmux, "-S", str(self.tmux_socket), "kill-server"], capture_output=True, timeout=20,
             check=False,

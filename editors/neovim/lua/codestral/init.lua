@@ -185,9 +185,8 @@ local function no_client_message(bufnr)
   if not configured then
     return "call require('codestral').setup() first (see :help codestral)"
   elseif missing_command then
-    return ("the server command `%s` was not found: install codestral-lsp (python3 -m pip install "
-      .. "codestral-lsp, or pip install . in its checkout) or give its path as `cmd` in setup(); "
-      .. ":checkhealth codestral"):format(missing_command)
+    return ("server command `%s` not found: install codestral-lsp (pip) or set `cmd` in setup(); "
+      .. "see :checkhealth codestral"):format(missing_command)
   end
   local filetypes = M.config.filetypes
   if filetypes and not vim.list_contains(filetypes, vim.bo[bufnr].filetype) then
@@ -392,9 +391,8 @@ function M.setup(opts)
   if type(cfg.cmd) == "table" and vim.fn.executable(cfg.cmd[1]) ~= 1 then
     missing_command = cfg.cmd[1]
     configured = true
-    vim.schedule(function()
-      notify(no_client_message(0), vim.log.levels.ERROR)
-    end)
+    -- Said when a Codestral command is used (and by :checkhealth): a message during start-up
+    -- would need a hit-enter prompt.
   else
     vim.lsp.enable("codestral")
   end
