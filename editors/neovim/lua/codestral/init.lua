@@ -185,8 +185,8 @@ local function no_client_message(bufnr)
   if not configured then
     return "call require('codestral').setup() first (see :help codestral)"
   elseif missing_command then
-    return ("server command `%s` not found: install codestral-lsp (pip) or set `cmd` in setup(); "
-      .. "see :checkhealth codestral"):format(missing_command)
+    return ("server command `%s` not found: install codestral-lsp or set `cmd` (:checkhealth codestral)")
+      :format(missing_command)
   end
   local filetypes = M.config.filetypes
   if filetypes and not vim.list_contains(filetypes, vim.bo[bufnr].filetype) then
