@@ -122,9 +122,8 @@ def offered_actions(
     ]
     if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
         fix_range = _fix_range(touching) if empty else selection
-        title = "Codestral: Fix " + (
-            f"“{touching[0].message.strip().splitlines()[0][:60]}”" if len(touching) == 1 else f"{len(touching)} problems"
-        )
+        first = (touching[0].message.strip().splitlines() or [""])[0]
+        title = "Codestral: Fix " + (f"“{first[:60]}”" if len(touching) == 1 else f"{len(touching)} problems")
         argument = {
             "uri": uri,
             "range": range_json(fix_range),
