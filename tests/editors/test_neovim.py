@@ -302,7 +302,7 @@ def test_a_slow_answer_streams_progress_and_the_editor_stays_usable(session: Ses
     session.attached()
     try:
         nvim.command("6,8CodestralRefactor")
-        nvim.wait_screen(lambda s: "Refactor" in s.splitlines()[-1] and "characters" in s, "streaming progress")
+        nvim.wait_screen(lambda s: "Codestral: Refactor" in s.splitlines()[-1] and "characters" in s, "streaming progress")
         nvim.save("progress")
         nvim.keys("G", "o")
         nvim.type("# typed while it streams")

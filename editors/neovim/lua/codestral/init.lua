@@ -337,7 +337,7 @@ local function show_progress()
       if value.kind == "end" then -- the outcome is said once, from the command's result
         return
       end
-      local text = bare(value.title or "")
+      local text = "Codestral: " .. bare(value.title or "")
       if value.message then
         text = text .. ": " .. value.message
       end
