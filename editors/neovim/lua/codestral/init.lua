@@ -25,7 +25,7 @@ local function client_for(bufnr)
 end
 
 -- Messages: one line each, said once. The server's window/showMessage and a command's result
--- often carry the same sentence; whichever comes second is not repeated.
+-- often carry the same sentence; within one action, whichever comes second is not repeated.
 local recent = {}
 
 local function bare(message)
@@ -41,16 +41,12 @@ local function notify(message, level)
   if text == "" then
     return
   end
-  local now = vim.uv.now()
-  for i = #recent, 1, -1 do
-    local seen = recent[i]
-    if now - seen.at > 10000 then
-      table.remove(recent, i)
-    elseif seen.text:find(text, 1, true) or text:find(seen.text, 1, true) then
+  for _, seen in ipairs(recent) do
+    if seen:find(text, 1, true) or text:find(seen, 1, true) then
       return
     end
   end
-  table.insert(recent, { text = text, at = now })
+  table.insert(recent, text)
   vim.notify("Codestral: " .. text, level or vim.log.levels.INFO)
 end
 M.notify = notify
@@ -137,6 +133,7 @@ local function send(client, command, argument, bufnr)
   local action = command:match("^codestral%.(.*)$") or command
   argument = vim.deepcopy(argument or {})
   local function go()
+    recent = {} -- a new action: its outcome is news even if the last one said the same
     client:request("workspace/executeCommand", { command = command, arguments = { argument } },
       on_result(argument.action or action, bufnr), bufnr)
   end
