@@ -20,6 +20,7 @@ from codestral_lsp.actions import (
     CUSTOM_COMMAND,
     MENU_ORDER,
     STATUS_COMMAND,
+    UNDIAGNOSED_FIX,
     USAGE_COMMAND,
     ActionSpec,
     custom_spec,
@@ -176,6 +177,8 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
             spec = custom_spec(action)
         else:
             spec = BUILTIN_ACTIONS[command.removeprefix("codestral.")]
+            if spec.id == "fix" and not args.diagnostics:
+                spec = UNDIAGNOSED_FIX
         return await run_action(server, spec, args, request_id)
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))

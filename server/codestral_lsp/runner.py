@@ -23,14 +23,7 @@ from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
-from codestral_lsp.prompts import (
-    SYSTEM_PROMPTS,
-    TASKS,
-    PromptParts,
-    describe_diagnostics,
-    render_template,
-    user_message,
-)
+from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
 from codestral_lsp.usage import usage_or_estimate
 
 if TYPE_CHECKING:
@@ -86,7 +79,6 @@ def make_request(
 ) -> ChatRequest:
     """The chat request for an action: its system prompt, the context, and the selection."""
     settings = server.settings
-    system = spec.system_prompt
     if spec.template is not None:
         parts = PromptParts(
             selection=context.selection,
@@ -98,17 +90,14 @@ def make_request(
         task = render_template(spec.template, parts)
         content = user_message(context, task)
     else:
-        task = spec.task
-        if spec.id == "fix" and not context.diagnostics:  # never mention "the diagnostics listed"
-            system, task = SYSTEM_PROMPTS["fix:undiagnosed"], TASKS["fix:undiagnosed"]
-        content = user_message(context, task, args.instruction)
+        content = user_message(context, spec.task, args.instruction)
     prediction = None
     predict = settings.predicted_outputs
     if spec.rewrites and (predict is True or (predict == "auto" and client.endpoint.is_mistral)):
         prediction = context.selection
     return ChatRequest(
         model=settings.model,
-        messages=[Message("system", system), Message("user", content)],
+        messages=[Message("system", spec.system_prompt), Message("user", content)],
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         prediction=prediction,
