@@ -101,8 +101,8 @@ function M.show_markdown(markdown)
   wo.number, wo.relativenumber, wo.signcolumn, wo.spell, wo.list = false, false, "no", false, false
   explanation_win = win
   vim.keymap.set("n", "q", function()
-    if vim.api.nvim_win_is_valid(win) then
-      vim.api.nvim_win_close(win, true)
+    if not (vim.api.nvim_win_is_valid(win) and pcall(vim.api.nvim_win_close, win, true)) then
+      vim.cmd("bwipeout") -- the last window: drop the explanation instead
     end
   end, { buffer = buf, nowait = true, desc = "Codestral: close" })
   return win, buf
@@ -373,7 +373,9 @@ function M.setup(opts)
     commands = commands,
     handlers = {
       ["window/showMessage"] = function(_, params)
-        notify(params.message, LEVELS[params.type] or vim.log.levels.INFO)
+        if params.type ~= 4 then -- Log messages belong in the log
+          notify(params.message, LEVELS[params.type] or vim.log.levels.INFO)
+        end
       end,
     },
     on_attach = function(client, bufnr)
