@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -122,10 +123,12 @@ class Neovim:
         return seen[0]
 
     def save(self, name: str) -> str:
-        """Keep the current screen as ``editors/screenshots/neovim-NAME.txt``; return it."""
+        """Keep the current screen as ``editors/screenshots/neovim-NAME.txt`` (ports and temporary
+        paths replaced, so that reruns do not churn the files); return it as shown."""
         text = self.screen()
+        kept = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text.replace(str(self.tmp), "/tmp/test"))
         SCREENSHOTS.mkdir(exist_ok=True)
-        (SCREENSHOTS / f"neovim-{name}.txt").write_text(text + "\n")
+        (SCREENSHOTS / f"neovim-{name}.txt").write_text(kept + "\n")
         return text
 
     # -- facts the screen cannot show ------------------------------------------------------------
