@@ -48,7 +48,11 @@ def wait_until_listening(process: subprocess.Popen[str]) -> None:
 
 
 @pytest.fixture
-def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+def code_server(
+    fake: FakeCodestral, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[str, Path, Path]]:
+    """code-server with the extension, a workspace, and the server log; with the indirect
+    parameter "unreachable", the API's address is a port nothing listens on."""
     for path in (NODE, CODE_SERVER, VSIX):
         require_tool(str(path) if path.exists() else None, f"{path.name} (editors/vscode/test/install.sh)")
     require_tool(shutil.which("chromium"), "chromium (apt-get install chromium)")
@@ -83,12 +87,16 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     for scope in ("User", "Machine"):
         (user_data / scope).mkdir(parents=True)
         (user_data / scope / "settings.json").write_text(settings)
+    base_url = fake.base_url
+    if getattr(request, "param", None) == "unreachable":
+        base_url = f"http://127.0.0.1:{free_port()}/v1"  # bound, then closed: connections are refused
     env = fake.environment(
         CANARY_KEY,
         HOME=str(home),
         PATH=os.pathsep.join([str(NODE.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         **{f"XDG_{d}_HOME": str(tmp_path / "xdg" / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
     )
+    env["CODESTRAL_BASE_URL"] = base_url
     dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
     subprocess.run(
         [str(CODE_SERVER), *dirs, "--install-extension", str(VSIX)],
@@ -206,6 +214,34 @@ def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[s
     assert "def test_area():" in written.read_text()
     # the server was found without any setting, in the README's virtual environment
     assert Path(f"{shots}-refactor.png").exists()
+
+
+@pytest.mark.parametrize("code_server", ["unreachable"], indirect=True)
+def test_an_unreachable_api_is_one_plain_notification(
+    fake: FakeCodestral, code_server: tuple[str, Path, Path]
+) -> None:
+    """With the API down, Document Selection ends in one notification saying what happened and
+    what to check; the code is untouched."""
+    url, workspace, server_log = code_server
+    shots = ARTIFACTS / "vscode-unreachable"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "editors" / "vscode" / "test" / "ui.mjs"), url, str(shots), "unreachable"],
+        env=env,
+        cwd=CACHE / "playwright",
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    log = server_log.read_text() if server_log.exists() else "(no server log)"
+    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
+    seen = json.loads(Path(f"{shots}-seen.json").read_text())
+    assert "Could not reach http://127.0.0.1:" in seen["error"]
+    assert "Check the network, or baseUrl" in seen["error"]
+    assert seen["errorToasts"] == 1, "the failure was said more than once"
+    assert (workspace / "shapes.py").read_text() == SOURCE
 
 
 def test_the_server_is_found_as_python_tools_find_theirs() -> None:

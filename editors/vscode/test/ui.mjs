@@ -18,7 +18,7 @@ import { writeFileSync } from "node:fs";
 const require = createRequire(`${process.env.PLAYWRIGHT_DIR || process.cwd()}/`);
 const { chromium } = require("playwright-core");
 
-const [url, shots] = process.argv.slice(2);
+const [url, shots, scenario = "session"] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -109,6 +109,28 @@ await step("open the workbench", async () => {
   await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
 });
 await step("open shapes.py", () => openFile("shapes.py", "def area"));
+
+if (scenario === "unreachable") {
+  // The API cannot be reached: Document Selection says so in one plain notification.
+  await step("Document Selection with the API unreachable", async () => {
+    for (let attempt = 0; attempt < 20 && !seen.error; attempt++) {
+      await selectLines(5, 8);
+      await runFromPalette("Codestral: Document Selection");
+      const toast = page.locator(".notification-toast", { hasText: "Could not reach" });
+      try {
+        await toast.first().waitFor({ state: "visible", timeout: 30000 });
+        seen.error = await toast.first().innerText();
+      } catch {
+        // the language server had not started yet: the command did nothing; ask again
+      }
+    }
+    seen.errorToasts = await page.locator(".notification-toast").count();
+    await page.screenshot({ path: `${shots}-unreachable.png` });
+  });
+  writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
+  await browser.close();
+  process.exit(seen.error ? 0 : 1);
+}
 
 await step("1. lightbulb → Codestral: Refactor on lines 5-8", () =>
   pickCodeAction("Codestral: Refactor", () => selectLines(5, 8)),
