@@ -50,7 +50,7 @@ async def deliver(
     """Turn ``completion`` into the action's outcome; return the command's result."""
     if spec.mode == "explain":
         return await show_markdown(server, spec, view.uri, completion.text)
-    if completion.truncated:
+    if completion.finish_reason == "length":
         return await keep_answer(
             server,
             view.uri,
@@ -58,6 +58,9 @@ async def deliver(
             f"The answer was cut off at maxTokens ({server.settings.max_tokens}), so it was not applied; "
             f"raise the maxTokens setting or select less code.",
         )
+    why = completion.why_incomplete()
+    if why is not None:  # only "stop" means the model finished: never apply a partial answer
+        return await keep_answer(server, view.uri, completion.text, f"The answer was not applied: {why}.")
     code = extract_code(completion.text)
     if not code.strip():
         message = "Codestral answered with no code; nothing was changed."
