@@ -594,7 +594,9 @@ async def test_only_stop_means_complete(fake: FakeCodestral, reason: str, trunca
 
 
 async def test_a_redirect_is_refused_not_read_as_the_answer(fake: FakeCodestral) -> None:
-    fake.enqueue(Script(text="from the redirect", redirect_to="https://elsewhere.example/v1/chat/completions"))
+    fake.enqueue(
+        Script(text="from the redirect", redirect_to="https://elsewhere.example/v1/chat/completions")
+    )
     client = make_client(fake)
     with pytest.raises(RedirectRefused) as caught:
         await collect(client, chat())
@@ -654,7 +656,9 @@ async def test_a_server_that_only_sends_keepalives_is_ended_with_a_sentence(fake
 
 
 @pytest.mark.parametrize("endless_line", [False, True], ids=["endless answer", "endless line"])
-async def test_an_answer_longer_than_max_tokens_allows_is_stopped(fake: FakeCodestral, endless_line: bool) -> None:
+async def test_an_answer_longer_than_max_tokens_allows_is_stopped(
+    fake: FakeCodestral, endless_line: bool
+) -> None:
     fake.enqueue(Script(text="start ", endless=True, endless_line=endless_line))
     client = make_client(fake)
     with pytest.raises(AnswerTooLong) as caught:

@@ -181,7 +181,10 @@ ODD_ANSWERS: list[tuple[str, Script]] = [
         "content chunks, not streamed",
         Script(text=ANSWER, list_content=True, json_instead_of_stream=True),
     ),
-    ("a second choice alongside", Script(text=ANSWER, chunk_size=3, second_choice="```python\n    pass\n```")),
+    (
+        "a second choice alongside",
+        Script(text=ANSWER, chunk_size=3, second_choice="```python\n    pass\n```"),
+    ),
     ("a trickle slower per line than the idle limit", Script(text=ANSWER, chunk_size=100, trickle=(16, 0.1))),
     (
         "keep-alives further apart than the idle limit before the first token",

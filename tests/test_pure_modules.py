@@ -181,7 +181,11 @@ def test_sse_grouping() -> None:
     events = parser.feed(b': ping\ndata: {"a":\r\ndata: 1}\n\nevent: x\rdata:2\r\rdata: tail')
     last = parser.finish()
     assert last is not None
-    assert [(e.event, e.data) for e in [*events, last]] == [("message", '{"a":\n1}'), ("x", "2"), ("message", "tail")]
+    assert [(e.event, e.data) for e in [*events, last]] == [
+        ("message", '{"a":\n1}'),
+        ("x", "2"),
+        ("message", "tail"),
+    ]
     assert parser.comments == 1
 
 

@@ -493,6 +493,7 @@ class FakeCodestral:
 
         def content(piece: str) -> str | list[dict[str, str]]:
             return [{"type": "text", "text": piece}] if script.list_content else piece
+
         if not await send(
             event(
                 {
@@ -644,7 +645,9 @@ def _completion_json(script: Script, request: RecordedRequest, model: str) -> di
                 "index": 0,
                 "message": {
                     "role": "assistant",
-                    "content": [{"type": "text", "text": script.text}] if script.list_content else script.text,
+                    "content": [{"type": "text", "text": script.text}]
+                    if script.list_content
+                    else script.text,
                     "tool_calls": None,
                     "prefix": False,
                 },
