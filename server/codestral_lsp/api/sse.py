@@ -47,6 +47,7 @@ class SseParser:
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
         """Take the next bytes of the stream; return the events they complete, in order."""
+        scan_from = len(self._buffer)  # what is buffered holds no line end: do not search it again
         self._buffer += chunk
         if not self._started:
             if len(self._buffer) < len(BOM) and BOM.startswith(bytes(self._buffer)):
@@ -54,16 +55,21 @@ class SseParser:
             if self._buffer.startswith(BOM):
                 del self._buffer[: len(BOM)]
             self._started = True
+            scan_from = 0
         events: list[SseEvent] = []
         start = 0
         buffer = self._buffer
+        cr = lf = -2  # where the next "\r" / "\n" is (-1: none left; -2: not searched yet)
         while True:
             if self._skip_lf and start < len(buffer):
                 if buffer[start] == 0x0A:
                     start += 1
                 self._skip_lf = False
-            cr = buffer.find(b"\r", start)
-            lf = buffer.find(b"\n", start)
+            scan = max(start, scan_from)
+            if cr != -1 and cr < scan:  # each search at most once per line end (linear time)
+                cr = buffer.find(b"\r", scan)
+            if lf != -1 and lf < scan:
+                lf = buffer.find(b"\n", scan)
             ends = [i for i in (cr, lf) if i >= 0]
             if not ends:
                 break
