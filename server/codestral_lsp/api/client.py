@@ -3,12 +3,17 @@
 One :class:`httpx.AsyncClient` per :class:`CodestralClient`, created on first use (an event loop
 must be running) and reused for every request. Flow of a request::
 
-    stream_chat(request) ─► _open(path, body)      retries 429/5xx/connection errors,
-                                                   honours Retry-After, first-byte timeout
-                        ─► _read_stream(response)  SSE events → TextDelta …, then Completion;
-                                                   idle timeout, cut/errored streams raise
+    stream_chat(request) ─► _slot()                one of 32 places; more requests wait
+                        ─► _open(path, body)      retries 429/5xx/connection errors,
+                                                   honours Retry-After; 3xx refused
+                        ─► _read_stream(response)  bytes → SSE events → TextDelta …, then
+                                                   Completion; time limits on text and on
+                                                   silence, bounded size, cut/errored raise
 
-Cancelling the task that consumes a stream closes the HTTP response at once.
+What a server sends back is bounded: answer text by ``max_tokens`` (:class:`AnswerLimits`),
+lines and bodies likewise, error text quoted to the user to a sentence. Only the first choice
+(``index`` 0) is read, ``content`` as a string or as a list of text chunks. Cancelling the task
+that consumes a stream closes the HTTP response at once.
 """
 
 from __future__ import annotations
