@@ -533,7 +533,7 @@ async def test_list_models_reads_capabilities_and_aliases(fake: FakeCodestral) -
 
 
 async def test_a_leading_bom_does_not_drop_the_first_event(fake: FakeCodestral) -> None:
-    fake.enqueue(Script(text="first line\nsecond line\n", chunk_size=100, bom=True))
+    fake.enqueue(Script(text="first line\nsecond line\n", chunk_size=100, bom=True, role_chunk=False))
     client = make_client(fake)
     _, final = await collect(client, chat())
     await client.aclose()

@@ -175,7 +175,7 @@ INCOMPLETE: list[tuple[str, dict[str, bool], str]] = [
 
 # Odd but legal answers: each must land exactly as a plain one would.
 ODD_ANSWERS: list[tuple[str, Script]] = [
-    ("leading BOM", Script(text=ANSWER, chunk_size=1000, bom=True)),
+    ("leading BOM", Script(text=ANSWER, chunk_size=1000, bom=True, role_chunk=False)),
     ("content as a list of chunks", Script(text=ANSWER, chunk_size=3, list_content=True)),
     (
         "content chunks, not streamed",

@@ -122,6 +122,7 @@ class Script:
     comments: bool = False
     # Odd but legal answers, and hostile ones:
     bom: bool = False  # a UTF-8 BOM before the first event
+    role_chunk: bool = True  # the first event names the role only (as Mistral and llama.cpp send)
     list_content: bool = False  # content as a list of chunks [{"type": "text", "text": ...}]
     second_choice: str | None = None  # a second choice (index 1) streamed alongside, this text
     redirect_to: str | None = None  # a 307 to this address, with a chat completion as its body
@@ -494,7 +495,7 @@ class FakeCodestral:
         def content(piece: str) -> str | list[dict[str, str]]:
             return [{"type": "text", "text": piece}] if script.list_content else piece
 
-        if not await send(
+        if script.role_chunk and not await send(
             event(
                 {
                     **base,
