@@ -384,14 +384,17 @@ class CodestralClient:
     async def _read_body(self, response: httpx.Response, limit: int) -> bytes | None:
         """Read a whole (non-streamed) body; ``None`` when it is longer than ``limit`` bytes.
 
-        The time limit is on silence, as for streams: ``timeouts.idle`` without a byte.
+        Time limits: ``timeouts.idle`` of silence, as for streams, and ``timeouts.firstByte`` for
+        the whole body (a body trickling in forever is ended too).
         """
         received = bytearray()
         chunks = response.aiter_bytes()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeouts.first_byte
         try:
             while True:
                 try:
-                    async with asyncio.timeout(self.timeouts.idle):
+                    async with asyncio.timeout(max(0.0, min(self.timeouts.idle, deadline - loop.time()))):
                         data = await anext(chunks)
                 except StopAsyncIteration:
                     return bytes(received)
@@ -399,6 +402,8 @@ class CodestralClient:
                 if len(received) > limit:
                     return None
         except TimeoutError as exc:
+            if loop.time() >= deadline:
+                raise FirstByteTimeout(self._no_text_message(False)) from exc
             raise StreamStalled(self._stalled_message()) from exc
         except (httpx.TransportError, httpx.DecodingError, httpx.StreamError) as exc:
             raise StreamInterrupted(self._cut_message(0)) from exc
