@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from codestral_lsp.api.client import KEEPALIVE_CONNECTIONS
 
+from bench import answers
 from bench.lsp_client import RawLspClient
 from tests.fake_codestral import FakeCodestral, Script
 
@@ -545,7 +546,7 @@ def write_markdown(bench: Bench, path: Path) -> None:
         mark = {True: "met", False: "**missed**", None: ""}[m.met]
         detail = f" ({m.detail})" if m.detail else ""
         lines.append(f"| {m.name.strip()} | {m.value}{detail} | {m.target} | {mark} |")
-    lines += ["", "## Notes", "", NOTES]
+    lines += ["", "## Notes", "", NOTES, "", answers.section().rstrip("\n")]
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -92,6 +92,7 @@ class Editor:
     documents: dict[str, OpenDocument] = field(default_factory=dict)
     edits: list[types.ApplyWorkspaceEditParams] = field(default_factory=list)
     refuse_edits: bool = False
+    refuse_reason: str | None = "refused by the test"  # the failureReason sent (None: none)
     server_capabilities: types.ServerCapabilities | None = None
 
     # -- documents ---------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class Editor:
         """Apply a workspace edit to open documents (or files on disk), like an editor."""
         self.edits.append(params)
         if self.refuse_edits:
-            return types.ApplyWorkspaceEditResult(applied=False, failure_reason="refused by the test")
+            return types.ApplyWorkspaceEditResult(applied=False, failure_reason=self.refuse_reason)
         edit = params.edit
         operations: list[Any] = list(edit.document_changes or [])
         for uri, edits in (edit.changes or {}).items():

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import pty
+import signal
+import socket
 import subprocess
 import sys
+import tty
+from typing import Any
 
 import pytest
 
@@ -145,3 +152,93 @@ async def test_tcp_mode_serves_lsp_on_the_given_port() -> None:
     finally:
         server.kill()
         await server.wait()
+
+
+async def _initialize_over(reader: Any, writer: Any) -> dict[str, Any]:
+    """Send ``initialize`` and read its answer (the server is then waiting for more input)."""
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}}
+    ).encode()
+    writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    await writer.drain()
+    header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    length = int(header.split(b":")[1].split(b"\r\n")[0])
+    answer: dict[str, Any] = json.loads(await reader.readexactly(length))
+    return answer
+
+
+async def _interrupt(server: asyncio.subprocess.Process, times: int) -> tuple[int, str]:
+    """Press Ctrl+C ``times`` times; the exit status and what the server wrote on stderr."""
+    assert server.stderr is not None
+    for _ in range(times):
+        server.send_signal(signal.SIGINT)
+    try:
+        status = await asyncio.wait_for(server.wait(), 10)
+    except TimeoutError:
+        server.kill()
+        await server.wait()
+        raise AssertionError("Ctrl+C did not stop the server within 10 s") from None
+    return status, (await server.stderr.read()).decode()
+
+
+class _Terminal:
+    """The writing end of a pseudo-terminal in raw mode: the server's stdin, as in a shell."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def write(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    async def drain(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+async def test_ctrl_c_stops_the_stdio_server_at_once_and_cleanly(presses: int) -> None:
+    # Started by hand, stdin is a terminal: pygls's reading thread is blocked on it.
+    try:
+        master, slave = pty.openpty()
+    except OSError:
+        pytest.skip("no pseudo-terminals here")
+    tty.setraw(slave)
+    try:
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "codestral_lsp",
+            stdin=slave,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=environment_without_keys(),
+        )
+        assert (await _initialize_over(server.stdout, _Terminal(master)))["id"] == 1  # it is serving
+        status, stderr = await _interrupt(server, presses)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert status in (0, 130), stderr
+    assert "Traceback" not in stderr and "Fatal Python error" not in stderr
+    assert "stopped (Ctrl+C)" in stderr
+
+
+async def test_ctrl_c_stops_the_tcp_server_without_a_traceback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "codestral_lsp", "--tcp", "--port", str(port)),
+        stderr=asyncio.subprocess.PIPE,
+        env=environment_without_keys(),
+    )
+    assert server.stderr is not None
+    line = b""
+    while b"Serving on" not in line:
+        line = await asyncio.wait_for(server.stderr.readline(), 30)
+        assert line, "the server exited before listening"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    assert (await _initialize_over(reader, writer))["id"] == 1  # a client is connected
+    status, stderr = await _interrupt(server, 1)
+    writer.close()
+    assert status in (0, 130), stderr
+    assert "Traceback" not in stderr and "Fatal Python error" not in stderr

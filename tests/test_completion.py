@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from codestral_lsp.fim import CompletionCache, clean_completion, stop_sequences, trim_prefix, trim_suffix
 from lsprotocol import types
 
@@ -182,7 +183,7 @@ async def test_a_rejected_key_is_reported_once(
     assert len(errors) == 1 and "CODESTRAL_API_KEY" in errors[0]
 
 
-async def test_a_server_without_fim_switches_completion_off_once(
+async def test_a_server_without_any_fim_endpoint_is_told_once_which_setting_to_change(
     fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
     editor = await session(start_session, {"completion": {"debounceMs": 0}})
@@ -190,12 +191,31 @@ async def test_a_server_without_fim_switches_completion_off_once(
     fake.enqueue(Script(status=404, body={"detail": "Not Found"}))
     assert texts(await inline(editor, uri, CURSOR)) == []
     assert texts(await inline(editor, uri, CURSOR)) == []
-    assert len(fake.completion_requests()) == 1
+    # auto: each dialect probed once, by the first completion; then completion is off
+    assert [r.path for r in fake.completion_requests()] == [
+        "/v1/fim/completions",
+        "/infill",
+        "/v1/completions",
+    ]
     [warning] = editor.message_texts(types.MessageType.Warning)
-    assert "Inline completion is off" in warning
+    assert "Inline completion is off" in warning and "no fill-in-the-middle endpoint" in warning
+    assert "completion.api" in warning and "completion.chatFallback" in warning
+    assert "model" not in warning.split("Set ")[0]  # the model is not blamed
 
 
-async def test_chat_fallback_completes_where_there_is_no_fim(
+async def test_a_model_mistral_does_not_know_is_named(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(status=404))  # Mistral's answer: "Invalid model: no such model"
+    assert texts(await inline(editor, uri, CURSOR)) == []
+    assert [r.path for r in fake.completion_requests()] == ["/v1/fim/completions"]
+    [warning] = editor.message_texts(types.MessageType.Warning)
+    assert "does not know model" in warning and "completion.model" in warning
+
+
+async def test_chat_fallback_answers_the_very_first_request(
     fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
     editor = await session(start_session, {"completion": {"debounceMs": 0, "chatFallback": True}})
@@ -203,9 +223,145 @@ async def test_chat_fallback_completes_where_there_is_no_fim(
     fake.enqueue(
         Script(status=404, body={"detail": "Not Found"}), Script(text="```python\nmath.pi * r ** 2\n```")
     )
-    assert texts(await inline(editor, uri, CURSOR)) == []
     assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+    paths = [r.path for r in fake.completion_requests()]
+    assert paths == ["/v1/fim/completions", "/infill", "/v1/completions", "/v1/chat/completions"]
+    [info] = editor.message_texts(types.MessageType.Info)
+    assert "chat endpoint" in info
+    fake.enqueue(Script(text="math.tau * r"))
+    editor.replace(uri, CURSOR, CURSOR, " ")
+    assert texts(await inline(editor, uri, CURSOR + 1)) == ["math.tau * r"]
+    assert fake.completion_requests()[-1].path == "/v1/chat/completions"
+    assert len(editor.message_texts(types.MessageType.Info)) == 1
+
+
+async def test_chat_fallback_drops_an_answer_cut_at_max_tokens(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    editor = await session(
+        start_session, {"completion": {"debounceMs": 0, "chatFallback": True, "api": "mistral"}}
+    )
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(
+        Script(status=404, body={"detail": "Not Found"}), Script(text="math.pi * (r", finish_reason="length")
+    )
+    assert texts(await inline(editor, uri, CURSOR)) == []
     assert [r.path for r in fake.completion_requests()] == ["/v1/fim/completions", "/v1/chat/completions"]
+
+
+async def test_chat_fallback_trims_what_repeats_the_text_before_the_cursor(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    editor = await session(
+        start_session, {"completion": {"debounceMs": 0, "chatFallback": True, "api": "mistral"}}
+    )
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(
+        Script(status=404, body={"detail": "Not Found"}),
+        Script(text="```python\n    return math.pi * r ** 2\n```"),
+    )
+    assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+
+
+# -- the three fill-in-the-middle dialects ------------------------------------------------------
+
+
+async def test_ollama_and_vllm_complete_through_openai_completions_with_suffix(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    fake.flavour = "openai"
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(text="math.pi * r ** 2"), Script(text="2 * math.pi * r"))
+    assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+    editor.replace(uri, CURSOR, CURSOR, " ")
+    assert texts(await inline(editor, uri, CURSOR + 1)) == ["2 * math.pi * r"]
+    paths = [r.path for r in fake.completion_requests()]
+    assert paths == ["/v1/fim/completions", "/infill", "/v1/completions", "/v1/completions"]  # probed once
+    body = fake.completion_requests()[2].body
+    assert body["prompt"] == CODE[:CURSOR] and body["suffix"] == CODE[CURSOR:]
+    assert body["model"] == "codestral-latest" and body["max_tokens"] == 128 and body["stop"] == ["\n\n\n"]
+    assert body["stream"] is False and body["temperature"] == 0
+    assert editor.message_texts(types.MessageType.Warning) == []
+
+
+async def test_llamacpp_completes_through_infill_at_the_server_root(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    fake.flavour = "llamacpp"
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(text="math.pi * r ** 2"), Script(text="r * r"))
+    assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+    editor.replace(uri, CURSOR, CURSOR, " ")
+    assert texts(await inline(editor, uri, CURSOR + 1)) == ["r * r"]
+    paths = [r.path for r in fake.completion_requests()]
+    assert paths == ["/v1/fim/completions", "/infill", "/infill"]  # not under /v1, probed once
+    body = fake.completion_requests()[1].body
+    assert body["input_prefix"] == CODE[:CURSOR] and body["input_suffix"] == CODE[CURSOR:]
+    assert body["n_predict"] == 128 and body["stop"] == ["\n\n\n"] and body["stream"] is False
+
+
+@pytest.mark.parametrize("api", ["mistral", "openai", "llamacpp"])
+async def test_a_configured_dialect_is_spoken_without_probing(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]], api: str
+) -> None:
+    fake.flavour = "llamacpp" if api == "llamacpp" else "openai" if api == "openai" else "mistral"
+    editor = await session(start_session, {"completion": {"debounceMs": 0, "api": api}})
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(text="math.pi * r ** 2"))
+    assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+    [request] = fake.completion_requests()
+    assert (
+        request.path
+        == {"mistral": "/v1/fim/completions", "openai": "/v1/completions", "llamacpp": "/infill"}[api]
+    )
+
+
+@pytest.mark.parametrize("api", ["mistral", "openai", "llamacpp"])
+async def test_a_newer_request_cancels_the_one_in_flight_in_every_dialect(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]], api: str
+) -> None:
+    fake.flavour = "llamacpp" if api == "llamacpp" else "openai" if api == "openai" else "mistral"
+    editor = await session(start_session, {"completion": {"debounceMs": 0, "api": api}})
+    uri = editor.open("geo.py", CODE)
+    gate = Gate()
+    fake.enqueue(Script(text="slow answer", gate=gate), Script(text="fast"))
+    first = asyncio.ensure_future(inline(editor, uri, CURSOR))
+    assert await asyncio.to_thread(gate.reached.wait, 10)
+    second = await inline(editor, uri, CURSOR)
+    assert texts(await first) == []
+    assert texts(second) == ["fast"]
+    assert await asyncio.to_thread(fake.completion_requests()[0].disconnected.wait, 10)
+    gate.open()
+
+
+async def test_vllm_refusing_suffix_is_reported_once_and_chat_fallback_completes(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    fake.flavour, fake.suffix_supported = "openai", False
+    editor = await session(start_session, {"completion": {"debounceMs": 0, "chatFallback": True}})
+    uri = editor.open("geo.py", CODE)
+    fake.enqueue(Script(text="math.pi * r ** 2"))
+    assert texts(await inline(editor, uri, CURSOR)) == ["math.pi * r ** 2"]
+    paths = [r.path for r in fake.completion_requests()]
+    assert paths == ["/v1/fim/completions", "/infill", "/v1/completions", "/v1/chat/completions"]
+    [info] = editor.message_texts(types.MessageType.Info)
+    assert "suffix is not currently supported" in info and "chat endpoint" in info
+
+
+async def test_a_llamacpp_model_without_fim_tokens_is_reported_once(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    fake.flavour, fake.infill_supported = "llamacpp", False
+    editor = await session(start_session, {"completion": {"debounceMs": 0}})
+    uri = editor.open("geo.py", CODE)
+    for _ in range(2):
+        assert texts(await inline(editor, uri, CURSOR)) == []
+    assert [r.path for r in fake.completion_requests()] == ["/v1/fim/completions", "/infill"]
+    [warning] = editor.message_texts(types.MessageType.Warning)
+    assert "cannot fill in the middle" in warning and "Infill is not supported" in warning
+    assert "completion.chatFallback" in warning
 
 
 async def test_clients_without_inline_completion_get_one_completion_item(

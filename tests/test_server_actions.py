@@ -240,6 +240,7 @@ async def test_explain_without_show_document_only_returns_the_markdown(
         "status": "shown",
         "message": "explanation ready",
         "markdown": "It greets.",
+        "truncated": False,
         "usage": result["usage"],
     }
     assert editor.client.shown_documents == []

@@ -120,7 +120,7 @@ async def test_typing_inside_the_selection_keeps_the_answer_and_applies_nothing(
     [warning] = editor.message_texts(types.MessageType.Warning)
     assert "edited the selected code" in warning
     kept = Path(result["answerUri"].removeprefix("file://"))
-    assert kept.read_text() == NEW_SECOND
+    assert kept.read_text() == "def second():\n    return 22\n"  # the code, without the fences
     assert [d.uri for d in editor.client.shown_documents] == [result["answerUri"]]
 
 
@@ -145,7 +145,8 @@ async def test_a_newer_job_on_the_same_code_replaces_the_older(editor: Editor, f
     assert second["status"] == "applied"
     assert editor.text(uri).endswith("def second():\n    return 'new'\n")
     assert any(
-        "Cancelled the earlier Codestral: Refactor" in m for m in editor.message_texts(types.MessageType.Info)
+        "Codestral cancelled the earlier Refactor: a Document was started on the same code." in m
+        for m in editor.message_texts(types.MessageType.Info)
     )
     assert len(editor.edits) == 1
 
@@ -290,3 +291,115 @@ async def test_usage_is_counted_per_session(editor: Editor, fake: FakeCodestral)
     assert usage["requests"] == 2
     assert (usage["promptTokens"], usage["completionTokens"], usage["totalTokens"]) == (1500, 300, 1800)
     assert usage["estimatedCostUsd"] == pytest.approx((1500 * 0.3 + 300 * 0.9) / 1e6)
+
+
+async def test_a_cancelled_job_says_so_in_plain_words(editor: Editor, fake: FakeCodestral) -> None:
+    uri = editor.open("m.py", CODE)
+    running, gate = await start_held_refactor(editor, uri)
+    await editor.run("codestral.cancel", {"uri": uri})
+    result = await running
+    gate.open()
+    # Editors put "Codestral: " before a result's message: it must not carry it twice.
+    assert result["message"] == "Refactor cancelled; nothing was changed."
+    end = editor.progress_values()[-1][-1]
+    assert isinstance(end, types.WorkDoneProgressEnd)
+    assert (end.message or "").startswith("cancelled; nothing was changed (about ")
+    assert "cancelled: cancelled" not in (end.message or "")
+
+
+async def test_progress_counts_tokens_in_plain_words(editor: Editor, fake: FakeCodestral) -> None:
+    uri = editor.open("m.py", CODE)
+    fake.enqueue(Script(text="abcd", chunk_size=4))
+    await editor.run("codestral.explain", {"uri": uri, "range": SECOND})
+    reports = [
+        v.message or "" for v in editor.progress_values()[0] if isinstance(v, types.WorkDoneProgressReport)
+    ]
+    assert reports == ["4 characters received (about 1 token) — abcd"]
+
+
+@pytest.mark.parametrize("reason", [None, "The user declined the edit."])
+async def test_an_edit_the_editor_declines_is_kept_and_the_user_told_why(
+    editor: Editor, fake: FakeCodestral, reason: str | None
+) -> None:
+    uri = editor.open("m.py", CODE)
+    editor.refuse_edits, editor.refuse_reason = True, reason
+    answer = f"Here you are:\n\n{NEW_SECOND}\n\nIt now returns 22."
+    fake.enqueue(Script(text=answer))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": SECOND})
+    assert result["status"] == "kept" and editor.text(uri) == CODE
+    why = ": The user declined the edit" if reason else ""
+    [warning] = editor.message_texts(types.MessageType.Warning)
+    assert warning.startswith(
+        f"The editor did not apply the change{why}; nothing was changed. The proposed code is open beside yours"
+    )
+    assert editor.message_texts(types.MessageType.Error) == []  # no "failed unexpectedly"
+    # What is kept is usable: the code as a Python file, and the whole answer beside it.
+    code = Path(result["answerUri"].removeprefix("file://"))
+    assert code.suffix == ".py" and code.read_text() == "def second():\n    return 22\n"
+    assert Path(result["fullAnswerUri"].removeprefix("file://")).read_text() == answer
+    assert result["reason"].startswith("The editor did not apply the change")
+
+
+async def test_a_document_with_an_overlong_extension_still_keeps_the_answer(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri = editor.open("m." + "x" * 240, CODE)
+    editor.refuse_edits = True
+    fake.enqueue(Script(text=NEW_SECOND))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": SECOND})
+    assert result["status"] == "kept"
+    kept = Path(result["answerUri"].removeprefix("file://"))
+    assert kept.read_text() == "def second():\n    return 22\n" and kept.suffix == ".py"  # the language's
+
+
+async def test_an_explanation_cut_at_max_tokens_says_it_was_cut(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    editor = await start_session(settings={"maxTokens": 50})
+    uri = editor.open("m.py", CODE)
+    fake.enqueue(Script(text="`second` returns 2, and", finish_reason="length"))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": SECOND})
+    assert result["status"] == "shown" and result["truncated"] is True
+    assert result["message"] == "explanation ready, but cut off at maxTokens (50)"
+    assert result["markdown"].startswith("`second` returns 2, and")
+    assert "cut off at maxTokens (50)" in result["markdown"]
+    end = editor.progress_values()[-1][-1]
+    assert "cut off at maxTokens (50)" in (end.message or "")
+
+
+async def test_usage_counts_inline_completions_and_cancelled_jobs(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    from tests.test_completion import INLINE, inline
+
+    editor = await start_session(settings={"completion": {"debounceMs": 0}}, capabilities=INLINE)
+    uri = editor.open("m.py", CODE)
+    fake.enqueue(Script(text="22", usage=(40, 2)))
+    assert (await inline(editor, uri, CODE.index("2\n", 40))).items
+    running, gate = await start_held_refactor(editor, uri)
+    await editor.run("codestral.cancel", {"uri": uri})
+    cancelled = await running
+    gate.open()
+    usage = await editor.run("codestral.usage")
+    assert usage["requests"] == 2
+    assert (usage["inlineCompletions"], usage["unfinishedActions"], usage["actions"]) == (1, 1, 0)
+    assert usage["tokensEstimated"] is True and usage["estimatedRequests"] == 1
+    spent = cancelled["usage"]
+    assert spent["estimated"] is True and spent["promptTokens"] > 0 and spent["completionTokens"] >= 1
+    assert usage["promptTokens"] == 40 + spent["promptTokens"]
+    assert usage["completionTokens"] == 2 + spent["completionTokens"]
+
+
+async def test_an_answer_that_cannot_be_saved_is_still_returned_and_said(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    editor = await start_session()
+    uri = editor.open("m.py", CODE)
+    editor.refuse_edits = True
+    fake.enqueue(Script(text=NEW_SECOND))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": SECOND})
+    assert result["status"] == "kept" and result["answer"] == NEW_SECOND
+    [warning] = editor.message_texts(types.MessageType.Warning)
+    assert "could not be saved to a file" in warning and "in the command result" in warning
+    assert editor.message_texts(types.MessageType.Error) == []

@@ -2,31 +2,132 @@
 "use strict";
 
 const vscode = require("vscode");
-const { LanguageClient, ExecuteCommandRequest } = require("vscode-languageclient/node");
+const {
+  LanguageClient,
+  ExecuteCommandRequest,
+  WorkDoneProgress,
+  WorkDoneProgressCreateRequest,
+  WorkDoneProgressCancelNotification,
+} = require("vscode-languageclient/node");
+const { findServer } = require("./server-path");
 
 /** Settings that configure this extension, not the server. */
 const CLIENT_ONLY = ["serverPath", "pythonPath", "trace"];
 
 let client;
 
-/** The server's settings object: the `codestral` section without the client-only keys. */
+/**
+ * The server's settings object: the `codestral` keys the user set (in any scope), without the
+ * client-only keys. Defaults are the server's own (package.json only documents them), so the two
+ * can never disagree in behaviour.
+ */
 function serverSettings() {
   const section = vscode.workspace.getConfiguration("codestral");
   const settings = {};
   for (const key of Object.keys(section)) {
     if (typeof section[key] === "function" || CLIENT_ONLY.includes(key)) continue;
+    const seen = section.inspect(key);
+    if (!seen) continue;
+    const set = [
+      seen.globalValue,
+      seen.workspaceValue,
+      seen.workspaceFolderValue,
+      seen.globalLanguageValue,
+      seen.workspaceLanguageValue,
+      seen.workspaceFolderLanguageValue,
+    ].some((value) => value !== undefined);
     const value = section.get(key);
-    if (value !== null && value !== undefined) settings[key] = value;
+    if (set && value !== null && value !== undefined) settings[key] = value;
   }
   return settings;
 }
 
-function serverOptions() {
+/** The command that starts the server, found as Python-tool extensions do (see server-path.js). */
+async function serverOptions() {
   const config = vscode.workspace.getConfiguration("codestral");
-  const python = config.get("pythonPath");
-  if (python) return { command: python, args: ["-m", "codestral_lsp"] };
-  return { command: config.get("serverPath") || "codestral-lsp", args: [] };
+  return findServer({
+    serverPath: config.get("serverPath"),
+    pythonPath: config.get("pythonPath"),
+    pythonExtensionInterpreter,
+  });
 }
+
+/** The interpreter selected in the Python extension, if it is installed. */
+async function pythonExtensionInterpreter() {
+  const extension = vscode.extensions.getExtension("ms-python.python");
+  if (!extension) return undefined;
+  const api = extension.isActive ? extension.exports : await extension.activate();
+  const environments = api && api.environments;
+  if (!environments) return undefined;
+  const active = environments.getActiveEnvironmentPath(vscode.window.activeTextEditor?.document.uri);
+  return active && active.path;
+}
+
+/**
+ * Shows the server's work-done progress as a notification with a Cancel button (the language
+ * client's own shows it in the status bar, where it cannot be cancelled). Registered after the
+ * client's built-in progress feature, so its `window/workDoneProgress/create` handler wins.
+ */
+class NotificationProgressFeature {
+  constructor(client) {
+    this.client = client;
+  }
+  fillClientCapabilities(capabilities) {
+    capabilities.window = Object.assign({}, capabilities.window, { workDoneProgress: true });
+  }
+  initialize() {
+    this.client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => this.track(token));
+  }
+  track(token) {
+    let progress, finish;
+    const subscription = this.client.onProgress(WorkDoneProgress.type, token, (value) => {
+      if (value.kind === "begin") {
+        vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Notification, title: value.title, cancellable: !!value.cancellable },
+          (reporter, cancellation) => {
+            progress = reporter;
+            if (value.message) reporter.report({ message: value.message });
+            cancellation.onCancellationRequested(() =>
+              this.client.sendNotification(WorkDoneProgressCancelNotification.type, { token }),
+            );
+            return new Promise((resolve) => (finish = resolve));
+          },
+        );
+      } else if (value.kind === "report") {
+        if (progress && value.message) progress.report({ message: value.message });
+      } else if (value.kind === "end") {
+        subscription.dispose();
+        if (finish) finish();
+        if (value.message) vscode.window.setStatusBarMessage(`Codestral: ${value.message}`, 8000);
+      }
+    });
+  }
+  getState() { return { kind: "static" }; }
+  clear() {}
+  dispose() {}
+}
+
+/** Read-only documents holding explanations: shown as a preview, never an unsaved editor. */
+const EXPLANATION_SCHEME = "codestral-explanation";
+class ExplanationDocuments {
+  constructor() {
+    this.texts = new Map();
+    this.changed = new vscode.EventEmitter();
+    this.onDidChange = this.changed.event;
+    this.count = 0;
+  }
+  provideTextDocumentContent(uri) {
+    return this.texts.get(uri.toString()) || "";
+  }
+  add(markdown) {
+    this.count += 1;
+    const uri = vscode.Uri.from({ scheme: EXPLANATION_SCHEME, path: `/Explanation ${this.count}.md` });
+    this.texts.set(uri.toString(), markdown);
+    if (this.texts.size > 20) this.texts.delete(this.texts.keys().next().value);
+    return uri;
+  }
+}
+const explanations = new ExplanationDocuments();
 
 /** Declares that this client asks the user for the instruction of codestral.edit itself. */
 class InstructionPromptFeature {
@@ -52,11 +153,7 @@ async function askInstruction() {
 async function showResult(result) {
   if (!result) return;
   if (result.markdown !== undefined) {
-    let uri = result.documentUri ? vscode.Uri.parse(result.documentUri) : undefined;
-    if (!uri) {
-      const doc = await vscode.workspace.openTextDocument({ language: "markdown", content: result.markdown });
-      uri = doc.uri;
-    }
+    const uri = explanations.add(result.markdown);
     await vscode.commands.executeCommand("markdown.showPreviewToSide", uri);
   } else if (result.status === "applied" || result.status === "unchanged" || result.status === "cancelled") {
     vscode.window.setStatusBarMessage(`Codestral: ${result.message}`, 5000);
@@ -99,12 +196,66 @@ async function runAction(action) {
   }
 }
 
-function activate(context) {
+/** Why there is no server, when none was found (commands say it instead of doing nothing). */
+let missingServer;
+
+function serverReady() {
+  if (client) return true;
+  vscode.window.showErrorMessage(`Codestral: ${missingServer || "the language server is not running."}`);
+  return false;
+}
+
+function registerCommands(context, server) {
+  for (const action of ["explain", "refactor", "fix", "document", "tests", "edit"]) {
+    context.subscriptions.push(
+      vscode.commands.registerCommand(`codestral-vscode.${action}`, () => serverReady() && runAction(action)),
+    );
+  }
+  context.subscriptions.push(
+    vscode.commands.registerCommand("codestral-vscode.cancel", async () => {
+      if (!serverReady()) return;
+      const result = await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.cancel", arguments: [{}] });
+      vscode.window.setStatusBarMessage(`Codestral: cancelled ${result.cancelled} action(s)`, 5000);
+    }),
+    vscode.commands.registerCommand("codestral-vscode.usage", async () => {
+      if (!serverReady()) return;
+      const u = await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.usage", arguments: [] });
+      vscode.window.showInformationMessage(
+        `Codestral: ${u.requests} requests, ${u.totalTokens} tokens, about $${u.estimatedCostUsd.toFixed(4)}`,
+      );
+    }),
+    vscode.commands.registerCommand("codestral-vscode.check", () => {
+      if (!server.command) return serverReady();
+      const terminal = vscode.window.createTerminal("Codestral check");
+      terminal.sendText([server.command, ...server.args, "check"].map((part) => JSON.stringify(part)).join(" "));
+      terminal.show();
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (event.affectsConfiguration("codestral.serverPath") || event.affectsConfiguration("codestral.pythonPath")) {
+        vscode.window.showInformationMessage("Codestral: reload the window to use the new server command.");
+      }
+    }),
+  );
+}
+
+async function activate(context) {
   const outputChannel = vscode.window.createOutputChannel("Codestral", { log: true });
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(EXPLANATION_SCHEME, explanations));
+  const server = await serverOptions();
+  registerCommands(context, server);
+  if (!server.command) {
+    missingServer = server.problem;
+    outputChannel.error(server.problem);
+    vscode.window.showErrorMessage(`Codestral: ${server.problem}`, "Open Settings").then((choice) => {
+      if (choice) vscode.commands.executeCommand("workbench.action.openSettings", "codestral.serverPath");
+    });
+    return;
+  }
+  outputChannel.info(`starting ${server.command} ${server.args.join(" ")} (found through ${server.how})`);
   client = new LanguageClient(
     "codestral",
     "Codestral",
-    serverOptions(),
+    { command: server.command, args: server.args },
     {
       documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
       outputChannel,
@@ -131,39 +282,12 @@ function activate(context) {
     },
   );
   client.registerFeature(new InstructionPromptFeature());
-
-  for (const action of ["explain", "refactor", "fix", "document", "tests", "edit"]) {
-    context.subscriptions.push(vscode.commands.registerCommand(`codestral-vscode.${action}`, () => runAction(action)));
-  }
-  context.subscriptions.push(
-    vscode.commands.registerCommand("codestral-vscode.cancel", async () => {
-      const result = await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.cancel", arguments: [{}] });
-      vscode.window.setStatusBarMessage(`Codestral: cancelled ${result.cancelled} action(s)`, 5000);
-    }),
-    vscode.commands.registerCommand("codestral-vscode.usage", async () => {
-      const u = await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.usage", arguments: [] });
-      vscode.window.showInformationMessage(
-        `Codestral: ${u.requests} requests, ${u.totalTokens} tokens, about $${u.estimatedCostUsd.toFixed(4)}`,
-      );
-    }),
-    vscode.commands.registerCommand("codestral-vscode.check", () => {
-      const terminal = vscode.window.createTerminal("Codestral check");
-      const { command, args } = serverOptions();
-      terminal.sendText([command, ...args, "check"].map((part) => JSON.stringify(part)).join(" "));
-      terminal.show();
-    }),
-    vscode.workspace.onDidChangeConfiguration((event) => {
-      if (event.affectsConfiguration("codestral.serverPath") || event.affectsConfiguration("codestral.pythonPath")) {
-        vscode.window.showInformationMessage("Codestral: reload the window to use the new server command.");
-      }
-    }),
-  );
+  client.registerFeature(new NotificationProgressFeature(client));
   return client.start().catch((error) => {
-    const { command } = serverOptions();
-    vscode.window.showErrorMessage(
-      `Codestral: could not start the language server (${command}): ${error && error.message}. ` +
-        "Install it with `python3 -m pip install codestral-lsp` (or from its checkout), or set codestral.serverPath / codestral.pythonPath.",
-    );
+    const reason = (error && (error.message || String(error))) || "it exited at once";
+    client = undefined;
+    missingServer = `the language server ${server.command} (found through ${server.how}) did not start: ${reason}.`;
+    vscode.window.showErrorMessage(`Codestral: ${missingServer} Run Codestral: Check Setup, or set codestral.serverPath.`);
   });
 }
 

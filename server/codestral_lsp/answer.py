@@ -1,6 +1,6 @@
 """From the model's answer to the exact text that replaces (or follows) the selection.
 
-* :func:`extract_code` lifts the code out of an answer, fenced or not, dropping prose.
+* :func:`extract_code` lifts the code out of an answer, fenced or not (tests, inserts).
 * :func:`fit_to_selection` re-indents it where the model dedented it (never twice), turns
   spaces into tabs in a tab-indented file, and gives it the document's line endings and the
   selection's trailing newline.
@@ -8,10 +8,9 @@
 
 from __future__ import annotations
 
-import re
 from itertools import pairwise
 
-_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*$")
+from codestral_lsp.shapes import parse_answer
 
 
 def _normalise(text: str) -> str:
@@ -21,29 +20,14 @@ def _normalise(text: str) -> str:
 def extract_code(answer: str) -> str:
     """The code in an answer: the longest fenced block, else the whole answer.
 
-    An opening fence with no closing one (a truncated answer) takes everything after it.
+    Fences are read by :func:`codestral_lsp.shapes.parse_answer`: a line of backticks inside
+    the code (an indented Markdown example in a docstring) does not end the block. An opening
+    fence with no closing one (a truncated answer) takes everything after it. Rewrites use
+    :func:`codestral_lsp.shapes.plan_rewrite`, which also chooses among blocks by content.
     """
-    lines = _normalise(answer).split("\n")
-    blocks: list[str] = []
-    index = 0
-    while index < len(lines):
-        match = _FENCE.match(lines[index])
-        if not match:
-            index += 1
-            continue
-        fence = match.group(1)
-        body: list[str] = []
-        index += 1
-        while index < len(lines) and not (
-            lines[index].strip().startswith(fence[0] * len(fence))
-            and lines[index].strip().strip(fence[0]) == ""
-        ):
-            body.append(lines[index])
-            index += 1
-        blocks.append("\n".join(body) + "\n" if body else "")
-        index += 1
+    blocks, _ = parse_answer(_normalise(answer).lstrip("\ufeff"))
     if blocks:
-        return max(blocks, key=len)
+        return max(("\n".join(b.lines) + "\n" if b.lines else "" for b in blocks), key=len)
     return _normalise(answer).strip("\n") + "\n"
 
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
+import signal
 import sys
+from types import FrameType
 
 from codestral_lsp import __version__
 
@@ -20,7 +24,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
     parser.add_argument("--log-file", help="write logs here (created private) instead of stderr")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log debug details and HTTP bodies without your code; -vv: with it",
+    )
     commands = parser.add_subparsers(dest="command")
     check = commands.add_parser(
         "check",
@@ -36,10 +46,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED_STATUS = 130  # what shells report for a process ended by Ctrl+C (128 + SIGINT)
+
+
+def _exit_on_interrupt(signum: int, frame: FrameType | None) -> None:
+    """End the server at once on Ctrl+C: flush the logs, say so on stderr, exit 130.
+
+    pygls would instead wait for its stdin-reading thread (which a terminal never wakes), and a
+    second Ctrl+C would then abort the interpreter. Nothing is lost by leaving at once: edits are
+    applied by the editor, answers are written whole before they are announced, and open
+    connections are closed by the system.
+    """
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):  # leaving anyway: a log that cannot flush must not stop that
+            handler.flush()
+    with contextlib.suppress(OSError):
+        os.write(2, b"codestral-lsp: stopped (Ctrl+C)\n")  # unbuffered: safe inside a signal handler
+    os._exit(INTERRUPTED_STATUS)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``codestral-lsp`` console script and ``python -m codestral_lsp``."""
     args = _parser().parse_args(argv)
     env = dict(os.environ)
+    signal.signal(signal.SIGINT, _exit_on_interrupt)
     if args.command == "check":
         from codestral_lsp.doctor import check
         from codestral_lsp.settings import parse_settings

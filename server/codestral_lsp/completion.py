@@ -5,6 +5,12 @@ once (its HTTP stream is closed and its LSP request answered with no items). Aut
 wait ``completion.debounceMs`` first and fail quietly (logged; a rejected key or a server without
 fill-in-the-middle is said once). Serving the rest of a suggestion the user is typing into costs
 no request at all.
+
+Fill-in-the-middle comes in three dialects (``completion.api``): Mistral's ``/fim/completions``,
+OpenAI-style ``/completions`` with ``suffix`` (Ollama, vLLM) and llama.cpp's ``/infill``. With
+``"auto"`` Mistral's own endpoints use theirs; any other server is probed once, in the order
+Mistral, llama.cpp, OpenAI (llama.cpp also serves ``/completions`` but ignores ``suffix`` there),
+by the first completion itself, and the dialect that answered is remembered for that base URL.
 """
 
 from __future__ import annotations
@@ -17,21 +23,52 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from codestral_lsp.answer import extract_code
-from codestral_lsp.api import CodestralError
+from codestral_lsp.api import CodestralError, Completion
 from codestral_lsp.api.bodies import ChatRequest, FimRequest, Message
+from codestral_lsp.api.client import FIM_PATHS, CodestralClient, FimDialect, server_root
 from codestral_lsp.api.errors import (
+    ApiError,
     AuthenticationError,
     BadRequestError,
     ModelNotFoundError,
     PermissionDeniedError,
 )
-from codestral_lsp.fim import CompletionCache, clean_completion, stop_sequences, trim_prefix, trim_suffix
+from codestral_lsp.fim import (
+    CompletionCache,
+    clean_completion,
+    endpoint_missing,
+    refuses_fim,
+    stop_sequences,
+    trim_echo,
+    trim_prefix,
+    trim_suffix,
+)
 from codestral_lsp.prompts import COMPLETION_SYSTEM_PROMPT, CURSOR_MARK
+from codestral_lsp.usage import usage_or_estimate
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
 
 log = logging.getLogger(__name__)
+
+
+PROBE_ORDER: tuple[FimDialect, ...] = ("mistral", "llamacpp", "openai")
+
+
+class NoFimEndpoint(CodestralError):
+    """The server has none of the fill-in-the-middle endpoints tried."""
+
+
+class FimRefused(CodestralError):
+    """The server has the endpoint, but refuses fill-in-the-middle for this model (e.g. 501)."""
+
+
+def fim_url(client: CodestralClient, dialect: FimDialect) -> str:
+    """The URL a dialect posts to, for messages."""
+    path = FIM_PATHS[dialect]
+    if path.startswith("/"):
+        return server_root(client.endpoint.base_url) + path
+    return f"{client.endpoint.base_url}/{path}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +89,7 @@ class InlineCompleter:
         self.disabled_reason: str | None = None
         self._said: set[str] = set()
         self.use_chat = False
+        self.dialects: dict[str, FimDialect] = {}  # base URL → the dialect that answered there
 
     def in_flight(self) -> int:
         """How many completion requests are running."""
@@ -117,7 +155,17 @@ class InlineCompleter:
             log.info("completion timed out after %s s", settings.completion.timeout)
             return None
         except CodestralError as error:
-            self._failed(error, explicit)
+            if not self._failed(error, explicit):
+                return None
+            try:  # switched to the chat fallback: this request is answered by it, not dropped
+                async with asyncio.timeout(settings.completion.timeout):
+                    text = await self._ask(model, prefix, suffix)
+            except TimeoutError:
+                return None
+            except CodestralError as again:
+                self._failed(again, explicit)
+                return None
+        if text is None:
             return None
         cleaned = clean_completion(text, suffix)
         if cleaned is None:
@@ -125,7 +173,8 @@ class InlineCompleter:
         self.cache.put(uri, view.source, offset, key, cleaned)
         return Suggestion(cleaned, position)
 
-    async def _ask(self, model: str, prefix: str, suffix: str) -> str:
+    async def _ask(self, model: str, prefix: str, suffix: str) -> str | None:
+        """The raw completion, or ``None`` for an answer not worth offering."""
         settings = self._server.settings.completion
         client = self._server.completion_client()
         if self.use_chat:
@@ -138,45 +187,113 @@ class InlineCompleter:
                 temperature=0.0,
                 max_tokens=settings.max_tokens,
             )
-            return extract_code((await client.chat(request)).text).rstrip("\n")
-        completion = await client.fim(
-            FimRequest(
-                model=model,
-                prompt=prefix,
-                suffix=suffix,
-                temperature=0.0,
-                max_tokens=settings.max_tokens,
-                stop=stop_sequences(prefix, suffix),
-            )
+            answer = await client.chat(request)
+            self._count(model, answer, len(COMPLETION_SYSTEM_PROMPT) + len(prefix) + len(suffix))
+            if answer.truncated:
+                log.info("chat completion cut at completion.maxTokens: not offered")
+                return None
+            return trim_echo(extract_code(answer.text).rstrip("\n"), prefix)
+        fim = FimRequest(
+            model=model,
+            prompt=prefix,
+            suffix=suffix,
+            temperature=0.0,
+            max_tokens=settings.max_tokens,
+            stop=stop_sequences(prefix, suffix),
         )
+        completion = await self._fill_in_middle(client, fim)
+        self._count(model, completion, len(prefix) + len(suffix))
         return completion.text
 
-    def _failed(self, error: CodestralError, explicit: bool) -> None:
+    def _count(self, model: str, completion: Completion, prompt_chars: int) -> None:
+        """Add a completion's tokens to the session's usage (estimated when the API sent none)."""
+        settings = self._server.settings
+        usage, estimated = usage_or_estimate(
+            completion.usage, prompt_chars, len(completion.text), settings.context.chars_per_token
+        )
+        self._server.usage.add(usage, settings.price_for(model), estimated, kind="completion")
+
+    def _candidates(self, client: CodestralClient) -> tuple[FimDialect, ...]:
+        configured = self._server.settings.completion.api
+        if configured != "auto":
+            return (configured,)
+        if client.endpoint.is_mistral:
+            return ("mistral",)
+        known = self.dialects.get(client.endpoint.base_url)
+        return (known,) if known is not None else PROBE_ORDER
+
+    async def _fill_in_middle(self, client: CodestralClient, request: FimRequest) -> Completion:
+        """Ask in the known dialect, or probe them in turn (see module docstring)."""
+        candidates = self._candidates(client)
+        tried: list[str] = []
+        base = client.endpoint.base_url
+        for dialect in candidates:
+            try:
+                completion = await client.fill_in_middle(dialect, request)
+            except ApiError as error:
+                message = error.detail.message if error.detail else None
+                if endpoint_missing(error.status, message) and not client.endpoint.is_mistral:
+                    tried.append(f"POST {fim_url(client, dialect)} ({error.status})")
+                    if self.dialects.get(base) == dialect:
+                        del self.dialects[base]  # another server now answers there
+                    continue
+                if refuses_fim(dialect, error.status, message):
+                    self.dialects[base] = dialect
+                    raise FimRefused(
+                        f"{client.endpoint.host} cannot fill in the middle with {request.model!r}: {message}"
+                    ) from error
+                raise
+            if len(candidates) > 1:
+                log.info("fill-in-the-middle at %s speaks the %s dialect", base, dialect)
+            self.dialects[base] = dialect
+            return completion
+        raise NoFimEndpoint(
+            f"{client.endpoint.host} has no fill-in-the-middle endpoint (tried {', '.join(tried)})"
+        )
+
+    def _failed(self, error: CodestralError, explicit: bool) -> bool:
+        """Report a failure; True when it switched to the chat fallback (ask again now)."""
         settings = self._server.settings.completion
-        if isinstance(error, ModelNotFoundError | BadRequestError) and not self.use_chat:
+        no_fim = isinstance(error, NoFimEndpoint | FimRefused) or (
+            isinstance(error, ModelNotFoundError | BadRequestError) and not self.use_chat
+        )
+        if no_fim and not self.use_chat:
             if settings.chat_fallback:
                 self.use_chat = True
                 self._say_once(
                     "no-fim",
                     types.MessageType.Info,
-                    f"The server has no fill-in-the-middle ({error}); inline completion will use "
-                    f"its chat endpoint.",
+                    f"{error}; inline completion will use the chat endpoint (completion.chatFallback).",
                 )
-                return
+                return True
             self.disabled_reason = str(error)
+            if isinstance(error, NoFimEndpoint):
+                advice = (
+                    'Set completion.api to the dialect your server speaks ("mistral": /v1/fim/completions, '
+                    '"openai": /v1/completions with suffix, "llamacpp": /infill), '
+                    "completion.chatFallback to true to complete with its chat endpoint, "
+                    "or completion.enabled to false."
+                )
+            elif isinstance(error, FimRefused):
+                advice = (
+                    "Serve a model with fill-in-the-middle tokens, set completion.chatFallback to true "
+                    "to complete with the chat endpoint, or completion.enabled to false."
+                )
+            else:
+                advice = (
+                    "Set completion.model to a FIM model (codestral-latest), completion.chatFallback "
+                    "to true, or completion.enabled to false."
+                )
             self._say_once(
-                "no-fim",
-                types.MessageType.Warning,
-                f"Inline completion is off: the server has no fill-in-the-middle for this model ({error}). "
-                f"Set completion.model to a FIM model (codestral-latest), completion.chatFallback to true, "
-                f"or completion.enabled to false.",
+                "no-fim", types.MessageType.Warning, f"Inline completion is off: {error}. {advice}"
             )
-            return
+            return False
         if isinstance(error, AuthenticationError | PermissionDeniedError):
             self._say_once("auth", types.MessageType.Error, f"Inline completion: {error}")
-            return
+            return False
         if explicit:
             message = f"Inline completion failed: {error}"
             self._say_once(type(error).__name__, types.MessageType.Warning, message)
         else:
             log.info("inline completion failed quietly: %s", error)
+        return False

@@ -1,14 +1,19 @@
 """What becomes of a finished answer: an edit, a document, or a test file.
 
 Edits are minimal (only changed hunks), inside the selection, and version-guarded: if the user
-edited inside the selection meanwhile, or the editor refuses the edit, nothing is applied and
-the answer is kept in a private file that is opened for the user — a paid-for answer is never
-silently lost.
+edited inside the selection meanwhile, or the editor refuses or declines the edit, nothing is
+applied and the answer is kept in private files (its code in the document's language, opened for
+the user, and the whole answer as Markdown when it had prose) — a paid-for answer is never
+silently lost. Generated tests go to the project's test file, inside the workspace only (see
+:mod:`codestral_lsp.project_files`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +27,17 @@ from codestral_lsp.api import Completion
 from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.placement import test_file_for
-from codestral_lsp.positions import DocumentView, Selection
-from codestral_lsp.private_files import answers_dir, write_private
+from codestral_lsp.positions import DocumentView, LspTextDocument, Selection
+from codestral_lsp.private_files import answers_dir, suffix_for, write_private
+from codestral_lsp.project_files import (
+    ProjectFileError,
+    check_inside,
+    create_new,
+    is_inside,
+    read_regular,
+    real,
+)
+from codestral_lsp.shapes import Plan, plan_rewrite
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
@@ -39,6 +53,21 @@ def _stem(uri: str) -> str:
     return Path(to_fs_path(uri) or uri).stem or "answer"
 
 
+def plan_for(
+    spec: ActionSpec, view: DocumentView, selection: Selection, answer: str, instruction: str
+) -> Plan:
+    """What a rewrite's answer means for the selection: its replacement, or why to keep it."""
+    return plan_rewrite(
+        answer,
+        view.source[: selection.start],
+        selection.text,
+        view.source[selection.end :],
+        language=view.document.language_id or Path(to_fs_path(view.uri) or view.uri).suffix.lstrip("."),
+        action=spec.id,
+        instruction=instruction,
+    )
+
+
 async def deliver(
     server: CodestralLanguageServer,
     spec: ActionSpec,
@@ -46,28 +75,43 @@ async def deliver(
     view: DocumentView,
     selection: Selection,
     completion: Completion,
+    instruction: str = "",
 ) -> dict[str, Any]:
-    """Turn ``completion`` into the action's outcome; return the command's result."""
+    """Turn ``completion`` into the action's outcome; return the command's result.
+
+    A rewrite's answer goes through :func:`codestral_lsp.shapes.plan_rewrite`: an answer that
+    cannot be mapped exactly onto the selection is kept, with the reason, never applied.
+    """
     if spec.mode == "explain":
-        return await show_markdown(server, spec, view.uri, completion.text)
+        cut = server.settings.max_tokens if completion.finish_reason == "length" else None
+        return await show_markdown(server, spec, view.uri, completion.text, cut_at=cut)
     if completion.finish_reason == "length":
         return await keep_answer(
             server,
-            view.uri,
+            view,
             completion.text,
             f"The answer was cut off at maxTokens ({server.settings.max_tokens}), so it was not applied; "
             f"raise the maxTokens setting or select less code.",
         )
     why = completion.why_incomplete()
     if why is not None:  # only "stop" means the model finished: never apply a partial answer
-        return await keep_answer(server, view.uri, completion.text, f"The answer was not applied: {why}.")
-    code = extract_code(completion.text)
+        return await keep_answer(server, view, completion.text, f"The answer was not applied: {why}.")
+    if spec.mode == "replace":
+        plan = plan_for(spec, view, selection, completion.text, instruction)
+        if plan.kept:
+            log.info("answer kept (%s): %s", plan.shape, plan.sentence())
+            result = await keep_answer(server, view, completion.text, plan.sentence())
+            result["reason"] = plan.reason
+            return result
+        code = plan.code or ""
+    else:
+        code = extract_code(completion.text)
     if not code.strip():
-        message = "Codestral answered with no code; nothing was changed."
+        message = "The answer had no code in it; nothing was changed."
         server.tell_user(types.MessageType.Warning, message)
         return _result("failed", message)
     if spec.mode == "tests":
-        return await place_tests(server, view, code)
+        return await place_tests(server, view, code, completion.text)
     if spec.mode == "insertAfter":
         insert = lines_after_selection(code, selection.text, selection.line_prefix, view.eol)
         hunks = [Hunk(len(selection.text), len(selection.text), insert)]
@@ -75,7 +119,7 @@ async def deliver(
         new_text = fit_to_selection(code, selection.text, selection.line_prefix, view.eol)
         hunks = minimal_hunks(selection.text, new_text)
     if not hunks:
-        return _result("unchanged", "nothing to change: Codestral kept the code as it is")
+        return _result("unchanged", "nothing to change: the answer is the code as it already is")
     return await apply_to_selection(server, spec, job, view, selection, hunks, completion.text)
 
 
@@ -93,14 +137,14 @@ async def apply_to_selection(
     if current is None:
         return await keep_answer(
             server,
-            view.uri,
+            view,
             answer,
             "The document was closed before the answer arrived, so it was not applied.",
         )
     if job.conflicted:
         return await keep_answer(
             server,
-            view.uri,
+            view,
             answer,
             "You edited the selected code while Codestral was answering, so the answer was not "
             "applied over your changes.",
@@ -112,7 +156,7 @@ async def apply_to_selection(
         if current.source[start : start + len(selection.text)] != selection.text:
             return await keep_answer(
                 server,
-                view.uri,
+                view,
                 answer,
                 "The selected code changed while Codestral was answering, so the answer was not applied.",
             )
@@ -124,8 +168,7 @@ async def apply_to_selection(
         types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
     )
     if not result.applied:
-        reason = f" ({result.failure_reason})" if result.failure_reason else ""
-        return await keep_answer(server, view.uri, answer, f"The editor did not apply the change{reason}.")
+        return await keep_answer(server, view, answer, _declined("apply the change", result.failure_reason))
     changed = sum(max(1, len(h.text.splitlines())) for h in hunks)
     return _result("applied", f"applied {_plural(len(hunks), 'change')} ({_plural(changed, 'line')})")
 
@@ -151,98 +194,202 @@ def _workspace_edit(
     return types.WorkspaceEdit(changes={view.uri: list(edits)})
 
 
-async def _show(server: CodestralLanguageServer, path: Path) -> bool:
+def _declined(what: str, failure_reason: str | None) -> str:
+    """The sentence for an edit the editor answered with ``applied: false``."""
+    why = f": {failure_reason.strip().rstrip('.')}" if failure_reason and failure_reason.strip() else ""
+    return f"The editor did not {what}{why}; nothing was changed."
+
+
+async def _show(server: CodestralLanguageServer, path: Path, take_focus: bool = False) -> bool:
     if not get_capability(server.client_capabilities, "window.show_document.support", False):
         return False
     uri = from_fs_path(str(path)) or path.as_uri()
     try:
-        shown = await server.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=False))
+        params = types.ShowDocumentParams(uri=uri, take_focus=take_focus)
+        shown = await server.window_show_document_async(params)
     except Exception as exc:
         log.warning("showDocument failed: %s", exc)
         return False
     return bool(shown.success)
 
 
+def _cut_note(max_tokens: int) -> str:
+    return (
+        f"\n\n---\n*This explanation was cut off at maxTokens ({max_tokens}): raise the maxTokens "
+        f"setting or select less code to read all of it.*\n"
+    )
+
+
 async def show_markdown(
-    server: CodestralLanguageServer, spec: ActionSpec, uri: str, markdown: str
+    server: CodestralLanguageServer, spec: ActionSpec, uri: str, markdown: str, cut_at: int | None = None
 ) -> dict[str, Any]:
-    """An explanation: returned as the result and, where the client can, opened as a document."""
-    extra: dict[str, Any] = {"markdown": markdown}
+    """An explanation: returned as the result and, where the client can, opened as a document.
+
+    ``cut_at`` is the maxTokens an explanation was cut off at: it then ends with a note saying so.
+    """
+    message = "explanation ready"
+    if cut_at is not None:
+        markdown = markdown.rstrip("\n") + _cut_note(cut_at)
+        message = f"explanation ready, but cut off at maxTokens ({cut_at})"
+    extra: dict[str, Any] = {"markdown": markdown, "truncated": cut_at is not None}
     if server.client_declares("showsExplanations"):
-        return _result("shown", "explanation ready", **extra)
+        return _result("shown", message, **extra)
     if get_capability(server.client_capabilities, "window.show_document.support", False):
-        path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
+        try:
+            path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
+        except OSError as error:  # the result still carries the explanation
+            log.error("could not write the explanation: %s", error)
+            return _result("shown", message, **extra)
         extra["documentUri"] = path.as_uri()
         await _show(server, path)
-    return _result("shown", "explanation ready", **extra)
+    return _result("shown", message, **extra)
 
 
-async def keep_answer(server: CodestralLanguageServer, uri: str, answer: str, reason: str) -> dict[str, Any]:
-    """Do not apply; keep the answer in a private file, open it, and tell the user where."""
-    suffix = Path(to_fs_path(uri) or uri).suffix or ".txt"
-    path = write_private(answers_dir(server.env), f"{_stem(uri)}-answer", suffix, answer)
+_FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*$", re.MULTILINE)
+
+
+def has_prose(answer: str, code: str) -> bool:
+    """True when ``answer`` says more than ``code`` and the fences around it."""
+    text = answer.replace("\r\n", "\n").replace("\r", "\n")
+    body = code.strip("\n")
+    rest = text.replace(body, "", 1) if body else text
+    return bool(_FENCE_LINE.sub("", rest).strip())
+
+
+async def keep_answer(
+    server: CodestralLanguageServer, document: DocumentView | str, answer: str, reason: str
+) -> dict[str, Any]:
+    """Do not apply; keep the answer where the user can use it, open it, and say where and why.
+
+    ``document`` is the document the answer was for (its view, or its URI). ``reason`` is one
+    sentence saying why nothing was applied: it starts the message and is the result's
+    ``reason``. The code (lifted out of the answer) is kept as a file in the document's language;
+    when the answer also had prose, the whole answer is kept beside it as Markdown. Files are
+    private (see :mod:`private_files`).
+    """
+    uri = document if isinstance(document, str) else document.uri
+    language = None if isinstance(document, str) else document.document.language_id
+    code = extract_code(answer) if answer.strip() else answer
+    stem = f"{_stem(uri)}-answer"
+    directory = answers_dir(server.env)
+    extra: dict[str, Any] = {"answer": answer, "reason": reason}
+    try:
+        path = write_private(directory, stem, suffix_for(uri, language), code)
+        full = write_private(directory, stem, ".md", answer) if has_prose(answer, code) else None
+    except OSError as error:
+        log.error("could not keep the answer in %s: %s", directory, error)
+        message = (
+            f"{reason} The answer could not be saved to a file ({error.strerror}); "
+            f"it is in the command result."
+        )
+        server.tell_user(types.MessageType.Warning, message)
+        return _result("kept", message, **extra)
     opened = await _show(server, path)
-    where = "It is open beside your code" if opened else "It is kept"
-    message = f"{reason} {where}: {path}"
+    where = "The proposed code is open beside yours:" if opened else "The proposed code is kept in"
+    message = f"{reason} {where} {path}"
+    extra["answerUri"] = path.as_uri()
+    if full is not None:
+        message += f" (the full answer, with Codestral's explanation: {full})"
+        extra["fullAnswerUri"] = full.as_uri()
     server.tell_user(types.MessageType.Warning, message)
-    return _result("kept", message, answerUri=path.as_uri(), answer=answer)
+    return _result("kept", message, **extra)
 
 
-async def place_tests(server: CodestralLanguageServer, view: DocumentView, code: str) -> dict[str, Any]:
-    """Put generated tests in the test file a developer would expect, creating it if needed."""
-    source_path = to_fs_path(view.uri)
-    caps = server.client_capabilities
-    operations = get_capability(caps, "workspace.workspace_edit.resource_operations", None) or []
-    can_create = types.ResourceOperationKind.Create in operations and get_capability(
-        caps, "workspace.workspace_edit.document_changes", False
-    )
-    if not source_path or not can_create:
+def _workspace_folders(server: CodestralLanguageServer) -> list[Path]:
+    """The workspace folders as paths (the root path when the client sent no folders)."""
+    folders = [Path(p) for p in (to_fs_path(f.uri) for f in server.workspace.folders.values()) if p]
+    if not folders and server.workspace.root_path:
+        folders = [Path(server.workspace.root_path)]
+    return folders
+
+
+def _append_text(existing: str, code: str, eol: str) -> str:
+    """What to add after ``existing`` so ``code`` follows it after a blank line or two."""
+    if not existing.strip():
+        return code.replace("\n", eol) if eol != "\n" else code
+    text = existing.replace("\r\n", "\n").replace("\r", "\n")
+    gap = "\n\n\n" if not text.endswith("\n") else ("\n\n" if not text.endswith("\n\n") else "\n")
+    added = gap + code
+    return added.replace("\n", eol) if eol != "\n" else added
+
+
+async def place_tests(
+    server: CodestralLanguageServer, view: DocumentView, code: str, answer: str
+) -> dict[str, Any]:
+    """Put generated tests in the test file a developer would expect, creating it if needed.
+
+    Only inside the workspace folder holding the source (real paths: a symbolic link out of the
+    workspace is refused); an existing file is appended to with an edit the editor applies, a new
+    one is created by the editor where it can create files, else on disk by the server and then
+    opened with ``window/showDocument``.
+    """
+    source_text = to_fs_path(view.uri)
+    if not source_text:
         return await keep_answer(
-            server, view.uri, code, "Generated tests could not be written into your project by this editor."
+            server, view, answer, "Generated tests need the document saved as a file to sit beside."
         )
-    target = test_file_for(Path(source_path), view.document.language_id or "", server.workspace_root())
+    source = Path(os.path.normpath(source_text))
+    folders = _workspace_folders(server)
+    root = next((f for f in folders if is_inside(source, f)), None)
+    # The boundary: every workspace folder, or only its own folder for a document outside them.
+    allowed = [real(f) for f in folders] if root is not None else [real(source.parent)]
+    target = test_file_for(source, view.document.language_id or "", root)
+    shown_as = server.relative_path(from_fs_path(str(target)) or target.as_uri())
     target_uri = from_fs_path(str(target)) or target.as_uri()
-    open_view = server.open_document_view(target_uri)
-    changes: list[Any] = []
-    if open_view is not None or target.exists():
-        existing = (
-            open_view.source
-            if open_view is not None
-            else target.read_text(encoding="utf-8", errors="replace")
-        )
-        end_line = existing.count("\n")
-        end_char = len(existing) - (existing.rfind("\n") + 1)
-        separator = (
-            "" if not existing or existing.endswith("\n\n") else ("\n" if existing.endswith("\n") else "\n\n")
-        )
-        if open_view is not None:
-            position = open_view.position_at(len(existing))
+    caps = server.client_capabilities
+    document_changes = bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
+    operations = get_capability(caps, "workspace.workspace_edit.resource_operations", None) or []
+    can_create = document_changes and types.ResourceOperationKind.Create in operations
+    new_text = code.replace("\n", view.eol) if view.eol != "\n" else code  # as the source's lines end
+    try:
+        real_target = check_inside(target, allowed, f"The test file {shown_as}")
+        open_view = server.open_document_view(target_uri)
+        if open_view is None and not target.exists() and not target.is_symlink() and not can_create:
+            await asyncio.to_thread(create_new, real_target, new_text, f"The test file {shown_as}")
+            opened = await _show(server, target, take_focus=True)
+            where = "" if opened else f" ({target})"
+            return _result("applied", f"tests written to the new file {shown_as}{where}", testUri=target_uri)
+        if open_view is None and (target.exists() or target.is_symlink()):
+            existing = await asyncio.to_thread(read_regular, real_target, f"The test file {shown_as}")
+            open_view = DocumentView(
+                LspTextDocument(target_uri, source=existing, position_codec=server.workspace.position_codec)
+            )
+            version = None
         else:
-            position = types.Position(line=end_line, character=end_char)
-        text_edit = types.TextEdit(
-            range=types.Range(start=position, end=position), new_text=separator + "\n" + code
-        )
-        version = open_view.version if open_view is not None else None
+            version = open_view.version if open_view is not None else None
+    except ProjectFileError as error:
+        return await keep_answer(server, view, answer, str(error))
+
+    if open_view is not None:
+        end = open_view.position_at(len(open_view.source))
+        added = _append_text(open_view.source, code, open_view.eol)
+        text_edit = types.TextEdit(range=types.Range(start=end, end=end), new_text=added)
+        new_file = False
     else:
-        changes.append(
-            types.CreateFile(uri=target_uri, options=types.CreateFileOptions(ignore_if_exists=True))
-        )
         origin = types.Position(line=0, character=0)
-        text_edit = types.TextEdit(range=types.Range(start=origin, end=origin), new_text=code)
-        version = None
-    changes.append(
-        types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=target_uri, version=version),
-            edits=[text_edit],
+        text_edit = types.TextEdit(range=types.Range(start=origin, end=origin), new_text=new_text)
+        new_file = True
+    if document_changes:
+        changes: list[Any] = []
+        if new_file:
+            changes.append(
+                types.CreateFile(uri=target_uri, options=types.CreateFileOptions(ignore_if_exists=True))
+            )
+        changes.append(
+            types.TextDocumentEdit(
+                text_document=types.OptionalVersionedTextDocumentIdentifier(uri=target_uri, version=version),
+                edits=[text_edit],
+            )
         )
-    )
+        edit = types.WorkspaceEdit(document_changes=changes)
+    else:
+        edit = types.WorkspaceEdit(changes={target_uri: [text_edit]})
     result = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(
-            edit=types.WorkspaceEdit(document_changes=changes), label="Codestral: Generate tests"
-        )
+        types.ApplyWorkspaceEditParams(edit=edit, label="Codestral: Generate tests")
     )
     if not result.applied:
-        reason = f" ({result.failure_reason})" if result.failure_reason else ""
-        return await keep_answer(server, view.uri, code, f"The editor did not create the test file{reason}.")
+        what = f"create {shown_as}" if new_file else f"add the tests to {shown_as}"
+        return await keep_answer(server, view, answer, _declined(what, result.failure_reason))
     await _show(server, target)
-    return _result("applied", f"tests written to {target.name}", testUri=target_uri)
+    verb = "written to the new file" if new_file else "added to"
+    return _result("applied", f"tests {verb} {shown_as}", testUri=target_uri)

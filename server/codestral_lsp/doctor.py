@@ -11,13 +11,14 @@ from collections.abc import Mapping
 from typing import TextIO
 
 from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts
+from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.endpoint import (
     CODESTRAL_KEY_VAR,
     MISTRAL_KEY_VAR,
     Endpoint,
     resolve_endpoint,
 )
-from codestral_lsp.api.errors import AuthenticationError
+from codestral_lsp.api.errors import ApiError, AuthenticationError
 from codestral_lsp.settings import Settings
 
 OK, BAD, UNSURE = "ok", "FAIL", "??"
@@ -68,7 +69,12 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
         retry=RetryPolicy(max_attempts=2, initial_delay=0.5, max_delay=5, total_seconds=15),
     )
     try:
-        models = await client.list_models()
+        try:
+            models = await client.list_models()
+        except ApiError as error:
+            if error.status not in (404, 405):
+                raise
+            return await _check_by_chat(client, endpoint, settings, out)
     except AuthenticationError as error:
         _line(out, BAD, f"key rejected: {error}")
         return 1
@@ -120,6 +126,30 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
             )
     out.write("All good.\n" if status == 0 else "Problems found: see FAIL lines above.\n")
     return status
+
+
+async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: Settings, out: TextIO) -> int:
+    """For a server without ``GET /models`` (several mocks and proxies): one minimal chat request
+    tells whether the key and the model work."""
+    _line(
+        out, UNSURE, f"{endpoint.base_url}/models is not served (404); checking with a one-token chat request"
+    )
+    await client.chat(
+        ChatRequest(
+            model=settings.model, messages=[Message("user", "Say OK.")], temperature=0.0, max_tokens=1
+        )
+    )
+    _line(out, OK, "key accepted" if endpoint.key_source else "server answered (no key needed)")
+    _line(out, OK, f"model {settings.model} answered a chat request")
+    if settings.completion.enabled:
+        _line(
+            out,
+            UNSURE,
+            "the server does not say whether it supports fill-in-the-middle; inline completion will "
+            "find the dialect it speaks (completion.api) and say once if there is none",
+        )
+    out.write("All good.\n")
+    return 0
 
 
 def check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:

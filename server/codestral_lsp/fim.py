@@ -53,6 +53,49 @@ def trim_overlap(completion: str, suffix: str) -> str:
     return completion
 
 
+def trim_echo(completion: str, prefix: str, max_lines: int = 40) -> str:
+    """Drop the start of ``completion`` that repeats what precedes the cursor.
+
+    Chat models asked to fill in at a cursor often write the line (or lines) before it again:
+    with ``    return `` before the cursor, ``return math.pi`` becomes ``math.pi``. Only whole
+    repeated lines count (the current line from its start, with or without its indentation),
+    so a completion that merely begins with the same character is left alone.
+    """
+    lines = prefix.split("\n")
+    for count in range(min(len(lines), max_lines), 0, -1):
+        tail = "\n".join(lines[-count:])
+        for candidate in (tail, tail.lstrip(" \t")):
+            if candidate.strip() and completion.startswith(candidate):
+                return completion[len(candidate) :]
+    return completion
+
+
+def endpoint_missing(status: int, message: str | None) -> bool:
+    """True when an HTTP error says the server has no such endpoint (not: no such model).
+
+    404 and 405 mean the path is not served, unless the message names a model (Ollama and
+    Mistral answer 404 for an unknown model too).
+    """
+    if status not in (404, 405):
+        return False
+    return "model" not in (message or "").lower()
+
+
+def refuses_fim(dialect: str, status: int, message: str | None) -> bool:
+    """True when a server has the dialect's endpoint but will not fill in the middle here.
+
+    llama.cpp answers ``/infill`` with 501 "Infill is not supported by this model" for a model
+    without FIM tokens; vLLM answers 400 "suffix is not currently supported"; Ollama 400 "… does
+    not support insert" for a model whose template has no suffix.
+    """
+    text = (message or "").lower()
+    if dialect == "llamacpp":
+        return status in (400, 501) and "infill" in text
+    if dialect == "openai":
+        return status in (400, 422, 500, 501) and ("suffix" in text or "insert" in text)
+    return False
+
+
 def clean_completion(text: str, suffix: str) -> str | None:
     """The text to show, or ``None`` when nothing useful is left."""
     text = trim_overlap(text.rstrip(" \t") if "\n" not in text else text, suffix)

@@ -61,7 +61,7 @@ class JobRegistry:
         job = Job(next(self._ids), uri, title, range_, request_id)
         superseded = [old for old in self.jobs.values() if old.uri == uri and _overlap(old.range, range_)]
         for old in superseded:
-            old.cancel(f"replaced by a newer {title} on the same code")
+            old.cancel(f"a newer {title.removeprefix('Codestral: ')} was started on the same code")
         self.jobs[job.id] = job
         return job, superseded
 

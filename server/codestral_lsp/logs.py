@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from codestral_lsp.api.bodylog import set_body_detail
 from codestral_lsp.api.endpoint import CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -61,8 +62,10 @@ def open_private(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
-def configure_logging(verbose: bool, log_file: str | None, env: Mapping[str, str]) -> None:
-    """Send logs to stderr (or ``log_file``, created 0600), redacting the API keys."""
+def configure_logging(verbose: int, log_file: str | None, env: Mapping[str, str]) -> None:
+    """Send logs to stderr (or ``log_file``, created 0600), redacting the API keys.
+
+    ``verbose``: 0 info, 1 (-v) debug with HTTP bodies without code text, 2 (-vv) with it."""
     handler: logging.Handler
     if log_file:
         path = Path(log_file).expanduser()
@@ -75,6 +78,7 @@ def configure_logging(verbose: bool, log_file: str | None, env: Mapping[str, str
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    set_body_detail(int(verbose))
     if not verbose:  # -v shows every LSP message and HTTP exchange
         for noisy in ("httpx", "httpcore", "pygls.protocol", "pygls.feature_manager"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

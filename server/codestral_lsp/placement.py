@@ -31,28 +31,47 @@ _BY_EXTENSION = {
 
 
 def _tests_folder(source: Path, root: Path | None, names: tuple[str, ...]) -> Path | None:
-    """The nearest existing tests folder between the source's folder and the workspace root."""
-    for folder in [source.parent, *source.parents]:
+    """The nearest existing tests folder between the source's folder and the workspace root.
+
+    Without a root holding the source (a document outside the workspace), only the source's own
+    folder is looked in: the search never climbs towards ``/``.
+    """
+    folders = [source.parent]
+    if root is not None and source.parent != root and root in source.parents:
+        folders = [p for p in source.parents if p == root or root in p.parents]
+    for folder in folders:
         for name in names:
             if (folder / name).is_dir():
                 return folder / name
-        if root is not None and folder == root:
-            break
     return None
 
 
+def _java_test_source(source: Path, root: Path | None) -> Path:
+    """``src/main/…/X.java`` → ``src/test/…/XTest.java``, matched in the path below the root only."""
+    name = f"{source.stem}Test{source.suffix}"
+    if root is None or root not in source.parents:
+        return source.with_name(name)
+    parts = source.relative_to(root).parts
+    for index in range(len(parts) - 2):
+        if parts[index : index + 2] == ("src", "main"):
+            moved = (*parts[:index], "src", "test", *parts[index + 2 : -1], name)
+            return root.joinpath(*moved)
+    return source.with_name(name)
+
+
 def test_file_for(source: Path, language: str, root: Path | None) -> Path:
-    """The test file for ``source``: e.g. ``tests/test_util.py``, ``util_test.go``, ``util.test.ts``."""
+    """The test file for ``source``: e.g. ``tests/test_util.py``, ``util_test.go``, ``util.test.ts``.
+
+    ``root`` is the workspace folder holding ``source`` (``None`` when none does); nothing above
+    it is looked at.
+    """
     language = language or _BY_EXTENSION.get(source.suffix, "")
     stem = source.stem
     if language == "python":
         folder = _tests_folder(source, root, ("tests", "test"))
         return (folder or source.parent) / f"test_{stem}.py"
     if language in ("java", "kotlin"):
-        text = str(source)
-        if "/src/main/" in text:
-            return Path(text.replace("/src/main/", "/src/test/", 1)).with_name(f"{stem}Test{source.suffix}")
-        return source.with_name(f"{stem}Test{source.suffix}")
+        return _java_test_source(source, root)
     if language == "rust":
         folder = _tests_folder(source, root, ("tests",))
         return (folder or source.parent) / f"{stem}_test.rs"

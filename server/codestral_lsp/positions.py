@@ -124,8 +124,8 @@ class DocumentView:
         count = len(self.lines)
         if line > count or (line == count and character > 0 and count > 0):
             raise ArgumentError(
-                f"The {what} is on line {line + 1}, but the document has {count} lines; "
-                f"it may have changed — select again."
+                f"The {what} is on line {line + 1}, but the document has {count} "
+                f"line{'' if count == 1 else 's'}; it may have changed — select again."
             )
         if line == count:
             return types.Position(line=line, character=0)

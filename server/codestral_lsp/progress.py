@@ -75,7 +75,9 @@ class JobProgress:
         """Report what has arrived: size and the line being written."""
         lines = text.rstrip("\n").rsplit("\n", 1)
         current = _shorten(lines[-1]) if lines else ""
-        message = f"{chars:,} characters, ~{tokens:,} tokens"
+        message = f"{chars:,} character{'' if chars == 1 else 's'} received"
+        if tokens >= 1:
+            message += f" (about {tokens:,} token{'' if tokens == 1 else 's'})"
         self.report(f"{message} — {current}" if current else message)
 
     def end(self, message: str) -> None:

@@ -1,7 +1,8 @@
 """Every prompt the server sends, in one place.
 
-Each built-in action has one system prompt. Rewrite actions ask for the replacement code alone,
-in one fenced block, so that :mod:`codestral_lsp.answer` can lift it out reliably.
+Each built-in action has one system prompt. Rewrite actions ask for exactly one fenced block
+holding the complete replacement of the selected lines, without elision — and
+:mod:`codestral_lsp.shapes` still never trusts the answer to be in that shape.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ BASE = (
     "You are given a selection from a file, with the code around it for context."
 )
 REPLACEMENT_RULES = (
-    "Reply with only the replacement for the selected code, in a single fenced code block, and "
-    "nothing else: no explanation before or after, and no code from outside the selection. Keep "
-    "the selection's indentation style, and keep every name other code relies on."
+    "Reply with exactly one fenced code block holding the complete replacement of the selected "
+    "lines, and nothing else: no explanation before or after, no second block, no diff. Write "
+    "every line out in full, the unchanged ones too: never a placeholder comment or `...` standing "
+    "for code. Include no line from outside the selection (not the enclosing header, not the line "
+    "after it). Keep the selection's indentation style, and keep every name other code relies on."
 )
 
 SYSTEM_PROMPTS: dict[str, str] = {

@@ -9,8 +9,10 @@ Failures of any kind end the progress, tell the user one sentence, and return a 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from contextlib import aclosing
+from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +22,12 @@ from codestral_lsp import delivery
 from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
+from codestral_lsp.api.types import Usage
 from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
-from codestral_lsp.usage import usage_or_estimate
+from codestral_lsp.usage import describe_tokens, usage_or_estimate
 
 if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
@@ -104,10 +107,22 @@ def make_request(
     )
 
 
+@dataclass
+class Received:
+    """How much of an answer has arrived (what a cancelled or failed job has still spent)."""
+
+    chars: int = 0
+
+
 async def stream_answer(
-    client: CodestralClient, request: ChatRequest, progress: JobProgress, chars_per_token: float
+    client: CodestralClient,
+    request: ChatRequest,
+    progress: JobProgress,
+    chars_per_token: float,
+    received_so_far: Received | None = None,
 ) -> Completion:
     """Stream the answer, reporting progress; return the finished :class:`Completion`."""
+    tally = received_so_far if received_so_far is not None else Received()
     received = 0
     tail = ""
     completion: Completion | None = None
@@ -119,12 +134,18 @@ async def stream_answer(
         async for item in stream:
             if isinstance(item, TextDelta):
                 received += len(item.text)
+                tally.chars = received
                 tail = (tail + item.text)[-400:]
                 progress.streaming(received, int(received / chars_per_token), tail)
             else:
                 completion = item
     assert completion is not None  # the client always ends a stream with one
     return completion
+
+
+def _name(spec: ActionSpec) -> str:
+    """The action's name without the "Codestral: " of menu titles (editors add their own prefix)."""
+    return spec.title.removeprefix("Codestral: ")
 
 
 def _status(status: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -138,9 +159,9 @@ async def run_action(
     view = server.document_view(args.uri)
     selection = view.selection(args.range)
     if not selection.text.strip():
-        raise ArgumentError(f"{spec.title} needs a selection: select the code first.")
+        raise ArgumentError(f"{_name(spec)} needs a selection: select the code first.")
     if spec.needs_instruction and not args.instruction:
-        raise ArgumentError(f'{spec.title} needs an "instruction" saying what to change.')
+        raise ArgumentError(f'{_name(spec)} needs an "instruction" saying what to change.')
     try:
         client = server.api_client()
     except CodestralError as error:
@@ -149,52 +170,125 @@ async def run_action(
 
     context = make_context(server, view, selection, args)
     request = make_request(server, spec, context, args, client)
+    name = _name(spec)
     job, superseded = server.jobs.add(args.uri, spec.title, selection.range, request_id)
     for old in superseded:
         server.tell_user(
             types.MessageType.Info,
-            f"Cancelled the earlier {old.title}: a new one was started on the same code.",
+            f"Codestral cancelled the earlier {old.title.removeprefix('Codestral: ')}: "
+            f"a {name} was started on the same code.",
         )
     progress = JobProgress(server, spec.title, on_cancel=lambda: job.cancel("cancelled from the editor"))
     outcome = "failed"
     work: asyncio.Task[Completion] | None = None
+    received = Received()
+    prompt_chars = sum(len(m.content) for m in request.messages)
+    chars_per_token = server.settings.context.chars_per_token
+    asked = request
     try:
         await progress.begin(f"asking {request.model}…")
-        work = asyncio.create_task(
-            stream_answer(client, request, progress, server.settings.context.chars_per_token),
-            name=f"codestral-job-{job.id}",
+        costs: list[tuple[Usage, float, bool]] = []
+        while True:
+            work = asyncio.create_task(
+                stream_answer(client, asked, progress, chars_per_token, received),
+                name=f"codestral-job-{job.id}",
+            )
+            job.task = work
+            try:
+                completion = await work
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the server itself is stopping this request
+                spent, extra = _count_unfinished(server, asked.model, prompt_chars, received, chars_per_token)
+                reason = job.cancel_reason
+                why = "" if reason in (None, "cancelled", "cancelled from the editor") else f" ({reason})"
+                outcome = f"cancelled{why}; nothing was changed{spent}"
+                return _status("cancelled", f"{name} cancelled{why}; nothing was changed.", **extra)
+            usage, estimated = usage_or_estimate(
+                completion.usage, prompt_chars, len(completion.text), chars_per_token
+            )
+            cost = server.usage.add(usage, server.settings.price_for(asked.model), estimated)
+            costs.append((usage, cost, estimated))
+            retry = _elision_retry(server, spec, view, selection, args, asked, completion, len(costs))
+            if retry is None:
+                break
+            progress.report("the answer left out code; asking again for all of it…", force=True)
+            asked, received = retry, Received()
+            prompt_chars = sum(len(m.content) for m in asked.messages)
+        result = await delivery.deliver(
+            server, spec, job, view, selection, completion, args.instruction or ""
         )
-        job.task = work
-        try:
-            completion = await work
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # the server itself is stopping this request
-            outcome = f"cancelled: {job.cancel_reason or 'cancelled'}; nothing was changed"
-            return _status("cancelled", f"{spec.title} {outcome}.")
-        usage, estimated = usage_or_estimate(
-            completion.usage,
-            sum(len(m.content) for m in request.messages),
-            len(completion.text),
-            server.settings.context.chars_per_token,
+        usage = Usage(
+            prompt_tokens=sum(u.prompt_tokens for u, _, _ in costs),
+            completion_tokens=sum(u.completion_tokens for u, _, _ in costs),
         )
-        cost = server.usage.add(usage, server.settings.price_for(request.model), estimated)
-        result = await delivery.deliver(server, spec, job, view, selection, completion)
-        tokens = f"{usage.total_tokens:,} tokens" + (f", ${cost:.4f}" if cost else "")
-        outcome = f"{result['message']} ({tokens})"
-        result["usage"] = {
-            "promptTokens": usage.prompt_tokens,
-            "completionTokens": usage.completion_tokens,
-            "estimatedCostUsd": round(cost, 6),
-        }
+        cost = sum(c for _, c, _ in costs)
+        estimated = any(e for _, _, e in costs)
+        outcome = f"{result['message']} ({describe_tokens(usage, cost, estimated)})"
+        result["usage"] = _usage_json(usage, cost, estimated)
+        if len(costs) > 1:
+            result["requests"] = len(costs)
         return result
     except CodestralError as error:
-        outcome = f"failed: {error}"
+        spent, extra = _count_unfinished(server, asked.model, prompt_chars, received, chars_per_token)
+        outcome = f"failed: {error}{spent}"
         server.tell_user(types.MessageType.Error, f"{spec.title} failed: {error}")
-        return _status("failed", str(error))
+        return _status("failed", str(error), **extra)
     finally:
         if work is not None and not work.done():
             work.cancel()
         server.jobs.remove(job)
         progress.end(outcome)
+
+
+FIRMER = (
+    "Your answer left out code ({detail}), so it cannot be applied. Reply again with the complete "
+    "replacement of the selected lines in a single fenced code block: write out every line, the "
+    "unchanged ones too, with no placeholder comment and no `...` standing for code."
+)
+
+
+def _elision_retry(
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    view: DocumentView,
+    selection: Selection,
+    args: ActionArgs,
+    request: ChatRequest,
+    completion: Completion,
+    asked: int,
+) -> ChatRequest | None:
+    """The one follow-up request for a rewrite whose answer elided code, if ``retryOnElision``
+    allows it; ``None`` otherwise (then the answer is delivered — kept, with its reason)."""
+    if asked > 1 or not spec.rewrites or completion.truncated or not server.settings.retry_on_elision:
+        return None
+    plan = delivery.plan_for(spec, view, selection, completion.text, args.instruction or "")
+    if not plan.elided:
+        return None
+    log.info("answer elided code (%s); asking once more", plan.detail)
+    follow_up = [Message("assistant", completion.text), Message("user", FIRMER.format(detail=plan.detail))]
+    return dataclasses.replace(request, messages=[*request.messages, *follow_up])
+
+
+def _usage_json(usage: Usage, cost: float, estimated: bool) -> dict[str, Any]:
+    """A job's ``usage`` in its result."""
+    return {
+        "promptTokens": usage.prompt_tokens,
+        "completionTokens": usage.completion_tokens,
+        "estimatedCostUsd": round(cost, 6),
+        **({"estimated": True} if estimated else {}),
+    }
+
+
+def _count_unfinished(
+    server: CodestralLanguageServer, model: str, prompt_chars: int, received: Received, chars_per_token: float
+) -> tuple[str, dict[str, Any]]:
+    """Count a cancelled or failed job whose answer had started: tokens were spent (estimated,
+    as the API reports usage only at the end). Returns `` (about N tokens (estimated))`` for the
+    user and the result's ``usage``; nothing when no answer had arrived."""
+    if received.chars == 0:
+        return "", {}
+    usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
+    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished")
+    return f" ({describe_tokens(usage, cost, True)})", {"usage": _usage_json(usage, cost, True)}

@@ -21,6 +21,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from codestral_lsp.api.types import RetryPolicy, Timeouts
 
 ActionMode = Literal["replace", "explain", "insertAfter"]
+FimApi = Literal["auto", "mistral", "openai", "llamacpp"]
 
 
 def _meta(doc: str, minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
@@ -122,6 +123,13 @@ class CompletionSettings:
     debounce_ms: int = field(default=200, metadata=_meta("Pause in typing before asking.", 0, 5000))
     max_tokens: int = field(default=128, metadata=_meta("Longest completion.", 1, 4096))
     model: str | None = field(default=None, metadata=_meta("FIM model; default: model."))
+    api: FimApi = field(
+        default="auto",
+        metadata=_meta(
+            "Fill-in-the-middle dialect: auto (probe once per server), mistral (/v1/fim/completions), "
+            "openai (/v1/completions with suffix: Ollama, vLLM), llamacpp (/infill)."
+        ),
+    )
     prefix_chars: int = field(default=6000, metadata=_meta("Code before the cursor sent.", 0, 400000))
     suffix_chars: int = field(default=2000, metadata=_meta("Code after the cursor sent.", 0, 400000))
     timeout: float = field(default=5.0, metadata=_meta("Seconds allowed for one completion.", 0.1, 120))
@@ -154,6 +162,13 @@ class Settings:
         metadata=_meta(
             "Send the selection as `prediction` for rewrites: auto (Mistral's endpoints only), "
             "true (always, e.g. a proxy to Mistral), false (never)."
+        ),
+    )
+    retry_on_elision: bool = field(
+        default=True,
+        metadata=_meta(
+            "When a rewrite's answer leaves code out (`# ... existing code ...`), ask once more, "
+            "firmly, for the complete code; the answer is never applied either way."
         ),
     )
     actions: tuple[CustomAction, ...] = ()

