@@ -177,7 +177,7 @@ class Script:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    finish_reason: str = "stop"
+    finish_reason: str | None = "stop"  # None: the last chunk says null (usage still comes)
     usage: tuple[int, int] | None = None
     omit_usage: bool = False
     cut_after_chunks: int | None = None
