@@ -53,6 +53,9 @@ CODECOMPANION = (
 LSPAI = "SilasMarvin/lsp-ai #105 (actions insert the model's prose and fences into the code)"
 AVANTE = "avante-corp/avante.nvim #353 (models return snippets with line numbers)"
 ISSUE10 = "issue 10 of this project: a line of backticks inside the code ended the block early"
+MIXED = (
+    "found by the hypothesis mix of this corpus (tests/test_answer_shapes.py): prose and Markdown after code"
+)
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,13 @@ JAVA_GET = JAVA.replace(
 )
 
 C = "int sum(int *a, int n) {\n    int s = 0;\n    for (int i = 0; i < n; i++) s += a[i];\n    return s;\n}\n"
+CSHARP = (
+    'class Greeter\n{\n    public string Greet(string name)\n    {\n        var message = "Hello, " + name;\n'
+    "        return message;\n    }\n}\n"
+)
+SHELL = 'greet() {\n  msg="Hello, $1"\n  echo $msg\n}\n'
+PHP = "<?php\n\nfunction total(array $items): int\n{\n    $sum = 0;\n    foreach ($items as $i) {\n        $sum += $i;\n    }\n    return $sum;\n}\n"
+KOTLIN = "class Box(var size: Int) {\n    fun grow() {\n        size += 1\n    }\n\n    fun shrink() {\n        size -= 1\n    }\n}\n"
 HTML = "<ul>\n  <li>One</li>\n  <li>Two</li>\n  <li>Three</li>\n</ul>\n"
 LUA = "local function f(x)\n  local y = x * 2\n  return y + 1\nend\n"
 RUBY = 'def greet(name)\n  puts "Hello, " + name\nend\n'
@@ -737,6 +747,93 @@ CASES: list[Case] = [
         "total = ⟦price * qty⟧\nnext_line = 1\n",
         "`price * quantity`",
         "total = price * quantity\nnext_line = 1\n",
+    ),
+    Case(
+        "js-unfenced-then-markdown",
+        MIXED,
+        "javascript",
+        JS_ADD_BODY,
+        "    this.result = this.result + number;\n    return this;\n\nThis uses `this.result` explicitly.\n"
+        "\n**Changes:**\n- no compound assignment\n",
+        JS_NEW_ADD,
+    ),
+    Case(
+        "sql-unfenced-uppercase",
+        LSPAI,
+        "sql",
+        "⟦SELECT name\nFROM users\nWHERE id = 1;\n⟧",
+        "Here is the query with the email added:\n\nSELECT name, email\nFROM users\nWHERE id = 1;\n",
+        "SELECT name, email\nFROM users\nWHERE id = 1;\n",
+    ),
+    Case(
+        "py-unclosed-fence-then-prose",
+        MIXED,
+        "python",
+        PY_METHOD,
+        "```python\n    def part(self):\n        return 2\n\nThis returns two now.\n",
+        PY_PART2,
+    ),
+    Case(
+        "py-prose-inside-the-fence",
+        LSPAI,
+        "python",
+        PY_METHOD,
+        "```python\n    def part(self):\n        return 2\n\nThis method now returns two instead of one.\n```",
+        PY_PART2,
+    ),
+    Case(
+        "csharp-allman-echo",
+        TABBY,
+        "csharp",
+        CSHARP.replace(
+            '        var message = "Hello, " + name;\n        return message;\n',
+            '⟦        var message = "Hello, " + name;\n        return message;\n⟧',
+        ),
+        _fence(
+            '    public string Greet(string name)\n    {\n        var message = $"Hello, {name}";\n'
+            "        return message;\n    }\n",
+            "csharp",
+        ),
+        CSHARP.replace('"Hello, " + name', '$"Hello, {name}"'),
+    ),
+    Case(
+        "shell-unfenced-prose",
+        LSPAI,
+        "shellscript",
+        SHELL.replace('  msg="Hello, $1"\n  echo $msg\n', '⟦  msg="Hello, $1"\n  echo $msg\n⟧'),
+        'Here\'s the fix, with quotes:\n\n  msg="Hello, $1"\n  echo "$msg"\n\nQuoting avoids word splitting.',
+        SHELL.replace("echo $msg", 'echo "$msg"'),
+    ),
+    Case(
+        "php-whole-file",
+        CODECOMPANION,
+        "php",
+        PHP.replace(
+            "    $sum = 0;\n    foreach ($items as $i) {\n        $sum += $i;\n    }\n    return $sum;\n",
+            "⟦    $sum = 0;\n    foreach ($items as $i) {\n        $sum += $i;\n    }\n    return $sum;\n⟧",
+        ),
+        _fence(
+            PHP.replace(
+                "    $sum = 0;\n    foreach ($items as $i) {\n        $sum += $i;\n    }\n    return $sum;\n",
+                "    return array_sum($items);\n",
+            ),
+            "php",
+        ),
+        PHP.replace(
+            "    $sum = 0;\n    foreach ($items as $i) {\n        $sum += $i;\n    }\n    return $sum;\n",
+            "    return array_sum($items);\n",
+        ),
+    ),
+    Case(
+        "kotlin-other-functions-elided",
+        CONTINUE_LAZY,
+        "kotlin",
+        "⟦" + KOTLIN + "⟧",
+        _fence(
+            "class Box(var size: Int) {\n    fun grow() {\n        size += 2\n    }\n\n    // ... other functions ...\n}\n",
+            "kotlin",
+        ),
+        Kept(LEFT_OUT_CODE),
     ),
     # -- Markdown inside the code (issue 10) -------------------------------------------------
     Case(

@@ -70,4 +70,6 @@ def no_key_in_output(capfd: pytest.CaptureFixture[str]) -> Iterator[None]:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the markers used here."""
     config.addinivalue_line("markers", "allow_schema_errors: the test sends invalid bodies on purpose")
-    config.addinivalue_line("markers", "selfhosted: against a real llama.cpp server (tests/test_selfhosted_llamacpp.py)")
+    config.addinivalue_line(
+        "markers", "selfhosted: against a real llama.cpp server (tests/test_selfhosted_llamacpp.py)"
+    )

@@ -201,6 +201,11 @@ def test_a_marker_the_user_already_had_is_code() -> None:
         ("# Compute the sum of the items.", False),
         ('print("Hello, this is a sentence.")', False),
         ("x = a if b else c", False),
+        ("this.result += number;", False),
+        ("SELECT name FROM users", False),
+        ("String name = user.getName();", False),
+        ("This calls `items.map()` instead of the loop.", True),
+        ("I replaced the concatenation with an f-string", True),
     ],
 )
 def test_prose_is_told_from_code(line: str, prose: bool) -> None:
@@ -235,3 +240,139 @@ def test_benchmarks_md_reports_the_corpus_as_it_is_now() -> None:
     assert counts["wrong"] == 0
     benchmarks = (Path(__file__).resolve().parents[1] / "BENCHMARKS.md").read_text()
     assert section() in benchmarks, "run `python -m bench.answers --markdown`"
+
+
+# -- whole-file and echoed answers on generated documents --------------------------------------
+
+CODE_LINES = st.sampled_from(
+    [
+        "x = compute(a, b)",
+        "return result",
+        "}",
+        "",
+        "if (ready) {",
+        "total += item.price",
+        "log.info('done')",
+        "end",
+        "for item in items:",
+        "value = cache.get(key)",
+    ]
+)
+
+
+@st.composite
+def documents(draw: st.DrawFn) -> tuple[list[str], int, int]:
+    lines = draw(st.lists(CODE_LINES, min_size=3, max_size=30))
+    lines = [f"{line}  # {i}" if line and draw(st.booleans()) else line for i, line in enumerate(lines)]
+    first = draw(st.integers(0, len(lines) - 1))
+    end = draw(st.integers(first + 1, len(lines)))
+    return lines, first, end
+
+
+def _distinctive(line: str) -> bool:
+    """A line of code, not a bracket or `end` (those are told apart by brackets and indentation)."""
+    return sum(c.isalnum() for c in line) >= 4
+
+
+def _plan_lines(lines: list[str], first: int, end: int, answer: list[str]) -> str | Kept:
+    case = Case(
+        "generated",
+        "generated",
+        "python",
+        "".join(f"{line}\n" for line in lines[:first])
+        + "⟦"
+        + "".join(f"{line}\n" for line in lines[first:end])
+        + "⟧"
+        + "".join(f"{line}\n" for line in lines[end:]),
+        "```python\n" + "".join(f"{line}\n" for line in answer) + "```",
+        "",
+    )
+    return outcome(case)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=documents(), data=st.data())
+def test_a_whole_file_answer_changed_inside_the_selection_lands_exactly(
+    doc: tuple[list[str], int, int], data: st.DataObject
+) -> None:
+    lines, first, end = doc
+    code = [i for i in range(first, end) if _distinctive(lines[i])]
+    if not code:
+        return
+    changed = list(lines)
+    for index in data.draw(st.sets(st.sampled_from(code), min_size=1)):
+        changed[index] = f"changed_{index} = {index}"  # a line of code changed (not a bracket)
+    outside = [line for line in lines[:first] + lines[end:] if _distinctive(line)]
+    if not outside:
+        return  # only brackets and blank lines around: the answer reads as well as an insertion
+    got = _plan_lines(lines, first, end, changed)
+    expected = "".join(f"{line}\n" for line in changed)
+    distinct = [line for line in lines if _distinctive(line)]
+    if len(set(distinct)) == len(distinct):
+        assert got == expected
+    else:  # repeated lines can make the answer ambiguous: then it is kept, never misapplied
+        assert got == expected or isinstance(got, Kept)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=documents(), data=st.data())
+def test_a_whole_file_answer_that_changes_code_outside_is_never_applied(
+    doc: tuple[list[str], int, int], data: st.DataObject
+) -> None:
+    lines, first, end = doc
+    outside = [i for i in range(len(lines)) if not first <= i < end]
+    if not outside:
+        return
+    changed = list(lines)
+    index = data.draw(st.sampled_from(outside))
+    changed[index] = f"changed_{index} = {index}"
+    changed[first] = f"inside_{first} = 1"
+    got = _plan_lines(lines, first, end, changed)
+    expected_if_applied = "".join(f"{line}\n" for line in changed)
+    assert got != expected_if_applied  # the change outside never reaches the document
+    if isinstance(got, str):  # applied: then only the selection changed
+        before = "".join(f"{line}\n" for line in lines[:first])
+        after = "".join(f"{line}\n" for line in lines[end:])
+        assert got.startswith(before) and got.endswith(after)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=documents(), data=st.data())
+def test_an_echoed_line_above_is_not_inserted_twice(
+    doc: tuple[list[str], int, int], data: st.DataObject
+) -> None:
+    lines, first, end = doc
+    if first == 0 or len(lines[first - 1].strip()) < 12 or lines[first - 1] in lines[first:end]:
+        return  # only a distinctive line is recognised as an echo
+    if not any(lines[first:end]):
+        return  # a blank selection is refused before any request
+    new = [f"new_{i} = {i}" for i in range(first, end)]
+    got = _plan_lines(lines, first, end, [lines[first - 1], *new])
+    selected = lines[first:end]
+    lead = next(i for i, line in enumerate(selected) if line)
+    trail = next(i for i, line in enumerate(reversed(selected)) if line)
+    # The selection's blank lines at its edges stay as they were.
+    expected = "".join(f"{line}\n" for line in lines[:first] + [""] * lead + new + [""] * trail + lines[end:])
+    if lines.count(lines[first - 1]) == 1:
+        assert got == expected
+    else:
+        assert got == expected or isinstance(got, Kept)
+
+
+@settings(max_examples=200, deadline=None)
+@given(doc=documents(), marker=st.sampled_from(["# ... existing code ...", "# rest unchanged", "..."]))
+def test_an_answer_with_an_elision_marker_is_never_applied(
+    doc: tuple[list[str], int, int], marker: str
+) -> None:
+    lines, first, end = doc
+    answer = [*lines[first:end], "value = 1", marker]
+    got = _plan_lines(lines, first, end, answer)
+    assert got == Kept(LEFT_OUT_CODE)
+
+
+def test_blank_lines_at_the_selections_edges_stay() -> None:
+    from codestral_lsp.answer import fit_to_selection, lines_after_selection
+
+    assert fit_to_selection("x = 2\n", "\nx = 1\n\n", "", "\n") == "\nx = 2\n\n"
+    assert fit_to_selection("x = 2\n", "\r\nx = 1\r\n", "", "\r\n") == "\r\nx = 2\r\n"
+    assert lines_after_selection("y = 1\n", "\n    x = 1\n", "", "\n") == "    y = 1\n"

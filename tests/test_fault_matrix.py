@@ -12,8 +12,10 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
-from tests.editor import Editor, lsp_range
+from tests.conftest import CANARY_KEY
+from tests.editor import Editor, OpenDocument, lsp_range
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
 CODE = "def total(items):\n    s = 0\n    for i in items:\n        s += i\n    return s\n"
@@ -41,6 +43,11 @@ FAILURES: list[tuple[str, list[Script], str]] = [
     ("400 context too long", [Script(status=400)], "context window"),
     ("401", [Script(status=401, body={"message": "Unauthorized", "request_id": "x"})], "CODESTRAL_API_KEY"),
     ("403", [Script(status=403)], "refused access (403)"),
+    (
+        "400 echoing the key",
+        [Script(status=400, body={"message": f"invalid header 'Authorization: Bearer {CANARY_KEY}'"})],
+        "Bearer [redacted]",
+    ),
     (
         "404 unknown model",
         [
@@ -354,4 +361,57 @@ async def test_a_one_megabyte_answer_lands_when_max_tokens_allows_it(
     result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
     assert result["status"] == "applied"
     assert editor.text(uri) == "def total(items):\n" + big
+    await nothing_left_running(editor)
+
+
+# -- bad input that used to end in an internal error ("Please report it") -----------------------
+
+
+def no_internal_error(editor: Editor) -> None:
+    assert not any("Please report it" in m for m in editor.message_texts()), editor.message_texts()
+
+
+@pytest.mark.parametrize("line", [2**31, 2**63, 10**30])
+async def test_a_line_number_beyond_lsp_integers_is_a_plain_invalid_params(editor: Editor, line: int) -> None:
+    uri = editor.open("t.py", CODE)
+    with pytest.raises(JsonRpcException) as caught:
+        await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(line, 0, line, 1)})
+    assert caught.value.code == types.ErrorCodes.InvalidParams
+    assert str(line) in str(caught.value) and "Please report it" not in str(caught.value)
+    no_internal_error(editor)
+    await still_serving(editor, uri)
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://api.mistral.ai/v1\nX-Injected: yes",
+        "http://127.0.0.1:1/v1\r\nHost: evil",
+        "https://api .mistral.ai/v1",
+    ],
+)
+async def test_a_base_url_with_a_line_break_is_a_plain_sentence(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, base_url: str
+) -> None:
+    editor = await start_session(settings={**FAST, "baseUrl": base_url})
+    uri = editor.open("t.py", CODE)
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "failed" and "line break" in result["message"]
+    assert fake.requests == [] and editor.text(uri) == CODE
+    no_internal_error(editor)
+
+
+@pytest.mark.parametrize("uri", ["file:t.py", "file:./src/t.py"])
+async def test_a_relative_file_uri_is_served(editor: Editor, fake: FakeCodestral, uri: str) -> None:
+    editor.documents[uri] = OpenDocument(CODE, 1, "python")
+    editor.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=CODE)
+        )
+    )
+    fake.enqueue(Script(text=ANSWER))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "applied" and editor.text(uri) == "def total(items):\n" + NEW_BODY
+    assert uri.removeprefix("file:") in fake.completion_requests()[0].prompt_text()
+    no_internal_error(editor)
     await nothing_left_running(editor)

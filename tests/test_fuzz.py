@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -19,8 +20,13 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from tests.conftest import CANARY_KEY
 from tests.editor import Editor, lines_of, lsp_range, start_editor, utf16_offset
 from tests.fake_codestral import FakeCodestral, Script
+
+# A variable a hostile workspace might name with apiKeyEnv; it must never be sent.
+OTHER_SECRET = "aws-secret-Hq83nVb20XkLp"
+SESSION_SETTINGS: dict[str, Any] = {"context": {"budgetTokens": 500}}
 
 
 class ServerSession:
@@ -32,9 +38,16 @@ class ServerSession:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         self.editor: Editor = self.call(
-            start_editor(fake, folder, state, settings={"context": {"budgetTokens": 500}})
+            start_editor(
+                fake,
+                folder,
+                state,
+                settings=SESSION_SETTINGS,
+                env={"AWS_SECRET_ACCESS_KEY": OTHER_SECRET},
+            )
         )
         self.names = itertools.count()
+        self.fake: FakeCodestral = fake
 
     def call(self, coroutine: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
@@ -83,7 +96,7 @@ line = st.lists(pieces, max_size=6).map("".join)
 document = st.tuples(
     st.lists(line, min_size=1, max_size=8), st.sampled_from(["\n", "\r\n"]), st.booleans()
 ).map(lambda t: t[1].join(t[0]) + (t[1] if t[2] else ""))
-number = st.one_of(st.integers(-2, 12), st.sampled_from([0, 1, 2, 3, 2**31 - 1]))
+number = st.one_of(st.integers(-2, 12), st.sampled_from([0, 1, 2, 3, 2**31 - 1, 2**31, 2**63, 10**30]))
 likely = st.integers(0, 5)  # mostly inside the document, sometimes anywhere
 position = st.fixed_dictionaries(
     {"line": st.one_of(likely, likely, number), "character": st.one_of(likely, number)}
@@ -194,7 +207,127 @@ def test_malformed_arguments_are_answered(session: ServerSession, arguments: lis
     try:
         session.call(editor.run(command, *arguments))
     except JsonRpcException as error:
-        assert "Traceback" not in str(error)
+        assert "Traceback" not in str(error) and "Please report it" not in str(error)
+    assert session.call(editor.run("codestral.status"))["runningJobs"] == 0
+
+
+# -- hostile settings: what a cloned repository's settings could hold ------------------------------
+
+junk = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=4)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+numbers = st.one_of(
+    st.sampled_from([math.nan, math.inf, -math.inf, 10**400, 2**31, -1, 0, 0.05]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.integers(-(2**70), 2**70),
+)
+base_urls = st.sampled_from(
+    [
+        "https://api.mistral.ai/v1\nX-Injected: 1",
+        "http://127.0.0.1:{port}/v1\r\nHost: evil",
+        "https://collector.example.net/v1",
+        "http://10.0.0.5/v1",
+        "https://user:pw@api.mistral.ai/v1",
+        "http://127.0.0.1:{port}/v1",  # the fake, named by the environment: gets the key
+        "http://localhost:{port}/v1",  # the same port under another name: gets no key
+        "http://[::1]:{port}/v1",
+        "file:x.py",
+        "",
+    ]
+)
+key_variables = st.sampled_from(
+    ["AWS_SECRET_ACCESS_KEY", "CODESTRAL_API_KEY", "MISTRAL_API_KEY", "sk-the-key-pasted-in", "", "PATH"]
+)
+codestral_settings = st.fixed_dictionaries(
+    {},
+    optional={
+        "baseUrl": st.one_of(base_urls, base_urls, junk),
+        "apiKeyEnv": st.one_of(key_variables, key_variables, junk),
+        "temperature": numbers,
+        "maxTokens": numbers,
+        "timeouts": st.fixed_dictionaries(
+            {}, optional={"idle": numbers, "connect": numbers, "firstByte": numbers}
+        ),
+        "prices": st.dictionaries(
+            st.sampled_from(["codestral-latest", "other"]),
+            st.fixed_dictionaries({}, optional={"input": numbers, "output": numbers}),
+            max_size=2,
+        ),
+        "context": st.fixed_dictionaries(
+            {}, optional={"budgetTokens": numbers, "charsPerToken": numbers, "nearbyLines": numbers}
+        ),
+        "python": junk,
+        "maxTokenz": junk,
+    },
+)
+hostile_settings = st.one_of(
+    codestral_settings,
+    codestral_settings.map(lambda ours: {"codestral": ours, "python": {"analysis": {}}}),
+    st.dictionaries(st.sampled_from(["python", "rust-analyzer"]), st.dictionaries(st.text(max_size=3), junk)),
+)
+ACTION_STATUSES = {"applied", "unchanged", "shown", "kept", "cancelled", "failed"}
+
+
+def with_port(value: Any, port: int) -> Any:
+    if isinstance(value, str):
+        return value.replace("{port}", str(port))
+    if isinstance(value, list):
+        return [with_port(v, port) for v in value]
+    if isinstance(value, dict):
+        return {k: with_port(v, port) for k, v in value.items()}
+    return value
+
+
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(raw=hostile_settings, pushed=st.booleans())
+def test_hostile_settings_get_plain_sentences_and_never_leak_a_key(
+    session: ServerSession, raw: dict[str, Any], pushed: bool
+) -> None:
+    editor, fake = session.editor, session.fake
+    raw = with_port(raw, fake.port)
+    ours = raw["codestral"] if isinstance(raw.get("codestral"), dict) else raw
+    if "baseUrl" in ours:
+        ours["retry"] = {"maxAttempts": 1}  # no slow retries against a refused connection
+    uri = editor.open(f"settings_{next(session.names)}.py", "def f(x):\n    return x\n")
+    seen_before = len(editor.client.messages)
+    requests_before = len(fake.requests)
+    try:
+        editor.client.set_configuration(raw, section="codestral")  # as workspace/configuration answers
+        editor.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings=raw if pushed else None)
+        )
+        session.call(editor.sync())
+        try:
+            result = session.call(
+                editor.run(
+                    "codestral.explain",
+                    {
+                        "uri": uri,
+                        "range": {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}},
+                    },
+                )
+            )
+            assert result["status"] in ACTION_STATUSES
+        except JsonRpcException as error:
+            assert "Please report it" not in str(error)
+        messages = [m.message for m in editor.client.messages[seen_before:]]
+        assert not any("Please report it" in m or "Traceback" in m for m in messages), messages
+        assert all(len(m) < 2000 for m in messages)
+        for request in fake.requests[requests_before:]:
+            assert request.authorization in (None, f"Bearer {CANARY_KEY}")
+        assert OTHER_SECRET not in str(messages)
+    finally:
+        editor.client.set_configuration(SESSION_SETTINGS, section="codestral")
+        editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        session.call(editor.sync())
     assert session.call(editor.run("codestral.status"))["runningJobs"] == 0
 
 

@@ -89,7 +89,15 @@ def test_check_without_a_model_list_checks_with_a_chat_request(fake: FakeCodestr
     result = check("--model", "gemma-3-270m", CODESTRAL_BASE_URL=fake.base_url, CODESTRAL_API_KEY=CANARY_KEY)
     assert result.returncode == 0, result.stdout
     assert "answered a chat request" in result.stdout and "does not know model None" not in result.stdout
-    assert [r.path for r in fake.requests] == ["/v1/models", "/v1/chat/completions"]
+    paths = [r.path for r in fake.requests]
+    assert paths == [
+        "/v1/models",
+        "/v1/chat/completions",
+        "/v1/fim/completions",
+        "/infill",
+        "/v1/completions",
+    ]
+    assert "fill-in-the-middle answered (openai dialect" in result.stdout
     chat = fake.requests[1].body
     assert chat["model"] == "gemma-3-270m" and chat["max_tokens"] == 1 and chat["stream"] is False
 
@@ -175,3 +183,48 @@ async def test_the_verbose_log_has_the_bodies_with_the_code_only_at_vv(
     assert code_logged == (flag == "-vv")
     if flag == "-v":
         assert "characters]" in log
+
+
+@pytest.mark.parametrize(
+    ("flavour", "infill", "expected"),
+    [
+        (
+            "openai",
+            True,
+            "fill-in-the-middle answered (openai dialect: POST http://127.0.0.1:{port}/v1/completions)",
+        ),
+        (
+            "llamacpp",
+            True,
+            "fill-in-the-middle answered (llamacpp dialect: POST http://127.0.0.1:{port}/infill)",
+        ),
+    ],
+)
+def test_check_finds_the_fim_dialect_of_a_self_hosted_server(
+    fake: FakeCodestral, flavour: str, infill: bool, expected: str
+) -> None:
+    fake.flavour, fake.infill_supported = flavour, infill
+    fake.models = [{"id": "coder", "object": "model", "owned_by": "me"}]  # capabilities not said
+    result = check("--model", "coder", CODESTRAL_BASE_URL=fake.base_url)
+    assert result.returncode == 0, result.stdout
+    assert expected.format(port=fake.port) in result.stdout
+
+
+def test_check_says_when_the_model_cannot_fill_in_the_middle(fake: FakeCodestral) -> None:
+    fake.flavour, fake.infill_supported = "llamacpp", False
+    fake.models = [{"id": "gemma", "object": "model", "owned_by": "llamacpp"}]
+    result = check("--model", "gemma", CODESTRAL_BASE_URL=fake.base_url)
+    assert result.returncode == 1
+    assert (
+        "Infill is not supported by this model" in result.stdout
+        and "completion.chatFallback" in result.stdout
+    )
+    with_fallback = check(
+        "--model",
+        "gemma",
+        "--settings",
+        '{"completion": {"chatFallback": true}}',
+        CODESTRAL_BASE_URL=fake.base_url,
+    )
+    assert with_fallback.returncode == 0, with_fallback.stdout
+    assert "will use the chat endpoint" in with_fallback.stdout

@@ -175,17 +175,23 @@ async def start(llamacpp: LlamaCpp, tmp_path: Path) -> AsyncIterator[Callable[..
         await editor.client.stop()
 
 
-def test_check_passes_against_llamacpp(llamacpp: LlamaCpp) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "codestral_lsp", "check", "--model", MODEL_NAME],
-        env=llamacpp.environment(""),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert f"model {MODEL_NAME} available" in result.stdout and "All good." in result.stdout
+def test_check_against_llamacpp_lists_the_model_and_finds_infill_refused(llamacpp: LlamaCpp) -> None:
+    def check(*settings: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "codestral_lsp", "check", "--model", MODEL_NAME, *settings],
+            env=llamacpp.environment(""),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    plain = check()
+    assert f"model {MODEL_NAME} available" in plain.stdout, plain.stdout + plain.stderr
+    assert "Infill is not supported by this model" in plain.stdout and plain.returncode == 1
+    with_fallback = check("--settings", '{"completion": {"chatFallback": true}}')
+    assert with_fallback.returncode == 0, with_fallback.stdout
+    assert "will use the chat endpoint" in with_fallback.stdout and "All good." in with_fallback.stdout
 
 
 async def test_an_explanation_streams_with_progress(start: Callable[..., Any]) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
-from tests.editor import Editor, lsp_range, range_of
+from tests.editor import CAPABILITIES, Editor, lsp_range, range_of
 from tests.fake_codestral import FakeCodestral, Script
 
 CODE = "def add(a, b):\n    return a + b\n"
@@ -154,7 +155,6 @@ async def test_generated_tests_go_to_the_projects_tests_folder(
 async def test_edit_is_offered_to_clients_that_prompt_for_the_instruction(
     fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
 ) -> None:
-    from tests.editor import CAPABILITIES
 
     capabilities = types.ClientCapabilities(
         workspace=CAPABILITIES.workspace,
@@ -179,3 +179,73 @@ async def test_a_workspace_base_url_to_an_untrusted_host_gets_neither_code_nor_k
     assert result["status"] == "failed"
     assert "collector.example.net" in result["message"] and "CODESTRAL_TRUSTED_HOSTS" in result["message"]
     assert fake.requests == []
+
+
+async def test_non_finite_numbers_in_settings_are_named_and_replaced_by_defaults(
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    # JSON as Python (and several editors) write it allows NaN and Infinity.
+    editor = await start_session(
+        settings={
+            "timeouts": {"idle": math.nan, "connect": math.inf},
+            "temperature": -math.inf,
+            "prices": {"codestral-latest": {"input": math.inf, "output": 1e300}},  # overflows a cost
+            "retry": {"totalSeconds": 10**400},
+        }
+    )
+    uri = editor.open("a.py", CODE)
+    fake.enqueue(Script(text="Adds.", usage=(1000, 10)))
+    assert (await editor.run("codestral.explain", {"uri": uri, "range": ALL}))["status"] == "shown"
+    warnings = "\n".join(editor.message_texts(types.MessageType.Warning))
+    for key, default in [
+        ("timeouts.idle", "30.0"),
+        ("timeouts.connect", "10.0"),
+        ("temperature", "0.2"),
+        ("prices.codestral-latest.input", "0.0"),
+        ("prices.codestral-latest.output", "0.0"),
+        ("retry.totalSeconds", "60.0"),
+    ]:
+        assert f"codestral.{key}:" in warnings and f"default ({default})" in warnings, key
+    assert "nan" in warnings and "(401 characters)" in warnings  # the value, cut short
+    assert fake.completion_requests()[0].body["temperature"] == 0.2
+    usage = await editor.run("codestral.usage")
+    assert math.isfinite(usage["estimatedCostUsd"])
+
+
+SECTIONED = {
+    "codestral": {"model": "codestral-2508", "temperature": 0.0},
+    "python": {"analysis": {"typeCheckingMode": "strict"}},
+    "rust-analyzer": {"check": {"command": "clippy"}},
+}
+
+
+@pytest.mark.parametrize("where", ["initializationOptions", "didChangeConfiguration"])
+async def test_settings_sent_with_several_sections_read_the_codestral_one(
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]], where: str
+) -> None:
+    no_configuration = types.ClientCapabilities(  # a client that pushes settings instead
+        workspace=types.WorkspaceClientCapabilities(
+            apply_edit=True, workspace_edit=CAPABILITIES.workspace.workspace_edit
+        ),
+        window=CAPABILITIES.window,
+        text_document=CAPABILITIES.text_document,
+    )
+    pushed = where == "didChangeConfiguration"
+    editor = await start_session(
+        capabilities=no_configuration, initialization_options=None if pushed else SECTIONED
+    )
+    uri = editor.open("a.py", CODE)
+    if pushed:
+        editor.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings=SECTIONED)
+        )
+        await editor.sync()
+    await editor.run("codestral.explain", {"uri": uri, "range": ALL})
+    # Settings for other servers only: nothing for us, and nothing to complain about.
+    editor.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"python": SECTIONED["python"]})
+    )
+    await editor.sync()
+    assert editor.message_texts(types.MessageType.Warning) == []
+    body = fake.completion_requests()[0].body
+    assert (body["model"], body["temperature"]) == ("codestral-2508", 0.0)

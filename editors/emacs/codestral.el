@@ -1,59 +1,348 @@
 ;;; codestral.el --- Mistral's Codestral through codestral-lsp and eglot -*- lexical-binding: t; -*-
 
-;; Version: 0.1.0
+;; Version: 0.2.0
 ;; Package-Requires: ((emacs "28.1") (eglot "1.9"))
 ;; Keywords: tools, languages, ai
 
 ;;; Commentary:
 
-;; Registers the codestral-lsp language server with eglot and adds commands that run
-;; Codestral on the region: explain, refactor, fix, document, tests, edit with an instruction.
-;; The code actions (M-x eglot-code-actions on a region) offer the same.
+;; Runs the codestral-lsp language server with eglot, beside the server you already use for
+;; the buffer's mode (pyright, gopls, ruff, ...): both are joined by the LSP multiplexer
+;; `rass' (pip install rassumfrassum), so eglot sees one server with both servers' features.
+;; Without `rass' your own server runs alone and you are told why; in a mode that has no
+;; server of its own, codestral-lsp runs alone.
 ;;
 ;;   (require 'codestral)
-;;   (setq codestral-settings '(:model "codestral-latest"))   ; optional
+;;   (setq codestral-settings '(:model "codestral-latest"))   ; optional, any time
 ;;   (add-hook 'python-mode-hook #'eglot-ensure)
 ;;
-;; The key comes from the environment: CODESTRAL_API_KEY or MISTRAL_API_KEY.
+;; Every Codestral action runs asynchronously, whether started from `eglot-code-actions' or
+;; from the commands `codestral-explain', `codestral-refactor', `codestral-fix',
+;; `codestral-document', `codestral-tests', `codestral-edit'.  Progress shows in the mode
+;; line; `codestral-cancel' stops it.  The key comes from the environment:
+;; CODESTRAL_API_KEY or MISTRAL_API_KEY.
 
 ;;; Code:
 
 (require 'eglot)
 (require 'jsonrpc)
 (require 'cl-lib)
+(require 'subr-x)
 
 (defgroup codestral nil
   "Mistral's Codestral through the codestral-lsp language server."
   :group 'tools)
 
 (defcustom codestral-server-command '("codestral-lsp")
-  "Command that starts the language server."
+  "Command that starts the codestral-lsp language server."
   :type '(repeat string))
+
+(defcustom codestral-multiplexer-command '("rass")
+  "Command of the LSP multiplexer that runs codestral-lsp beside a mode's own server.
+It is called as COMMAND -- THEIR-SERVER... -- CODESTRAL-SERVER...  Set it to nil to
+never multiplex (then a mode with its own server does not get codestral-lsp)."
+  :type '(choice (const :tag "Never multiplex" nil) (repeat string)))
+
+(defcustom codestral-rass-preset
+  (expand-file-name "codestral-rass.py" (file-name-directory (or load-file-name buffer-file-name)))
+  "The rass preset file passed first to `codestral-multiplexer-command', or nil.
+It makes rass wait for every server to start instead of 3 s."
+  :type '(choice (const nil) file))
 
 (defcustom codestral-major-modes
   '(python-mode python-ts-mode js-mode js-ts-mode typescript-mode typescript-ts-mode
     go-mode go-ts-mode rust-mode rust-ts-mode c-mode c-ts-mode c++-mode c++-ts-mode
     java-mode java-ts-mode ruby-mode ruby-ts-mode sh-mode bash-ts-mode)
-  "Major modes that use codestral-lsp.
-eglot runs one server per mode: a mode listed here uses codestral-lsp
-instead of its usual language server."
+  "Major modes in which eglot runs codestral-lsp (beside the mode's own server)."
   :type '(repeat symbol))
 
 (defcustom codestral-settings nil
-  "Server settings (a plist such as (:model \"codestral-latest\" :temperature 0.2)).
-Sent as initializationOptions; see the codestral-lsp README for every key."
+  "Server settings, a plist such as (:model \"codestral-latest\" :temperature 0.2).
+Read each time the server asks for its configuration (when it starts, and after
+\\[codestral-reload-settings]), so it can be set before or after loading codestral.el."
   :type 'plist)
 
-(defun codestral-register ()
-  "Tell eglot to use codestral-lsp for `codestral-major-modes'."
-  (setq eglot-server-programs
-        (cons (cons codestral-major-modes
-                    (append codestral-server-command
-                            (list :initializationOptions (or codestral-settings '(:model "codestral-latest")))))
-              (cl-remove-if (lambda (entry) (equal (car entry) codestral-major-modes))
-                            eglot-server-programs))))
+(defclass codestral-eglot-server (eglot-lsp-server) ()
+  :documentation "An eglot connection that includes codestral-lsp (alone or multiplexed).")
 
-(codestral-register)
+;;; Starting the server beside the mode's own one
+
+(defun codestral--entry-modes (key)
+  "The major modes an `eglot-server-programs' KEY names."
+  (cond ((symbolp key) (list key))
+        ((and (consp key) (keywordp (cadr key))) (list (car key)))
+        (t (mapcar (lambda (k) (if (consp k) (car k) k)) key))))
+
+(defun codestral--their-contact (mode interactive)
+  "The contact eglot would use for MODE without codestral.el, or nil.
+INTERACTIVE is passed to a contact function."
+  (cl-loop for (key . contact) in eglot-server-programs
+           unless (eq contact #'codestral-eglot-contact)
+           when (cl-some (lambda (m) (provided-mode-derived-p mode m)) (codestral--entry-modes key))
+           return (if (functionp contact) (funcall contact interactive) contact)))
+
+(defun codestral--program (contact)
+  "CONTACT's program and arguments when it is a plain command (maybe with a plist), else nil."
+  (let ((contact (if (and (consp contact) (eq (car contact) 'eglot-lsp-server)) (cdr contact) contact)))
+    (when (and (consp contact) (stringp (car contact)))
+      (let ((program (cl-loop for part in contact while (stringp part) collect part)))
+        (when (or (cdr program) (null (cdr contact)) (keywordp (cadr contact)))
+          program)))))
+
+(defvar codestral--warned nil "Warnings already given, so each is given once.")
+
+(defun codestral--warn-once (format-string &rest args)
+  "Show FORMAT-STRING with ARGS once per session."
+  (let ((text (apply #'format format-string args)))
+    (unless (member text codestral--warned)
+      (push text codestral--warned)
+      (display-warning 'codestral text :warning))))
+
+(defun codestral-eglot-contact (&optional interactive)
+  "The eglot contact for the current buffer: codestral-lsp beside the mode's own server.
+INTERACTIVE is non-nil when eglot was called interactively."
+  (let* ((theirs (condition-case nil     ; e.g. none of eglot's alternatives is installed
+                     (codestral--their-contact major-mode interactive)
+                   (error nil)))
+         (program (codestral--program theirs))
+         (multiplexer (and codestral-multiplexer-command
+                           (executable-find (car codestral-multiplexer-command))
+                           codestral-multiplexer-command)))
+    (cond
+     ((or (null theirs) (and program (not (executable-find (car program)))))
+      ;; no server of the mode's own could start: codestral-lsp alone
+      `(codestral-eglot-server ,@codestral-server-command))
+     ((null program)
+      (codestral--warn-once "codestral-lsp cannot run beside the %s server %S; it runs alone."
+                            major-mode theirs)
+      theirs)
+     ((not (executable-find (car codestral-server-command)))
+      (codestral--warn-once
+       "`%s' was not found, so codestral-lsp is not running beside %s; see `codestral-server-command'."
+       (car codestral-server-command) (car program))
+      theirs)
+     ((null multiplexer)
+      (codestral--warn-once
+       "`%s' was not found, so codestral-lsp is not running beside %s; pip install rassumfrassum."
+       (or (car codestral-multiplexer-command) "rass") (car program))
+      theirs)
+     (t `(codestral-eglot-server
+          ,@multiplexer
+          ,@(and codestral-rass-preset (file-exists-p codestral-rass-preset) (list codestral-rass-preset))
+          "--" ,@program "--" ,@codestral-server-command)))))
+
+(defun codestral-setup ()
+  "Make eglot run codestral-lsp beside each of `codestral-major-modes'' own server.
+Called when codestral.el is loaded; call it again after changing `codestral-major-modes'."
+  (interactive)
+  (setq eglot-server-programs
+        (cons (cons codestral-major-modes #'codestral-eglot-contact)
+              (cl-remove #'codestral-eglot-contact eglot-server-programs :key #'cdr))))
+
+(codestral-setup)
+
+;;; What the client declares, and the settings it hands out
+
+(cl-defmethod eglot-client-capabilities :around ((_server codestral-eglot-server))
+  "Declare progress support and the flags codestral-lsp reads from its own plugins."
+  (let* ((caps (copy-sequence (cl-call-next-method)))
+         (window (copy-sequence (plist-get caps :window))))
+    (setq caps (plist-put caps :window (plist-put window :workDoneProgress t)))
+    (plist-put caps :experimental
+               (list :codestral (list :promptForInstruction t :showsExplanations t)))))
+
+(defun codestral--settings-object ()
+  "`codestral-settings' as a JSON object (never an empty list)."
+  (or codestral-settings (make-hash-table)))
+
+(defun codestral--merge-settings (configured)
+  "`codestral-settings' with CONFIGURED (a plist from `eglot-workspace-configuration') on top."
+  (let ((merged (copy-sequence codestral-settings)))
+    (when (and configured (listp configured))
+      (cl-loop for (key value) on configured by #'cddr
+               do (setq merged (plist-put merged key value))))
+    (or merged (make-hash-table))))
+
+(cl-defmethod eglot-handle-request :around
+  ((_server codestral-eglot-server) (_method (eql workspace/configuration)) &key items)
+  "Answer the \"codestral\" section from `codestral-settings', read now; others as eglot does."
+  (let ((answers (cl-call-next-method)))
+    (cl-loop for item across items
+             for i from 0
+             when (equal (plist-get item :section) "codestral")
+             do (let ((configured (aref answers i)))
+                  (aset answers i (codestral--merge-settings configured))))
+    answers))
+
+(defun codestral-reload-settings ()
+  "Make the running server read `codestral-settings' again."
+  (interactive)
+  (jsonrpc-notify (eglot--current-server-or-lose) :workspace/didChangeConfiguration
+                  (list :settings (list :codestral (codestral--settings-object))))
+  (message "Codestral: settings sent"))
+
+;;; Edits the user declines
+
+(cl-defmethod eglot-handle-request :around
+  ((_server codestral-eglot-server) (_method (eql workspace/applyEdit)) &rest _)
+  "Answer a declined or impossible edit with applied: false and the reason, as LSP says."
+  (condition-case err
+      (cl-call-next-method)
+    (jsonrpc-error
+     (let ((reason (if (stringp (cadr err)) (cadr err) (format "%s" (cdr err)))))
+       (list :applied :json-false
+             :failureReason (if (string-match-p "cancel" reason) "you declined it" reason))))
+    (quit (list :applied :json-false :failureReason "you declined it"))))
+
+;;; Progress in the mode line
+
+(defvar codestral--progress (make-hash-table :test #'equal)
+  "Running progress by token: a plist with :title, :message and :percentage.")
+
+(defvar codestral--waiting 0 "Commands sent and not answered yet.")
+
+(defun codestral--progress-text ()
+  "What the mode line and echo area say about running actions, or nil."
+  (let (parts)
+    (maphash (lambda (_token p)
+               (push (concat (plist-get p :title)
+                             (when-let ((m (plist-get p :message))) (concat ": " m)))
+                     parts))
+             codestral--progress)
+    (cond (parts (string-join (nreverse parts) " | "))
+          ((> codestral--waiting 0) "Codestral: waiting…"))))
+
+(defun codestral--mode-line ()
+  "The mode-line element for running actions."
+  (when-let ((text (codestral--progress-text)))
+    (concat " [" (truncate-string-to-width text 60 nil nil "…") "] ")))
+
+(add-to-list 'mode-line-misc-info '(:eval (codestral--mode-line)))
+
+(defun codestral--echo (format-string &rest args)
+  "Show FORMAT-STRING with ARGS in the echo area unless the user is typing in the minibuffer."
+  (unless (active-minibuffer-window)
+    (let ((message-log-max nil))
+      (apply #'message format-string args))))
+
+(cl-defmethod eglot-handle-request
+  ((_server codestral-eglot-server) (_method (eql window/workDoneProgress/create)) &rest _)
+  "Accept a progress token."
+  nil)
+
+(cl-defmethod eglot-handle-notification
+  ((_server codestral-eglot-server) (_method (eql $/progress)) &key token value)
+  "Show streaming progress (eglot 1.9 shows none)."
+  (let ((kind (plist-get value :kind)))
+    (pcase kind
+      ("begin" (puthash token (list :title (plist-get value :title)
+                                    :message (plist-get value :message))
+                        codestral--progress))
+      ("report" (when-let ((p (gethash token codestral--progress)))
+                  (puthash token (plist-put p :message (plist-get value :message))
+                           codestral--progress)))
+      ("end" (remhash token codestral--progress)))
+    (force-mode-line-update t)
+    (unless (equal kind "end")
+      (when-let ((text (codestral--progress-text)))
+        (codestral--echo "%s  (M-x codestral-cancel to stop)" text)))))
+
+;;; Results
+
+(defun codestral--say (text)
+  "Show TEXT from the server, prefixed once with \"Codestral: \"."
+  (message "%s" (if (string-prefix-p "Codestral" text) text (concat "Codestral: " text))))
+
+(defun codestral--show-markdown (markdown)
+  "Show MARKDOWN in the *Codestral* buffer, rendered when markdown-mode is installed."
+  (with-current-buffer (get-buffer-create "*Codestral*")
+    (let ((inhibit-read-only t))
+      (erase-buffer)
+      (insert markdown)
+      (goto-char (point-min))
+      (require 'markdown-mode nil t)    ; installed but maybe not loaded yet
+      (cond ((fboundp 'gfm-view-mode) (gfm-view-mode))
+            ((fboundp 'markdown-view-mode) (markdown-view-mode))
+            (t (text-mode) (view-mode 1)))
+      (visual-line-mode 1)
+      (local-set-key (kbd "q") #'quit-window))
+    (display-buffer (current-buffer))))
+
+(defun codestral--uri-buffer (uri)
+  "A buffer visiting URI's file, or nil."
+  (let ((path (and (stringp uri) (eglot--uri-to-path uri))))
+    (and path (file-exists-p path) (find-file-noselect path))))
+
+(defun codestral--show (result)
+  "Show RESULT of an action: the explanation, the kept answer or test file, and the status."
+  (let ((markdown (plist-get result :markdown))
+        (text (plist-get result :message)))
+    (when markdown (codestral--show-markdown markdown))
+    (when-let ((buffer (or (codestral--uri-buffer (plist-get result :answerUri))
+                           (codestral--uri-buffer (plist-get result :testUri)))))
+      (with-current-buffer buffer       ; written on disk by the server: show that
+        (unless (buffer-modified-p) (revert-buffer t t t)))
+      (display-buffer buffer))
+    (when text (codestral--say text))))
+
+;;; Running actions, never blocking Emacs
+
+(defun codestral--command-p (command)
+  "Non-nil when COMMAND (a string or symbol) is one of codestral-lsp's actions."
+  (let ((name (format "%s" command)))
+    (and (string-prefix-p "codestral." name)
+         (not (member name '("codestral.cancel" "codestral.usage" "codestral.status"))))))
+
+(defun codestral--with-instruction (command arguments)
+  "ARGUMENTS for COMMAND, asking for codestral.edit's instruction when it has none."
+  (let ((argument (and (> (length arguments) 0) (aref arguments 0))))
+    (if (and (equal command "codestral.edit") (listp argument)
+             (not (plist-get argument :instruction)))
+        (let ((instruction (string-trim (read-string "Codestral edit instruction: "))))
+          (when (string-empty-p instruction)
+            (user-error "Codestral: no instruction given; nothing was sent"))
+          (vector (append argument (list :instruction instruction))))
+      arguments)))
+
+(defun codestral--execute (server command arguments)
+  "Run COMMAND with ARGUMENTS on SERVER asynchronously; show the result when it comes."
+  (let ((command (format "%s" command))
+        (arguments (if (listp arguments) (vconcat arguments) arguments)))
+    (setq arguments (codestral--with-instruction command arguments))
+    ;; eglot sends edits after 0.5 s idle, and only before its own deferred requests: send
+    ;; them now, so the server answers for the text the user sees
+    (when (and (bound-and-true-p eglot--managed-mode)
+               (fboundp 'eglot--signal-textDocument/didChange))
+      (eglot--signal-textDocument/didChange))
+    (cl-incf codestral--waiting)
+    (force-mode-line-update t)
+    (let ((done (lambda () (setq codestral--waiting (max 0 (1- codestral--waiting)))
+                  (force-mode-line-update t))))
+      (jsonrpc-async-request
+       server :workspace/executeCommand (list :command command :arguments arguments)
+       :timeout nil
+       :success-fn (lambda (result) (funcall done) (codestral--show result))
+       :error-fn (lambda (error)
+                   (funcall done)
+                   (codestral--say (or (plist-get error :message) (format "%S" error))))))
+    (codestral--echo "Codestral: %s sent  (M-x codestral-cancel to stop)"
+                     (string-remove-prefix "codestral." command))
+    nil))
+
+(cl-defmethod eglot-execute-command :around (server command arguments)
+  "Run codestral-lsp's actions asynchronously (eglot 1.9 waits for them, 10 s at most)."
+  (if (codestral--command-p command)
+      (codestral--execute server command arguments)
+    (cl-call-next-method)))
+
+(when (cl-generic-p 'eglot-execute)     ; eglot ≥ 1.16 runs code actions through this
+  (cl-defmethod eglot-execute :around (server action)
+    "Run codestral-lsp's actions asynchronously."
+    (let ((command (if (stringp (plist-get action :command)) action (plist-get action :command))))
+      (if (and (listp command) (codestral--command-p (plist-get command :command))
+               (not (plist-get action :edit)))
+          (codestral--execute server (plist-get command :command) (plist-get command :arguments))
+        (cl-call-next-method)))))
 
 (defun codestral--argument (beg end &rest extra)
   "The command argument for the region BEG..END, plus EXTRA keys."
@@ -62,38 +351,16 @@ Sent as initializationOptions; see the codestral-lsp README for every key."
                              :end (eglot--pos-to-lsp-position end)))
           extra))
 
-(defun codestral--show (result)
-  "Show RESULT of an action: the explanation, or its status."
-  (let ((markdown (plist-get result :markdown))
-        (message-text (plist-get result :message)))
-    (cond
-     (markdown
-      (with-current-buffer (get-buffer-create "*Codestral*")
-        (let ((inhibit-read-only t))
-          (erase-buffer)
-          (insert markdown)
-          (goto-char (point-min))
-          (if (fboundp 'markdown-mode) (markdown-mode) (text-mode))
-          (view-mode 1))
-        (display-buffer (current-buffer))))
-     (message-text (message "Codestral: %s" message-text)))))
-
 (defun codestral--run (action beg end &rest extra)
   "Run codestral.ACTION on BEG..END with EXTRA argument keys, without blocking Emacs."
-  (let ((server (eglot--current-server-or-lose)))
-    (jsonrpc-async-request
-     server :workspace/executeCommand
-     (list :command (format "codestral.%s" action)
-           :arguments (vector (apply #'codestral--argument beg end extra)))
-     :success-fn #'codestral--show
-     :error-fn (lambda (error) (message "Codestral: %s" (plist-get error :message))))
-    (message "Codestral: %s…" action)))
+  (codestral--execute (eglot--current-server-or-lose) (format "codestral.%s" action)
+                      (vector (apply #'codestral--argument beg end extra))))
 
 (defun codestral--region ()
   "The region's bounds, or an error asking for one."
   (if (use-region-p)
       (list (region-beginning) (region-end))
-    (user-error "Select the code first")))
+    (user-error "Codestral: select the code first")))
 
 (defmacro codestral--define-region-command (action doc)
   "Define `codestral-ACTION', an interactive command running ACTION on the region; DOC."
@@ -108,7 +375,7 @@ Sent as initializationOptions; see the codestral-lsp README for every key."
 (codestral--define-region-command "tests" "Write tests for the code between BEG and END.")
 
 (defun codestral-fix (beg end)
-  "Fix the diagnostics eglot reports between BEG and END."
+  "Fix the diagnostics (of every server) between BEG and END."
   (interactive (codestral--region))
   (let ((diagnostics (cl-loop for diag in (flymake-diagnostics beg end)
                               when (cdr (assoc 'eglot-lsp-diag (eglot--diag-data diag)))
@@ -117,23 +384,32 @@ Sent as initializationOptions; see the codestral-lsp README for every key."
 
 (defun codestral-edit (beg end instruction)
   "Change the code between BEG and END as INSTRUCTION says."
-  (interactive (append (codestral--region) (list (read-string "Codestral edit: "))))
+  (interactive (append (codestral--region) (list (read-string "Codestral edit instruction: "))))
+  (when (string-empty-p (string-trim instruction))
+    (user-error "Codestral: no instruction given; nothing was sent"))
   (codestral--run "edit" beg end :instruction instruction))
 
 (defun codestral-cancel ()
   "Cancel the running Codestral actions."
   (interactive)
-  (let ((result (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
-                                 '(:command "codestral.cancel" :arguments []))))
-    (message "Codestral: cancelled %s action(s)" (plist-get result :cancelled))))
+  (jsonrpc-async-request
+   (eglot--current-server-or-lose) :workspace/executeCommand
+   '(:command "codestral.cancel" :arguments [])
+   :success-fn (lambda (result)
+                 (message "Codestral: cancelled %s action(s)" (plist-get result :cancelled)))
+   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
 
 (defun codestral-usage ()
   "Show the tokens and estimated cost of this session."
   (interactive)
-  (let ((u (jsonrpc-request (eglot--current-server-or-lose) :workspace/executeCommand
-                            '(:command "codestral.usage" :arguments []))))
-    (message "Codestral: %s requests, %s tokens, about $%.4f"
-             (plist-get u :requests) (plist-get u :totalTokens) (plist-get u :estimatedCostUsd))))
+  (jsonrpc-async-request
+   (eglot--current-server-or-lose) :workspace/executeCommand
+   '(:command "codestral.usage" :arguments [])
+   :success-fn (lambda (u)
+                 (message "Codestral: %s requests, %s tokens, about $%.4f"
+                          (plist-get u :requests) (plist-get u :totalTokens)
+                          (or (plist-get u :estimatedCostUsd) 0)))
+   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
 
 (provide 'codestral)
 ;;; codestral.el ends here

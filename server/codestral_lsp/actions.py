@@ -140,11 +140,17 @@ def _single_object(command: str, arguments: Any) -> dict[str, Any]:
     return arguments
 
 
+UINTEGER_MAX = 2**31 - 1
+"""LSP's ``uinteger`` ends here: larger line or character numbers are not positions."""
+
+
 def _int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ArgumentError(f"{what} must be a whole number, got {value!r}.")
     if value < 0:
         raise ArgumentError(f"{what} must not be negative, got {value}.")
+    if value > UINTEGER_MAX:
+        raise ArgumentError(f"{what} is {value}, more than any document has (at most {UINTEGER_MAX}).")
     return value
 
 

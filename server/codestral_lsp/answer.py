@@ -2,8 +2,8 @@
 
 * :func:`extract_code` lifts the code out of an answer, fenced or not (tests, inserts).
 * :func:`fit_to_selection` re-indents it where the model dedented it (never twice), turns
-  spaces into tabs in a tab-indented file, and gives it the document's line endings and the
-  selection's trailing newline.
+  spaces into tabs in a tab-indented file, and gives it the document's line endings, the
+  selection's trailing newline, and the blank lines the selection starts or ends with.
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def fit_to_selection(code: str, selection: str, line_prefix: str, eol: str) -> s
         text = text.rstrip("\n") + "\n" if text.strip() else ""
     else:
         text = text.rstrip("\n")
+    if text.strip() and not mid_line:  # blank lines at the selection's edges stay as they were
+        lead = len(selected) - len(selected.lstrip("\n")) if not line_prefix else 0
+        trail = len(selected) - len(selected.rstrip("\n")) - 1 if selected.endswith("\n") else 0
+        text = "\n" * lead + text.lstrip("\n")
+        text = text.rstrip("\n") + "\n" * (trail + 1) if selected.endswith("\n") else text
     return text.replace("\n", eol) if eol != "\n" else text
 
 
@@ -96,7 +101,7 @@ def lines_after_selection(code: str, selection: str, line_prefix: str, eol: str)
     """Text to insert at the selection's end so ``code`` lands on its own lines below it."""
     indent_source = selection if selection.strip() else line_prefix
     fitted = fit_to_selection(
-        code, indent_source.rstrip("\r\n") + "\n", "" if line_prefix.strip() else line_prefix, eol
+        code, indent_source.strip("\r\n") + "\n", "" if line_prefix.strip() else line_prefix, eol
     )
     if line_prefix and not line_prefix.strip() and fitted:
         fitted = line_prefix + fitted

@@ -83,9 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
         flags = {"baseUrl": args.base_url, "model": args.model, "apiKeyEnv": args.api_key_env}
         settings, problems = parse_settings(raw, {k: v for k, v in flags.items() if v})
-        for problem in problems:
-            print(problem)
-        return check(env, settings, sys.stdout)
+        return check(env, settings, sys.stdout, problems)
 
     from codestral_lsp.logs import configure_logging
     from codestral_lsp.server import create_server

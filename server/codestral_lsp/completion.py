@@ -71,6 +71,56 @@ def fim_url(client: CodestralClient, dialect: FimDialect) -> str:
     return f"{client.endpoint.base_url}/{path}"
 
 
+def candidate_dialects(
+    configured: str, client: CodestralClient, known: FimDialect | None
+) -> tuple[FimDialect, ...]:
+    """The dialects to try, in order: the configured one; else Mistral's for Mistral's endpoints;
+    else the one remembered first (the others only if it is gone); else all in probe order."""
+    if configured in FIM_PATHS:
+        return (configured,)  # type: ignore[return-value]
+    if client.endpoint.is_mistral:
+        return ("mistral",)
+    if known is None:
+        return PROBE_ORDER
+    return (known, *(dialect for dialect in PROBE_ORDER if dialect != known))
+
+
+async def fill_in_middle(
+    client: CodestralClient,
+    request: FimRequest,
+    candidates: tuple[FimDialect, ...],
+    dialects: dict[str, FimDialect],
+) -> Completion:
+    """Ask each candidate dialect in turn until one has the endpoint; remember it in ``dialects``
+    (by base URL). Raises :class:`NoFimEndpoint` when none has, :class:`FimRefused` when the
+    server has the endpoint but will not fill in the middle for this model."""
+    tried: list[str] = []
+    base = client.endpoint.base_url
+    for dialect in candidates:
+        try:
+            completion = await client.fill_in_middle(dialect, request)
+        except ApiError as error:
+            message = error.detail.message if error.detail else None
+            if endpoint_missing(error.status, message) and not client.endpoint.is_mistral:
+                tried.append(f"POST {fim_url(client, dialect)} ({error.status})")
+                if dialects.get(base) == dialect:
+                    del dialects[base]  # another server now answers there
+                continue
+            if refuses_fim(dialect, error.status, message):
+                dialects[base] = dialect
+                raise FimRefused(
+                    f"{client.endpoint.host} cannot fill in the middle with {request.model!r}: {message}"
+                ) from error
+            raise
+        if len(candidates) > 1:
+            log.info("fill-in-the-middle at %s speaks the %s dialect", base, dialect)
+        dialects[base] = dialect
+        return completion
+    raise NoFimEndpoint(
+        f"{client.endpoint.host} has no fill-in-the-middle endpoint (tried {', '.join(tried)})"
+    )
+
+
 @dataclass(frozen=True)
 class Suggestion:
     """Text to insert at ``position`` of the document."""
@@ -215,41 +265,11 @@ class InlineCompleter:
 
     def _candidates(self, client: CodestralClient) -> tuple[FimDialect, ...]:
         configured = self._server.settings.completion.api
-        if configured != "auto":
-            return (configured,)
-        if client.endpoint.is_mistral:
-            return ("mistral",)
-        known = self.dialects.get(client.endpoint.base_url)
-        return (known,) if known is not None else PROBE_ORDER
+        return candidate_dialects(configured, client, self.dialects.get(client.endpoint.base_url))
 
     async def _fill_in_middle(self, client: CodestralClient, request: FimRequest) -> Completion:
         """Ask in the known dialect, or probe them in turn (see module docstring)."""
-        candidates = self._candidates(client)
-        tried: list[str] = []
-        base = client.endpoint.base_url
-        for dialect in candidates:
-            try:
-                completion = await client.fill_in_middle(dialect, request)
-            except ApiError as error:
-                message = error.detail.message if error.detail else None
-                if endpoint_missing(error.status, message) and not client.endpoint.is_mistral:
-                    tried.append(f"POST {fim_url(client, dialect)} ({error.status})")
-                    if self.dialects.get(base) == dialect:
-                        del self.dialects[base]  # another server now answers there
-                    continue
-                if refuses_fim(dialect, error.status, message):
-                    self.dialects[base] = dialect
-                    raise FimRefused(
-                        f"{client.endpoint.host} cannot fill in the middle with {request.model!r}: {message}"
-                    ) from error
-                raise
-            if len(candidates) > 1:
-                log.info("fill-in-the-middle at %s speaks the %s dialect", base, dialect)
-            self.dialects[base] = dialect
-            return completion
-        raise NoFimEndpoint(
-            f"{client.endpoint.host} has no fill-in-the-middle endpoint (tried {', '.join(tried)})"
-        )
+        return await fill_in_middle(client, request, self._candidates(client), self.dialects)
 
     def _failed(self, error: CodestralError, explicit: bool) -> bool:
         """Report a failure; True when it switched to the chat fallback (ask again now)."""

@@ -2,29 +2,54 @@
 
 Exit status 0 only when the key is accepted (or none is needed), the model is served, and
 fill-in-the-middle is not known to be missing. Every problem comes with the fix; no traceback.
+Everything printed passes through the redactor: an API server echoing the key shows
+``[redacted]``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from typing import TextIO
+from collections.abc import Mapping, Sequence
+from typing import Protocol, TextIO
 
 from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts
-from codestral_lsp.api.bodies import ChatRequest, Message
+from codestral_lsp.api.bodies import ChatRequest, FimRequest, Message
+from codestral_lsp.api.client import FimDialect
 from codestral_lsp.api.endpoint import (
     CODESTRAL_KEY_VAR,
     MISTRAL_KEY_VAR,
     Endpoint,
+    allowed_key_vars,
     resolve_endpoint,
 )
 from codestral_lsp.api.errors import ApiError, AuthenticationError
+from codestral_lsp.api.types import ModelInfo
+from codestral_lsp.redaction import REDACTOR, redact
 from codestral_lsp.settings import Settings
 
 OK, BAD, UNSURE = "ok", "FAIL", "??"
 
 
-def _line(out: TextIO, mark: str, text: str) -> None:
+class Output(Protocol):
+    """Where the report goes (a text stream)."""
+
+    def write(self, text: str, /) -> int:
+        """Write ``text``."""
+        ...
+
+
+class RedactedOutput:
+    """An output that hides the keys in everything written to it."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def write(self, text: str, /) -> int:
+        """Write ``text`` with the keys redacted."""
+        return self.out.write(redact(text))
+
+
+def _line(out: Output, mark: str, text: str) -> None:
     out.write(f"  [{mark:>4}] {text}\n")
 
 
@@ -43,7 +68,7 @@ def _missing_key_advice(endpoint: Endpoint, env: Mapping[str, str]) -> str:
     return advice + "."
 
 
-async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:
+async def run_check(env: Mapping[str, str], settings: Settings, out: Output) -> int:
     """Run the checks, writing the report to ``out``; return the exit status."""
     out.write("codestral-lsp check\n")
     try:
@@ -58,7 +83,7 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
     if endpoint.key_source:
         out.write(f"  key:      from {endpoint.key_source} ({endpoint.masked_key})\n")
     else:
-        out.write("  key:      none\n")
+        out.write(f"  key:      none ({endpoint.key_note})\n" if endpoint.key_note else "  key:      none\n")
         if endpoint.is_mistral:
             _line(out, BAD, f"No API key for {endpoint.base_url}. {_missing_key_advice(endpoint, env)}")
             return 1
@@ -75,6 +100,7 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
             if error.status not in (404, 405):
                 raise
             return await _check_by_chat(client, endpoint, settings, out)
+        return await _report_models(client, endpoint, settings, models, out)
     except AuthenticationError as error:
         _line(out, BAD, f"key rejected: {error}")
         return 1
@@ -83,6 +109,13 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
         return 1
     finally:
         await client.aclose()
+
+
+async def _report_models(
+    client: CodestralClient, endpoint: Endpoint, settings: Settings, models: list[ModelInfo], out: Output
+) -> int:
+    """The rest of the report, once ``GET /models`` answered."""
+    fim_model = settings.completion.model or settings.model
     _line(out, OK, "key accepted" if endpoint.key_source else "server answered (no key needed)")
 
     status = 0
@@ -117,18 +150,20 @@ async def run_check(env: Mapping[str, str], settings: Settings, out: TextIO) -> 
             status = 1
         elif fim is not None and fim.fim:
             _line(out, OK, "fill-in-the-middle supported (inline completion)")
-        else:
+        elif endpoint.is_mistral:
             _line(
                 out,
                 UNSURE,
                 "the server does not say whether it supports fill-in-the-middle; "
                 "inline completion will try it and switch itself off if it fails",
             )
+        else:
+            status = max(status, await _check_fim(client, settings, out))
     out.write("All good.\n" if status == 0 else "Problems found: see FAIL lines above.\n")
     return status
 
 
-async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: Settings, out: TextIO) -> int:
+async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: Settings, out: Output) -> int:
     """For a server without ``GET /models`` (several mocks and proxies): one minimal chat request
     tells whether the key and the model work."""
     _line(
@@ -141,17 +176,51 @@ async def _check_by_chat(client: CodestralClient, endpoint: Endpoint, settings: 
     )
     _line(out, OK, "key accepted" if endpoint.key_source else "server answered (no key needed)")
     _line(out, OK, f"model {settings.model} answered a chat request")
-    if settings.completion.enabled:
+    status = await _check_fim(client, settings, out) if settings.completion.enabled else 0
+    out.write("All good.\n" if status == 0 else "Problems found: see FAIL lines above.\n")
+    return status
+
+
+async def _check_fim(client: CodestralClient, settings: Settings, out: Output) -> int:
+    """Ask a one-token fill-in-the-middle in the dialect(s) inline completion would use."""
+    from codestral_lsp.completion import FimRefused, NoFimEndpoint, candidate_dialects, fill_in_middle
+
+    model = settings.completion.model or settings.model
+    dialects: dict[str, FimDialect] = {}
+    request = FimRequest(model=model, prompt="def add(a, b):\n    return ", suffix="\n", max_tokens=1)
+    try:
+        await fill_in_middle(
+            client, request, candidate_dialects(settings.completion.api, client, None), dialects
+        )
+    except (NoFimEndpoint, FimRefused) as error:
+        if settings.completion.chat_fallback:
+            _line(out, OK, f"{error}; inline completion will use the chat endpoint (completion.chatFallback)")
+            return 0
         _line(
             out,
-            UNSURE,
-            "the server does not say whether it supports fill-in-the-middle; inline completion will "
-            "find the dialect it speaks (completion.api) and say once if there is none",
+            BAD,
+            f"{error}. Inline completion will be off: set completion.api to the dialect the server "
+            f"speaks, completion.chatFallback to true, or completion.enabled to false.",
         )
-    out.write("All good.\n")
+        return 1
+    except CodestralError as error:
+        _line(out, BAD, f"fill-in-the-middle failed: {error}")
+        return 1
+    dialect = dialects.get(client.endpoint.base_url, "mistral")
+    _line(out, OK, f"fill-in-the-middle answered ({dialect} dialect: POST {_fim_path(client, dialect)})")
     return 0
 
 
-def check(env: Mapping[str, str], settings: Settings, out: TextIO) -> int:
-    """Synchronous entry point for the command line."""
-    return asyncio.run(run_check(env, settings, out))
+def _fim_path(client: CodestralClient, dialect: FimDialect) -> str:
+    from codestral_lsp.completion import fim_url
+
+    return fim_url(client, dialect)
+
+
+def check(env: Mapping[str, str], settings: Settings, out: TextIO, problems: Sequence[str] = ()) -> int:
+    """Synchronous entry point for the command line (``problems``: what was wrong in the settings)."""
+    REDACTOR.add_env_keys(env, allowed_key_vars(env))
+    redacted = RedactedOutput(out)
+    for problem in problems:
+        redacted.write(problem + "\n")
+    return asyncio.run(run_check(env, settings, redacted))

@@ -1,80 +1,96 @@
 """Logging set-up: stderr or a private log file, never stdout (stdout carries the protocol).
 
 Every handler gets :class:`RedactSecrets`, so even a key that slipped into a message or a
-traceback is written as ``[redacted]``.
+traceback (or an API server echoed) is written as ``[redacted]``.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
-from collections.abc import Iterable, Mapping
+import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TextIO
 
 from codestral_lsp.api.bodylog import set_body_detail
-from codestral_lsp.api.endpoint import CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR
+from codestral_lsp.api.endpoint import allowed_key_vars
+from codestral_lsp.redaction import REDACTOR, Redactor
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any of the given secrets in a record's final text."""
+    """Hide the keys (see :mod:`codestral_lsp.redaction`) in a record's final text, traceback included."""
 
-    def __init__(self, secrets: Iterable[str]) -> None:
+    def __init__(self, redactor: Redactor = REDACTOR) -> None:
         super().__init__()
-        self.secrets = sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True)
+        self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
+        if not self.redactor.secrets:
             return True
         text = record.getMessage()
         if record.exc_info:
             text += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
             record.exc_text = None
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        record.msg, record.args = text, None
+        record.msg, record.args = self.redactor.redact(text), None
         return True
 
 
-def redact_also(secret: str | None) -> None:
-    """Add a secret (e.g. the value of a variable named by apiKeyEnv) to every handler's filter."""
-    if not secret or len(secret) < 6:
-        return
-    for handler in logging.getLogger().handlers:
-        for existing in handler.filters:
-            if isinstance(existing, RedactSecrets) and secret not in existing.secrets:
-                existing.secrets = sorted({*existing.secrets, secret}, key=len, reverse=True)
+class UnusableLogFile(Exception):
+    """The ``--log-file`` cannot be used safely; ``str()`` says why."""
 
 
-def secrets_in(env: Mapping[str, str], extra_vars: Iterable[str] = ()) -> list[str]:
-    """The values of the key variables (the standard two and any named in settings)."""
-    names = {CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR, *extra_vars}
-    return [env[n] for n in names if env.get(n)]
+def open_private(path: Path) -> TextIO:
+    """Open ``path`` for appending, created readable by the user alone (its folder too).
 
-
-def open_private(path: Path) -> None:
-    """Create ``path`` (and its folder) readable by the user alone."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.close(fd)
-    os.chmod(path, 0o600)
+    Refuses (:class:`UnusableLogFile`) a path that is a symbolic link, not a regular file (a FIFO
+    would block), or a file of another user (logs hold code; on a shared machine a log file
+    planted in ``/tmp`` must not receive them).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags, 0o600)
+    except OSError as error:
+        reasons = {errno.ELOOP: "it is a symbolic link", errno.ENXIO: "it is not a regular file"}
+        reason = reasons.get(error.errno or 0) or error.strerror or str(error)
+        raise UnusableLogFile(reason) from None
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "it is not a regular file"
+    elif hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        problem = "it belongs to another user"
+    if problem:
+        os.close(fd)
+        raise UnusableLogFile(problem)
+    os.set_blocking(fd, True)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "a", encoding="utf-8")
 
 
 def configure_logging(verbose: int, log_file: str | None, env: Mapping[str, str]) -> None:
     """Send logs to stderr (or ``log_file``, created 0600), redacting the API keys.
 
-    ``verbose``: 0 info, 1 (-v) debug with HTTP bodies without code text, 2 (-vv) with it."""
-    handler: logging.Handler
+    ``verbose``: 0 info, 1 (-v) debug with HTTP bodies without code text, 2 (-vv) with it.
+    A log file that cannot be used safely does not stop the server: logs go to stderr, which
+    says why first.
+    """
+    handler: logging.Handler = logging.StreamHandler()  # stderr
+    refused = None
     if log_file:
         path = Path(log_file).expanduser()
-        open_private(path)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler()  # stderr
+        try:
+            handler = logging.StreamHandler(open_private(path))
+        except UnusableLogFile as error:
+            refused = f"not writing logs to {path}: {error}; logging to stderr instead"
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
-    handler.addFilter(RedactSecrets(secrets_in(env)))
+    REDACTOR.add_env_keys(env, allowed_key_vars(env))
+    handler.addFilter(RedactSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
@@ -82,3 +98,5 @@ def configure_logging(verbose: int, log_file: str | None, env: Mapping[str, str]
     if not verbose:  # -v shows every LSP message and HTTP exchange
         for noisy in ("httpx", "httpcore", "pygls.protocol", "pygls.feature_manager"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    if refused:
+        logging.getLogger(__name__).warning("%s", refused)

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlparse
 
+from codestral_lsp.redaction import redact
+
 # A file extension kept as it is: short and plain (a longer one could make the name too long).
 _SAFE_SUFFIX = re.compile(r"\.[A-Za-z0-9_+-]{1,15}")
 _LANGUAGE_SUFFIX = {
@@ -46,6 +48,7 @@ def suffix_for(uri: str, language_id: str | None = None) -> str:
     return _LANGUAGE_SUFFIX.get(language_id or "", ".txt")
 
 
+
 def answers_dir(env: Mapping[str, str]) -> Path:
     """``$XDG_STATE_HOME/codestral-lsp/answers`` (``~/.local/state/…`` by default)."""
     base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -70,5 +73,5 @@ def write_private(directory: Path, stem: str, suffix: str, text: str) -> Path:
         path = directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}-{counter}{suffix}"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-        stream.write(text)
+        stream.write(redact(text))  # an answer can echo the key
     return path

@@ -7,6 +7,7 @@ modules (context, prompts, answer, edits) and in :mod:`codestral_lsp.runner`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -21,10 +22,11 @@ from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
 from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_endpoint
+from codestral_lsp.api.endpoint import allowed_key_vars
 from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
-from codestral_lsp.logs import redact_also
 from codestral_lsp.positions import ArgumentError, DocumentView
+from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.usage import UsageTotals
 
@@ -34,11 +36,31 @@ SETTINGS_WAIT_SECONDS = 5.0
 
 
 class CodestralProtocol(LanguageServerProtocol):
-    """pygls's protocol, plus: ``$/cancelRequest`` also cancels the job the request started.
-
+    """pygls's protocol, plus: ``$/cancelRequest`` also cancels the job the request started
     (pygls answers the cancelled request itself but cannot reach a command handler that is
-    already running.)
+    already running); and no key ever leaves in a message (see :mod:`codestral_lsp.redaction`).
     """
+
+    def _send_data(self, data: Any) -> None:
+        """Every message to the client passes here: hide the keys in all its strings (except, in
+        an edit, a key the edited document already holds: that text is the user's own)."""
+        if data and REDACTOR.secrets:
+            text = json.dumps(data, default=self._serialize_message)
+            if REDACTOR.might_contain(text):
+                message = json.loads(text)
+                data = REDACTOR.redact_json(message, keep=self._secrets_in_edited_documents(message))
+        super()._send_data(data)  # type: ignore[no-untyped-call]
+
+    def _secrets_in_edited_documents(self, message: Any) -> set[str]:
+        if not isinstance(message, dict) or message.get("method") != types.WORKSPACE_APPLY_EDIT:
+            return set()
+        edit = (message.get("params") or {}).get("edit") or {}
+        uris = set(edit.get("changes") or {})
+        for change in edit.get("documentChanges") or []:
+            uris.add(str((change.get("textDocument") or {}).get("uri")))
+        documents = self._server.workspace.text_documents
+        sources = [documents[uri].source for uri in uris if uri in documents]
+        return {secret for secret in REDACTOR.secrets if any(secret in source for source in sources)}
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         server = self._server
@@ -53,6 +75,7 @@ class CodestralLanguageServer(LanguageServer):
     def __init__(self, env: Mapping[str, str]) -> None:
         super().__init__("codestral-lsp", __version__, protocol_cls=CodestralProtocol)
         self.env = dict(env)
+        REDACTOR.add_env_keys(self.env, allowed_key_vars(self.env))
         self.settings = Settings()
         self.initialization_options: Any = None
         self.jobs = JobRegistry()
@@ -106,12 +129,14 @@ class CodestralLanguageServer(LanguageServer):
         path = to_fs_path(uri)
         if not path:
             return uri
+        if not os.path.isabs(path):  # a relative file: URI (not valid, but sent): already relative
+            return path
         for folder in self.workspace.folders.values():
             base = to_fs_path(folder.uri)
-            if base and os.path.commonpath([base, path]) == base:
+            if base and os.path.isabs(base) and os.path.commonpath([base, path]) == base:
                 return os.path.relpath(path, base)
         root = self.workspace_root()
-        if root is not None and os.path.commonpath([str(root), path]) == str(root):
+        if root is not None and root.is_absolute() and os.path.commonpath([str(root), path]) == str(root):
             return os.path.relpath(path, root)
         return Path(path).name
 
@@ -120,8 +145,6 @@ class CodestralLanguageServer(LanguageServer):
     def apply_settings(self, *sources: Any) -> None:
         """Replace the settings from raw sources (lowest precedence first); report problems."""
         self.settings, problems = parse_settings(*sources)
-        if self.settings.api_key_env:
-            redact_also(self.env.get(self.settings.api_key_env))
         self.completer.settings_changed()
         for problem in problems:
             self.tell_user(types.MessageType.Warning, problem)

@@ -13,6 +13,7 @@ returns a sentence naming it, which the server shows to the user.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 from dataclasses import dataclass, field
@@ -105,8 +106,8 @@ class CustomAction:
 class Price:
     """US dollars per million tokens."""
 
-    input: float = field(default=0.0, metadata=_meta("Per 1M prompt tokens.", 0))
-    output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0))
+    input: float = field(default=0.0, metadata=_meta("Per 1M prompt tokens.", 0, 1e6))
+    output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0, 1e6))
 
 
 DEFAULT_PRICES: dict[str, Price] = {
@@ -213,6 +214,20 @@ class _Problems(list[str]):
 _MISSING = object()
 
 
+def _shown(value: Any) -> str:
+    """A value for a warning, cut short (a setting can be megabytes long)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:60] + f"… ({len(text):,} characters)"
+
+
+def _finite(value: float) -> bool:
+    """True for a number a float can hold that is neither NaN nor infinite (JSON allows both)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str, Any], default: Any) -> Any:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
@@ -227,17 +242,17 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
         if len(options) == 1:
             return _convert(options[0], value, path, problems, meta, default)
         expected = " or ".join(_type_name(o) for o in options)
-        problems.add(path, f"expected {expected}, got {value!r}", default)
+        problems.add(path, f"expected {expected}, got {_shown(value)}", default)
         return default
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, dict):
-            problems.add(path, f"expected an object, got {value!r}", "defaults")
+            problems.add(path, f"expected an object, got {_shown(value)}", "defaults")
             return default
         return _build(tp, value, path, problems)
     if origin is tuple:
         (item_type, _) = get_args(tp)
         if not isinstance(value, list):
-            problems.add(path, f"expected a list, got {value!r}", default)
+            problems.add(path, f"expected a list, got {_shown(value)}", default)
             return default
         items = []
         for index, item in enumerate(value):
@@ -251,7 +266,7 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
     if origin is dict:
         (_, item_type) = get_args(tp)
         if not isinstance(value, dict):
-            problems.add(path, f"expected an object, got {value!r}", default)
+            problems.add(path, f"expected an object, got {_shown(value)}", default)
             return default
         return {
             str(k): _convert(item_type, v, f"{path}.{k}", problems, {}, item_type()) for k, v in value.items()
@@ -259,7 +274,7 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
     if origin is Literal:
         if value in get_args(tp):
             return value
-        problems.add(path, f"expected {_type_name(tp)}, got {value!r}", default)
+        problems.add(path, f"expected {_type_name(tp)}, got {_shown(value)}", default)
         return default
     ok = (
         (tp is bool and isinstance(value, bool))
@@ -268,11 +283,14 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
         or (tp is str and isinstance(value, str))
     )
     if not ok:
-        problems.add(path, f"expected {_type_name(tp)}, got {value!r}", default)
+        problems.add(path, f"expected {_type_name(tp)}, got {_shown(value)}", default)
+        return default
+    if tp is float and not _finite(value):
+        problems.add(path, f"expected a finite number, got {_shown(value)}", default)
         return default
     low, high = meta.get("minimum"), meta.get("maximum")
     if (low is not None and value < low) or (high is not None and value > high):
-        problems.add(path, f"{value!r} is outside {low}…{high}", default)
+        problems.add(path, f"{_shown(value)} is outside {low}…{high}", default)
         return default
     return float(value) if tp is float else value
 
@@ -307,13 +325,15 @@ def _check_actions(actions: tuple[CustomAction, ...], problems: list[str]) -> tu
         if not _ACTION_ID.match(action.id):
             problems.append(
                 f"Setting codestral.actions: an action needs an id of letters, digits, '.', '-' or "
-                f"'_' (got {action.id!r}); skipping it."
+                f"'_' (got {_shown(action.id)}); skipping it."
             )
         elif not action.prompt.strip():
-            problems.append(f"Setting codestral.actions: action {action.id!r} has no prompt; skipping it.")
+            problems.append(
+                f"Setting codestral.actions: action {_shown(action.id)} has no prompt; skipping it."
+            )
         elif any(a.id == action.id for a in kept):
             problems.append(
-                f"Setting codestral.actions: action id {action.id!r} is used twice; keeping the first."
+                f"Setting codestral.actions: action id {_shown(action.id)} is used twice; keeping the first."
             )
         else:
             kept.append(dataclasses.replace(action, title=action.title or action.id))
@@ -321,9 +341,17 @@ def _check_actions(actions: tuple[CustomAction, ...], problems: list[str]) -> tu
 
 
 def unwrap_section(raw: Any) -> Any:
-    """Accept ``{"codestral": {...}}`` as well as the settings object itself."""
-    if isinstance(raw, dict) and set(raw) == {"codestral"} and isinstance(raw["codestral"], dict):
+    """The ``codestral`` settings in a raw object: the settings object itself, or its
+    ``codestral`` section when it is sectioned (``{"codestral": {...}, "python": {...}}``, as
+    clients that push every server's settings send). An object of sections none of which is
+    ours (no key is a setting, every value an object) holds nothing for us: ``None``."""
+    if not isinstance(raw, dict):
+        return raw
+    if isinstance(raw.get("codestral"), dict):
         return raw["codestral"]
+    known = {camel(f.name) for f in dataclasses.fields(Settings)}
+    if raw and not known & set(raw) and all(isinstance(v, dict) for v in raw.values()):
+        return None
     return raw
 
 
@@ -347,7 +375,7 @@ def parse_settings(*sources: Any) -> tuple[Settings, list[str]]:
         if source is None:
             continue
         if not isinstance(source, dict):
-            problems.append(f"Settings for codestral must be an object, got {source!r}; ignoring them.")
+            problems.append(f"Settings for codestral must be an object, got {_shown(source)}; ignoring them.")
             continue
         raw = merge(raw, source)
     settings: Settings = _build(Settings, raw, "codestral", problems)

@@ -18,6 +18,7 @@ selection.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -174,29 +175,30 @@ _CODE_START = re.compile(
     r"typedef|namespace|using|assert|print|println|echo|puts|lambda|pass|break|continue|go|"
     r"defer|select|val|object|trait|then|fi|done|unless|until|when|where|not|and|or|is|in)\b"
 )
-_PROSE_START = re.compile(
-    r"^(here|sure|certainly|of course|this|these|the|that|i|i've|i'm|we|you|note|explanation|"
-    r"changes|in this|it|now|let me|below|above|to|as|with this|by|also|alternatively|"
-    r"finally|first|then|hope|feel free|key|summary|improvements|what)\b",
-    re.IGNORECASE,
-)
+_SENTENCE_START = re.compile(r"^[A-Z][a-z'’]*[,:!.]?\s")
+_CODE_SHAPE = re.compile(r"[;{}=]\s*$|\s(=|==|!=|\+=|-=|=>|->|:=|<-|::)\s|\w\(|^\S+\s*=\s")
 _BULLET = re.compile(r"^([-*•]|\d+[.)])\s+")
 
 
 def looks_like_prose(line: str) -> bool:
-    """True for a sentence of natural language (not a comment, not a statement of code)."""
+    """True for a sentence of natural language (not a comment, not a statement of code).
+
+    A sentence starts with a capitalised word and a space (``Here is…``, ``This keeps…``,
+    ``I replaced…``) and has three words or more; inline code in backticks marks it as Markdown
+    prose; assignments, calls and statement ends mark it as code.
+    """
     text = _BULLET.sub("", line.strip())
-    if not text or text[0] in "#/*;'\"<([{@$%!-=" or _CODE_START.match(text):
+    if not text or _CODE_START.match(text) or not _SENTENCE_START.match(text):
         return False
     words = re.findall(r"[A-Za-z][A-Za-z'’]*", text)
     if len(words) < 3:
         return False
-    letters = sum(c.isalpha() or c in " ,.'’`:!?-" for c in text)
-    if letters / len(text) < 0.85:
+    if re.search(r"`[^`]+`", text):
+        return True
+    if _CODE_SHAPE.search(text):
         return False
-    if text.rstrip().endswith((";", "{", "}", ")", "]", ",")) and not _PROSE_START.match(text):
-        return False
-    return bool(_PROSE_START.match(text)) or text.endswith((".", ":", "!", "?")) or text[0].isupper()
+    letters = sum(c.isalpha() or c in " ,.'’:!?-()" for c in text)
+    return letters / len(text) >= 0.85
 
 
 _MARKDOWN = re.compile(r"^\s*(\*\*[^*]+\*\*:?|__[^_]+__:?|([-*+•]|\d+[.)])\s+(?P<item>.+)|>\s+.+)$")
@@ -408,6 +410,10 @@ def apply_diff(lines: Sequence[str], document: Sequence[str]) -> list[str] | Non
 # -- mapping an answer onto the document -----------------------------------------------------
 
 
+def _indent(line: str) -> int:
+    return len(line[: len(line) - len(line.lstrip(" \t"))].expandtabs(4))
+
+
 def _balance(lines: Sequence[str]) -> int:
     total = 0
     for line in lines:
@@ -429,72 +435,100 @@ def map_onto_document(
     """
     norm_answer = _norm(answer)
     norm_doc = _norm(document)
-    low, high = max(0, first - 4000), min(len(document), end + 4000)
+    reach = len(answer) + 50  # an answer cannot repeat more lines than it has
+    low, high = max(0, first - reach), min(len(document), end + reach)
     matcher = SequenceMatcher(lambda line: line == "", norm_doc[low:high], norm_answer, autojunk=False)
     top, bottom = first, end
-    blocks = [b for b in matcher.get_matching_blocks() if b.size]
-    for block in blocks:
+    inside = set(norm_doc[first:end])
+    counts = Counter(norm_doc[low:high])
+
+    def anchor(i: int) -> bool:  # a line that can only be this line of the document
+        return not _trivial(norm_doc[i]) and norm_doc[i] not in inside and counts[norm_doc[i]] == 1
+
+    for block in (b for b in matcher.get_matching_blocks() if b.size):
         a0, a1 = block.a + low, block.a + low + block.size
         outside = [i for i in range(a0, a1) if i < first or i >= end]
         if not outside or all(_trivial(norm_doc[i]) for i in outside):
             continue
-        adjacent = (a1 >= first and a0 < first) or (a0 <= end and a1 > end) or a1 == first or a0 == end
-        gap_blank = all(not norm_doc[i] for i in range(a1, first)) if a1 <= first else True
-        gap_blank = gap_blank and (all(not norm_doc[i] for i in range(end, a0)) if a0 >= end else True)
-        if block.size < 2 and not (adjacent or gap_blank):
-            continue  # one common line far away: not an echo
+        touching = a1 >= first and a0 <= end
+        gap_blank = all(not norm_doc[i] for i in range(a1, first)) and all(
+            not norm_doc[i] for i in range(end, a0)
+        )
+        if not any(anchor(i) for i in outside):
+            if touching or gap_blank:
+                return None, "it repeats code around the selection ambiguously"
+            continue  # a common line far away: not an echo
+        if block.size < 2 and not (touching or gap_blank):
+            continue  # one line far away: the model's own, not an echo
         top, bottom = min(top, a0), max(bottom, a1)
-    # A lone bracket or `end` right next to the selection is an echo only when the brackets say so.
-    # A lone bracket or `end` next to the echo is an echo too when the brackets say so.
-    if (
-        bottom < len(document)
-        and norm_answer
-        and norm_answer[-1] == norm_doc[bottom] != ""
-        and _trivial(norm_doc[bottom])
-        and _balance(answer) == _balance(document[top : bottom + 1]) != _balance(document[top:bottom])
-    ):
-        bottom += 1
-    if (
-        top > 0
-        and norm_answer
-        and norm_answer[0] == norm_doc[top - 1] != ""
-        and _trivial(norm_doc[top - 1])
-        and _balance(answer) == _balance(document[top - 1 : bottom]) != _balance(document[top:bottom])
-    ):
-        top -= 1
+
+    # Lines right above (below) the region repeated at the start (end) of the answer: an echo,
+    # if a distinctive line or the brackets say so.
+    def accept(run: list[int], new_top: int, new_bottom: int) -> bool | None:
+        """Whether the run is an echo; ``None`` when it cannot be told."""
+        if any(norm_doc[i] and not _trivial(norm_doc[i]) and norm_doc[i] not in inside for i in run):
+            return True
+        if any(norm_doc[i] and not _trivial(norm_doc[i]) for i in run):
+            return None  # a line the selection also has: which one is it?
+        # Brackets and `end`s: the brackets decide when they can, else the indentation does.
+        as_echo = _balance(answer) == _balance(document[new_top:new_bottom])
+        as_code = _balance(answer) == _balance(document[top:bottom])
+        if as_echo != as_code:
+            return as_echo
+        ref_answer, ref_doc = (0, top) if new_top == top else (len(answer) - 1, bottom - 1)
+        offset = len(answer) - (new_bottom - new_top) if new_top == top else 0
+        return all(
+            _indent(answer[i - new_top + offset]) - _indent(answer[ref_answer])
+            == _indent(document[i]) - _indent(document[ref_doc])
+            for i in run
+            if 0 <= i - new_top + offset < len(answer)
+        )
+
+    for k in range(min(top, len(answer) - 1), 0, -1):
+        if norm_answer[:k] == norm_doc[top - k : top] and any(norm_answer[:k]):
+            echo = accept(list(range(top - k, top)), top - k, bottom)
+            if echo is None:
+                return None, "it repeats code around the selection ambiguously"
+            top -= k if echo else 0
+            break
+    for k in range(min(len(document) - bottom, len(answer) - 1), 0, -1):
+        tail = norm_answer[len(answer) - k :]
+        if tail == norm_doc[bottom : bottom + k] and any(tail):
+            echo = accept(list(range(bottom, bottom + k)), top, bottom + k)
+            if echo is None:
+                return None, "it repeats code around the selection ambiguously"
+            bottom += k if echo else 0
+            break
+    # What is left could still be read two ways: the answer ends (starts) with a line that is
+    # both in the selection and right after (before) it.
+    for edge, neighbour in ((norm_answer[-1:], bottom), (norm_answer[:1], top - 1)):
+        if (
+            edge
+            and 0 <= neighbour < len(document)
+            and edge[0] == norm_doc[neighbour]
+            and edge[0]
+            and not _trivial(edge[0])
+            and edge[0] in inside
+        ):
+            return None, "it repeats code around the selection ambiguously"
     if (top, bottom) == (first, end):
         return answer, ""
     region = norm_doc[top:bottom]
     s0, s1 = first - top, end - top
-    codes = SequenceMatcher(None, region, norm_answer, autojunk=False).get_opcodes()
-    for tag, i1, i2, j1, j2 in codes:
-        if tag == "equal":
-            continue
-        inside = s0 <= i1 and i2 <= s1
-        blank = not any(region[i1:i2]) and not any(norm_answer[j1:j2])
-        if not inside and not blank:
-            line = top + (i1 if i1 < s0 else max(i1, s1)) + 1
-            return None, f"line {line}"
-    j_start = j_end = None
-    for tag, i1, i2, j1, _ in codes:
-        if tag == "equal" and i1 <= s0 < i2:
-            j_start = j1 + (s0 - i1)
-            break
-        if tag != "equal" and (i1 >= s0 or i2 > s0):
-            j_start = j1
-            break
-    for tag, i1, i2, j1, j2 in reversed(codes):
-        if tag == "equal" and i1 < s1 <= i2:
-            j_end = j1 + (s1 - i1)
-            break
-        if tag != "equal" and (i2 <= s1 or i1 < s1):
-            j_end = j2
-            break
-    if j_start is None:
-        j_start = len(answer)
-    if j_end is None or j_end < j_start:
-        j_end = j_start
-    return answer[j_start:j_end], ""
+    # The answer must repeat the region's lines above and below the selection exactly: what it
+    # changes (between its common prefix and suffix with the region) lies inside the selection.
+    prefix = 0
+    while prefix < min(len(region), len(norm_answer)) and region[prefix] == norm_answer[prefix]:
+        prefix += 1
+    suffix = 0
+    limit = min(len(region), len(norm_answer)) - prefix
+    while suffix < limit and region[-1 - suffix] == norm_answer[-1 - suffix]:
+        suffix += 1
+    below = len(region) - s1
+    if prefix < s0 or suffix < below:
+        line = top + len(region) - suffix if prefix >= s0 else top + prefix + 1
+        return None, f"line {line}"
+    return answer[s0 : len(answer) - below], ""
 
 
 # -- choosing the block ----------------------------------------------------------------------
@@ -525,13 +559,25 @@ def _same_language(info: str, language: str) -> bool:
     return info in _ALIASES.get(language, {language.lower()})
 
 
-def _choose(blocks: list[Block], selection: str, language: str) -> tuple[Block | None, str | None]:
+def _choose(
+    blocks: list[Block], selection: str, language: str, document: str = ""
+) -> tuple[Block | None, str | None]:
     useful = [b for b in blocks if any(line.strip() for line in b.lines)]
     if len(useful) <= 1:
         return (useful[0] if useful else None), None
     if any(_same_language(b.info, language) for b in useful):
         useful = [b for b in useful if _same_language(b.info, language)]  # not the `pip install`
-    scored = sorted(((relevance("\n".join(b.lines), selection), b) for b in useful), key=lambda s: -s[0])
+    selected = {line.strip() for line in selection.split("\n")}
+    around = {line.strip() for line in document.split("\n")} - selected
+
+    def score(block: Block) -> float:
+        text = "\n".join(block.lines)
+        mine = relevance(text, selection)
+        if any(line.strip() in around and not _trivial(line.strip()) for line in block.lines):
+            mine = max(mine, relevance(text, document))  # a larger region, or the whole file
+        return mine
+
+    scored = sorted(((score(b), b) for b in useful), key=lambda s: -s[0])
     if len(scored) == 1:
         return (scored[0][1], None) if scored[0][0] >= 0.2 else (None, NO_MATCH)
     wanted = [line for line in _norm(_lines(selection)) if line]
@@ -633,7 +679,7 @@ def plan_rewrite(
     blocks = [b for b in blocks if b.closed or any(line.strip() for line in b.lines)]  # a stray fence
     shape = "fenced"
     if blocks:
-        block, problem = _choose(blocks, selection, language)
+        block, problem = _choose(blocks, selection, language, "\n".join(document[:2000]))
         if problem:
             return _keep(problem, "several blocks")
         if block is None:
@@ -641,9 +687,10 @@ def plan_rewrite(
         if len([b for b in blocks if any(x.strip() for x in b.lines)]) > 1:
             shape = "several blocks"
         info, code = block.info, list(block.lines)
-        if not block.closed:  # no closing fence: prose may follow the code
-            if any(_OPEN.match(line) for line in code):
-                return _keep(MALFORMED, shape)
+        if not block.closed and any(_OPEN.match(line) for line in code):
+            return _keep(MALFORMED, shape)
+        if info not in ("diff", "patch", "udiff") and not is_diff(info, code, sel_lines):
+            # Prose written inside the block (or after a fence left open) is not code.
             code, mixed = split_unfenced(code, known, language not in ("markdown", "yaml", "plaintext"))
             if mixed:
                 return _keep(PROSE, shape)
@@ -698,7 +745,7 @@ def plan_rewrite(
             return _keep(BAD_DIFF, "diff")
         mapped, where = map_onto_document(patched, document, first, end)
         if mapped is None:
-            return _keep(OUTSIDE, "diff", where)
+            return _keep(NO_MATCH if "ambiguous" in where else OUTSIDE, "diff", where)
         return Plan("\n".join(mapped) + "\n" if mapped else "", shape="diff")
 
     code = _strip_example(code, known, instruction)
@@ -709,7 +756,7 @@ def plan_rewrite(
     if whole_lines:
         mapped, where = map_onto_document(code, document, first, end)
         if mapped is None:
-            return _keep(OUTSIDE, "larger than the selection", where)
+            return _keep(NO_MATCH if "ambiguous" in where else OUTSIDE, "larger than the selection", where)
         if len(mapped) != len(code):
             shape = "echo" if len(code) - len(mapped) <= 3 else "larger than the selection"
         code = mapped
@@ -760,15 +807,23 @@ def _strip_line_echo(code: list[str], prefix: str, rest: str) -> list[str]:
     return code
 
 
+def _code_lines(lines: Sequence[str]) -> list[str]:
+    strings = _in_strings(lines)
+    return [
+        re.sub(r"\s+", "", line)
+        for index, line in enumerate(lines)
+        if line.strip()
+        and not strings[index]
+        and not _COMMENT.match(line)
+        and not line.strip().startswith(('"""', "'''"))
+    ]
+
+
 def _missing_code(selection: Sequence[str], code: Sequence[str]) -> str | None:
-    """For Document: the first line of code (not a comment or docstring) of the selection that
-    the answer lost."""
-    have = {c.strip() for c in code}
-    strings = _in_strings(selection)
-    for index, line in enumerate(selection):
-        stripped = line.strip()
-        if not stripped or strings[index] or _COMMENT.match(line) or stripped.startswith(('"""', "'''")):
-            continue
-        if stripped not in have:
-            return stripped
-    return None
+    """For Document (which must only add documentation): a line of code of the selection that
+    the answer dropped — it has fewer lines of code than the selection, and this one is gone."""
+    theirs, mine = _code_lines(selection), _code_lines(code)
+    if len(mine) >= len(theirs):
+        return None
+    have = set(mine)
+    return next((line.strip() for line in selection if re.sub(r"\s+", "", line) in set(theirs) - have), None)

@@ -1,39 +1,328 @@
-"""codestral.el with eglot, in real Emacs (batch), against the fake Codestral."""
+"""codestral.el with eglot, in a real ``emacs -nw`` driven by keys, against the fake Codestral.
+
+The user's own server (``ruff server``) runs beside codestral-lsp through ``rass``, as the
+README sets it up. Each test types what a person types and checks what that person sees.
+"""
 
 from __future__ import annotations
 
-import shutil
-import sys
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from codestral_lsp.placement import test_file_for as expected_test_file
+
 from tests.conftest import CANARY_KEY
-from tests.editors.needs import require_tool, run_driver
-from tests.editors.test_neovim import REFACTORED, SOURCE
-from tests.fake_codestral import FakeCodestral, Script
+from tests.editors.emacs_session import EmacsSession
+from tests.fake_codestral import FakeCodestral, Gate, Script
 
-ROOT = Path(__file__).resolve().parents[2]
+SOURCE = """import math
 
 
-def test_a_code_action_on_a_region_applies_the_edit(fake: FakeCodestral, tmp_path: Path) -> None:
-    emacs = require_tool(shutil.which("emacs"), "emacs (apt-get install emacs-nox elpa-eglot)")
-    source = tmp_path / "shapes.py"
-    source.write_text(SOURCE)
-    result_file = tmp_path / "result.json"
-    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
-    env = fake.environment(
-        CANARY_KEY,
-        PLUGIN_DIR=str(ROOT / "editors" / "emacs"),
-        PYTHON=sys.executable,
-        FILE=str(source),
-        RESULT_FILE=str(result_file),
-        HOME=str(tmp_path),
-    )
-    command = [emacs, "--batch", "-l", str(Path(__file__).with_name("emacs_driver.el"))]
-    result = run_driver(command, env, tmp_path, result_file)
-    expected = SOURCE.replace(
-        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
-    )
-    assert result["buffer"] == expected
-    assert source.read_text() == expected
+class Shapes:
+    def area(self, r):
+        pi = 3.14
+        result = pi * r * r
+        return result
+
+    def name(self):
+        label = "circle"
+        return lable
+"""
+REFACTORED = "        result = math.pi * r ** 2\n        return result\n"
+AFTER_REFACTOR = SOURCE.replace(
+    "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
+)
+DIAGNOSTICS = "(mapcar #'flymake-diagnostic-text (flymake-diagnostics))"
+REFACTOR_ANSWER = f"```python\n    def area(self, r):\n{REFACTORED}```"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A git project holding shapes.py."""
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True, timeout=30)
+    (root / "shapes.py").write_text(SOURCE)
+    return root
+
+
+@pytest.fixture
+def emacs(fake: FakeCodestral, project: Path) -> Iterator[EmacsSession]:
+    """Emacs on shapes.py, connected (ruff + codestral-lsp through rass)."""
+    session = EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY))
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def last_user_message(fake: FakeCodestral) -> str:
+    request = fake.completion_requests()[-1]
+    content: str = request.body["messages"][-1]["content"]
+    return content
+
+
+def test_refactor_from_the_menu_lands_and_settings_set_after_require_apply(
+    fake: FakeCodestral, emacs: EmacsSession, project: Path
+) -> None:
+    fake.enqueue(Script(text=REFACTOR_ANSWER))
+    emacs.select_lines(5, 8)
+    emacs.pick_code_action("Codestral: Refactor")
+    emacs.wait(lambda: emacs.buffer() == AFTER_REFACTOR, "the refactoring to land")
+    emacs.wait_message("applied")
+    emacs.capture("refactor")
     [request] = fake.completion_requests()
-    assert request.body["prediction"]["content"] == "".join(SOURCE.splitlines(keepends=True)[4:8])
+    assert request.body["model"] == "codestral-2501"  # set with setq after (require 'codestral)
+    assert "prediction" in request.body
+    assert "Timed out" not in emacs.messages()
+
+
+def test_ruff_runs_beside_and_fix_is_offered_for_its_diagnostic(
+    fake: FakeCodestral, emacs: EmacsSession
+) -> None:
+    diagnostics = emacs.wait(
+        lambda: emacs.eval_json(DIAGNOSTICS),
+        "ruff's diagnostics",
+    )
+    assert any("Undefined name `lable`" in d for d in diagnostics), diagnostics
+    fake.enqueue(Script(text="```python\n        return label\n```"))
+    emacs.keys("M-<", *["C-n"] * 11)  # the cursor on ruff's F821 line, no selection
+    emacs.command("eglot-code-actions")
+    emacs.wait_screen("Pick an action")
+    emacs.keys("Tab")  # the menu, as a person lists it
+    menu = emacs.wait_screen("Codestral: Fix")
+    emacs.capture("menu-with-ruff")
+    assert "Ruff: " in menu
+    emacs.type_in_minibuffer("Codestral: Fix")
+    emacs.keys("Tab", "Enter")
+    emacs.wait(lambda: emacs.buffer() == SOURCE.replace("return lable", "return label"), "the fix to land")
+    assert "Undefined name `lable`" in last_user_message(fake)
+
+
+def test_explain_from_the_menu_shows_rendered_wrapped_markdown(
+    fake: FakeCodestral, emacs: EmacsSession
+) -> None:
+    explanation = "## Area\n\nComputes **the area** of a circle.\n\n```python\nresult = pi * r * r\n```\n"
+    fake.enqueue(Script(text=explanation))
+    emacs.select_lines(5, 8)
+    emacs.pick_code_action("Codestral: Explain")
+    emacs.wait_screen("Computes")
+    emacs.capture("explain")
+    shown = emacs.eval_json(
+        '(with-current-buffer "*Codestral*"'
+        " (list (buffer-string) (symbol-name major-mode) (and visual-line-mode t)"
+        ' (and (locate-library "markdown-mode") t)))'
+    )
+    text, mode, wrapped, has_markdown_mode = shown
+    assert "Computes **the area** of a circle." in text
+    assert wrapped is True
+    assert mode == ("gfm-view-mode" if has_markdown_mode else "text-mode")
+    assert emacs.buffer() == SOURCE
+
+
+def test_edit_with_instruction_from_the_menu_asks_for_it(fake: FakeCodestral, emacs: EmacsSession) -> None:
+    fake.enqueue(Script(text=f"```python\n{REFACTORED}```"))
+    emacs.select_lines(7, 8)
+    emacs.pick_code_action("Codestral: Edit with instruction")
+    emacs.wait_screen("instruction:")
+    emacs.type("use math.pi")
+    emacs.keys("Enter")
+    expected = SOURCE.replace("        result = pi * r * r\n", "        result = math.pi * r ** 2\n")
+    emacs.wait(lambda: emacs.buffer() == expected, "the edit to land")
+    assert "use math.pi" in last_user_message(fake)
+
+
+def test_every_range_command_from_m_x(fake: FakeCodestral, emacs: EmacsSession, project: Path) -> None:
+    # Edit with the instruction typed at its prompt
+    fake.enqueue(Script(text=REFACTOR_ANSWER))
+    emacs.select_lines(5, 8)
+    emacs.command("codestral-edit")
+    emacs.wait_screen("instruction:")
+    emacs.type("use math.pi")
+    emacs.keys("Enter")
+    emacs.wait(lambda: emacs.buffer() == AFTER_REFACTOR, "codestral-edit to land")
+    assert "use math.pi" in last_user_message(fake)
+
+    # Edit with no instruction: nothing is sent, and the user is told so
+    sent = len(fake.completion_requests())
+    emacs.select_lines(5, 8)
+    emacs.command("codestral-edit")
+    emacs.wait_screen("instruction:")
+    emacs.keys("Enter")
+    emacs.wait_message("no instruction given; nothing was sent")
+    assert len(fake.completion_requests()) == sent
+
+    # Document
+    documented = '        """The area of a circle of radius r."""\n'
+    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{documented}{REFACTORED}```"))
+    emacs.select_lines(5, 7)
+    emacs.command("codestral-document")
+    emacs.wait(lambda: documented in emacs.buffer(), "codestral-document to land")
+
+    # Fix (ruff's diagnostics on the selected lines go along), Explain, Refactor
+    fake.enqueue(Script(text='```python\n        label = "circle"\n        return label\n```'))
+    emacs.wait(
+        lambda: any("lable" in d for d in emacs.eval_json(DIAGNOSTICS) or []),
+        "ruff's diagnostic on the edited buffer",
+    )
+    emacs.select_lines(11, 12)
+    emacs.command("codestral-fix")
+    emacs.wait(lambda: "return label" in emacs.buffer(), "codestral-fix to land")
+    assert "Undefined name `lable`" in last_user_message(fake)
+
+    fake.enqueue(Script(text="It returns the name.\n"))
+    emacs.select_lines(10, 12)
+    emacs.command("codestral-explain")
+    emacs.wait_screen("It returns the name.")
+
+    fake.enqueue(Script(text='```python\n    def name(self):\n        return "circle"\n```'))
+    emacs.keys("C-x", "1")
+    emacs.select_lines(10, 12)
+    emacs.command("codestral-refactor")
+    emacs.wait(lambda: "label" not in emacs.buffer(), "codestral-refactor to land")
+    emacs.wait_message("applied")
+    emacs.capture("commands")
+    assert emacs.buffer() == AFTER_REFACTOR.replace(
+        "    def area(self, r):\n", "    def area(self, r):\n" + documented
+    ).replace('        label = "circle"\n        return lable\n', '        return "circle"\n')
+
+
+def test_generated_tests_land_in_the_project(fake: FakeCodestral, emacs: EmacsSession, project: Path) -> None:
+    tests = "import shapes\n\n\ndef test_area():\n    assert shapes.Shapes().area(1) > 3\n"
+    fake.enqueue(Script(text=f"```python\n{tests}```"))
+    emacs.select_lines(5, 8)
+    emacs.command("codestral-tests")
+    target = expected_test_file(project / "shapes.py", "python", project)
+    emacs.wait(lambda: target.exists() and "def test_area" in target.read_text(), f"{target} to be written")
+    emacs.wait_screen("def test_area")  # opened for the user
+    emacs.capture("tests")
+    assert emacs.buffer() == SOURCE
+
+
+def test_a_slow_answer_leaves_emacs_responsive(fake: FakeCodestral, emacs: EmacsSession) -> None:
+    gate = Gate()
+    fake.enqueue(Script(text=REFACTOR_ANSWER, chunk_size=8, hold_after_chunks=1, gate=gate))
+    emacs.select_lines(5, 8)
+    emacs.pick_code_action("Codestral: Refactor")
+    assert gate.reached.wait(30)
+    emacs.wait_screen("Codestral: Refactor")  # the streaming progress, in the mode line
+    emacs.keys("M->")
+    emacs.type("# typed while waiting\n")
+    emacs.wait(lambda: "# typed while waiting" in emacs.buffer(), "the typed text, while the answer waits")
+    # eglot tells servers about changes after 0.5 s idle; an answer that came sooner would be
+    # kept, not applied (the version guard): wait until the server knows about the typing
+    emacs.wait(lambda: emacs.eval_json("(null eglot--recent-changes)"), "eglot to send the typing")
+    emacs.capture("slow-progress")
+    gate.open()
+    emacs.wait(lambda: REFACTORED in emacs.buffer(), "the refactoring to land after the wait")
+    assert emacs.buffer() == AFTER_REFACTOR + "# typed while waiting\n"
+    messages = emacs.messages()
+    assert "Timed out" not in messages and "failed" not in messages
+
+
+def test_cancel_stops_the_running_action(fake: FakeCodestral, emacs: EmacsSession) -> None:
+    gate = Gate()
+    fake.enqueue(Script(text=REFACTOR_ANSWER, hold_after_chunks=1, gate=gate))
+    emacs.select_lines(5, 8)
+    emacs.command("codestral-refactor")
+    assert gate.reached.wait(30)
+    emacs.wait_screen("Codestral: Refactor")
+    emacs.command("codestral-cancel")
+    emacs.wait_message("cancelled 1 action(s)")
+    emacs.wait_message("nothing was changed")
+    emacs.wait(lambda: "Codestral: Refactor" not in emacs.screen().splitlines()[-2], "the progress to end")
+    emacs.capture("cancel")
+    assert fake.completion_requests()[-1].disconnected.wait(30)
+    assert emacs.buffer() == SOURCE
+
+
+def test_declining_the_edit_keeps_the_answer(fake: FakeCodestral, project: Path) -> None:
+    from tests.editors.emacs_session import INIT
+
+    init = INIT + "(setq eglot-confirm-server-initiated-edits 'confirm)\n"
+    session = EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY), init)
+    try:
+        fake.enqueue(Script(text=REFACTOR_ANSWER))
+        session.select_lines(5, 8)
+        session.pick_code_action("Codestral: Refactor")
+        session.wait_screen("Proceed?")
+        session.capture("decline-prompt")
+        session.keys("n")
+        messages = session.wait_message("not apply")
+        session.capture("decline")
+        assert "unexpectedly" not in messages and "report it" not in messages
+        assert session.buffer() == SOURCE
+        kept = session.eval_json(
+            "(cl-loop for b in (buffer-list) when (and (buffer-file-name b)"
+            ' (string-match-p "answer" (buffer-file-name b)))'
+            " return (with-current-buffer b (buffer-string)))"
+        )
+        assert kept and "math.pi * r ** 2" in kept
+    finally:
+        session.close()
+
+
+def test_an_unreachable_codestral_is_a_plain_sentence(fake: FakeCodestral, project: Path) -> None:
+    env = fake.environment(CANARY_KEY)
+    env["CODESTRAL_BASE_URL"] = "http://127.0.0.1:9"  # nothing listens on the discard port
+    session = EmacsSession(project, project / "shapes.py", env)
+    try:
+        session.select_lines(5, 8)
+        session.pick_code_action("Codestral: Refactor")
+        messages = session.wait_message("Refactor failed", timeout=90)
+        session.capture("unreachable")
+        assert "Traceback" not in messages and "unexpectedly" not in messages
+        session.keys("M->")
+        session.type("# still typing\n")
+        session.wait(lambda: session.buffer() == SOURCE + "# still typing\n", "Emacs to take keys")
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "warning"),
+    [
+        ('(setq codestral-multiplexer-command (list "rass-is-not-installed"))', "pip install rassumfrassum"),
+        ('(setq codestral-server-command (list "codestral-lsp-is-not-installed"))', "was not found"),
+    ],
+    ids=["no-rass", "no-codestral-lsp"],
+)
+def test_without_rass_or_the_server_the_users_own_server_still_runs(
+    fake: FakeCodestral, project: Path, setting: str, warning: str
+) -> None:
+    from tests.editors.emacs_session import INIT
+
+    init = INIT + setting + "\n"
+    session = EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY), init)
+    try:
+        diagnostics = session.wait(
+            lambda: session.eval_json(DIAGNOSTICS),
+            "ruff's diagnostics",
+        )
+        assert any("Undefined name `lable`" in d for d in diagnostics), diagnostics
+        warnings = session.eval_json('(with-current-buffer "*Warnings*" (buffer-string))')
+        assert warning in warnings
+        session.capture("without-rass" if "rass" in warning else "without-codestral-lsp")
+    finally:
+        session.close()
+
+
+def test_a_newcomer_without_a_python_server_gets_codestral_alone(fake: FakeCodestral, project: Path) -> None:
+    from tests.editors.emacs_session import INIT
+
+    users_server = """(with-eval-after-load 'eglot
+  (add-to-list 'eglot-server-programs '(python-mode "ruff" "server")))"""
+    assert users_server in INIT
+    # eglot's own choices for Python (pylsp, pyright, jedi) are not installed here
+    session = EmacsSession(
+        project, project / "shapes.py", fake.environment(CANARY_KEY), INIT.replace(users_server, "")
+    )
+    try:
+        fake.enqueue(Script(text=REFACTOR_ANSWER))
+        session.select_lines(5, 8)
+        session.pick_code_action("Codestral: Refactor")
+        session.wait(lambda: session.buffer() == AFTER_REFACTOR, "the refactoring to land")
+    finally:
+        session.close()

@@ -427,15 +427,16 @@ class CodestralClient:
         self, dialect: FimDialect, request: FimRequest, on_retry: RetryCallback | None = None
     ) -> Completion:
         """Ask for a whole fill-in-the-middle answer in ``dialect`` (see :data:`FimDialect`)."""
-        parse: Callable[[bytes], Completion] = completion_from_json
         if dialect == "openai":
-            path, body, parse = "completions", request.openai_body(False), text_completion_from_json
-        elif dialect == "llamacpp":
-            path, body = server_root(self.endpoint.base_url) + "/infill", request.infill_body(False)
-            parse = infill_from_json
-        else:
-            path, body = "fim/completions", request.body(False)
-        return await self._complete(path, body, request.model, on_retry, parse)
+            return await self._complete(
+                "completions", request.openai_body(False), request.model, on_retry, text_completion_from_json
+            )
+        if dialect == "llamacpp":
+            url = server_root(self.endpoint.base_url) + "/infill"
+            return await self._complete(
+                url, request.infill_body(False), request.model, on_retry, infill_from_json
+            )
+        return await self._complete("fim/completions", request.body(False), request.model, on_retry)
 
     async def list_models(self) -> list[ModelInfo]:
         """``GET /models``: the models this key may use, with their capabilities when known."""

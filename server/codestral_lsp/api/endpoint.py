@@ -10,23 +10,38 @@ Rules (documented in the README, relied on by the editors and tests):
   ``CODESTRAL_API_KEY``, for api.mistral.ai only ``MISTRAL_API_KEY`` (the two kinds of key are not
   interchangeable); for any other server ``CODESTRAL_API_KEY``, else ``MISTRAL_API_KEY``, else no
   key at all (local servers need none).
-* A ``baseUrl`` *setting* may name only Mistral's endpoints, this machine, or a host the user's
-  environment names (``CODESTRAL_BASE_URL``, ``CODESTRAL_TRUSTED_HOSTS``): settings can come
-  from a cloned repository, the environment cannot.
+* Trust: settings can come from a cloned repository, the environment cannot (and over LSP the
+  server cannot tell user settings from workspace settings, so every setting is treated as
+  possibly the workspace's). So a ``baseUrl`` *setting* may name only Mistral's endpoints, this
+  machine, or a host the user's environment names (``CODESTRAL_BASE_URL``'s host and port, or an
+  entry ``host`` / ``host:port`` of ``CODESTRAL_TRUSTED_HOSTS``); a ``baseUrl`` setting on this
+  machine that the environment does not name gets no key (any user can listen on a loopback
+  port); and an ``apiKeyEnv`` setting may name only ``CODESTRAL_API_KEY``, ``MISTRAL_API_KEY``
+  or a variable listed in ``CODESTRAL_KEY_VARS``.
 * Plain ``http://`` is accepted only for loopback hosts, so a key never crosses a network in
   clear text. The key is held only here, is never part of ``repr``, and is sent only to this
-  base URL (the HTTP client follows no redirects).
+  base URL (the HTTP client follows no redirects). It is sent stripped of surrounding white
+  space (a CRLF ``.env`` file leaves a carriage return), and registered with
+  :data:`~codestral_lsp.redaction.REDACTOR` so that nothing the server says or writes shows it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from codestral_lsp.api.errors import InsecureEndpointError, InvalidEndpointError, UntrustedEndpointError
+from codestral_lsp.api.errors import (
+    InsecureEndpointError,
+    InvalidEndpointError,
+    InvalidKeyError,
+    UntrustedEndpointError,
+    UntrustedKeyVariableError,
+)
+from codestral_lsp.redaction import REDACTOR
 
 CODESTRAL_BASE_URL = "https://codestral.mistral.ai/v1"
 MISTRAL_BASE_URL = "https://api.mistral.ai/v1"
@@ -34,6 +49,7 @@ CODESTRAL_KEY_VAR = "CODESTRAL_API_KEY"
 MISTRAL_KEY_VAR = "MISTRAL_API_KEY"
 BASE_URL_VAR = "CODESTRAL_BASE_URL"
 TRUSTED_HOSTS_VAR = "CODESTRAL_TRUSTED_HOSTS"
+KEY_VARS_VAR = "CODESTRAL_KEY_VARS"
 
 EndpointKind = Literal["codestral", "mistral", "custom"]
 
@@ -56,13 +72,15 @@ KIND_DESCRIPTIONS: dict[EndpointKind, str] = {
 class Endpoint:
     """A resolved endpoint: where requests go and the key they carry.
 
-    ``key_source`` names the environment variable the key came from (``None``: no key).
+    ``key_source`` names the environment variable the key came from (``None``: no key);
+    ``key_note`` says why no key is sent when one was withheld by the trust rules.
     """
 
     base_url: str
     kind: EndpointKind
     key_source: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    key_note: str | None = None
 
     @property
     def host(self) -> str:
@@ -115,6 +133,11 @@ def normalise_base_url(url: str) -> str:
     :class:`InsecureEndpointError` for plain HTTP to a host other than this machine.
     """
     text = url.strip()
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in text):
+        raise InvalidEndpointError(
+            f"The base URL {text[:200]!r} contains a space, line break or control character; "
+            f"write it on one line without spaces, e.g. {CODESTRAL_BASE_URL}."
+        )
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidEndpointError(
@@ -135,12 +158,44 @@ def normalise_base_url(url: str) -> str:
     return text.rstrip("/")
 
 
-def trusted_hosts(env: Mapping[str, str]) -> set[str]:
-    """Hosts the user's own environment names: ``CODESTRAL_BASE_URL``'s and ``CODESTRAL_TRUSTED_HOSTS``."""
-    hosts = {h.strip().lower() for h in env.get(TRUSTED_HOSTS_VAR, "").split(",") if h.strip()}
+Origin = tuple[str, int | None]
+"""A host and a port (``None``: any port)."""
+
+
+def _origin(url: str) -> Origin:
+    """The host (lower case) and port (the scheme's default when not written) of a URL."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return (parts.hostname or "").lower(), port or (443 if parts.scheme == "https" else 80)
+
+
+def _host_entry(entry: str) -> Origin:
+    """One ``CODESTRAL_TRUSTED_HOSTS`` entry: ``host``, ``host:port``, ``[::1]:port`` or ``::1``."""
+    try:
+        parts = urlsplit("//" + entry)
+        if parts.hostname and parts.port is not None:
+            return parts.hostname.lower(), parts.port
+    except ValueError:
+        pass
+    return entry.strip("[]").lower(), None
+
+
+def trusted_origins(env: Mapping[str, str]) -> list[Origin]:
+    """What the user's own environment names: ``CODESTRAL_BASE_URL``'s host and port, and the
+    entries of ``CODESTRAL_TRUSTED_HOSTS`` (a host alone trusts its every port)."""
+    origins = [_host_entry(h.strip()) for h in env.get(TRUSTED_HOSTS_VAR, "").split(",") if h.strip()]
     if env.get(BASE_URL_VAR, "").strip():
-        hosts.add((urlsplit(env[BASE_URL_VAR].strip()).hostname or "").lower())
-    return hosts
+        origins.append(_origin(env[BASE_URL_VAR].strip()))
+    return origins
+
+
+def environment_names(url: str, env: Mapping[str, str]) -> bool:
+    """True when the user's environment names this URL's host (and port, where it gives one)."""
+    host, port = _origin(url)
+    return any(h == host and p in (None, port) for h, p in trusted_origins(env))
 
 
 def check_trusted(url: str, env: Mapping[str, str]) -> None:
@@ -152,13 +207,67 @@ def check_trusted(url: str, env: Mapping[str, str]) -> None:
     comma-separated ``CODESTRAL_TRUSTED_HOSTS``).
     """
     host = (urlsplit(url).hostname or "").lower()
-    if endpoint_kind(url) != "custom" or is_loopback_host(host) or host in trusted_hosts(env):
+    if endpoint_kind(url) != "custom" or is_loopback_host(host) or environment_names(url, env):
         return
     raise UntrustedEndpointError(
         f"The baseUrl setting points at {host}, which your environment does not name, so no code "
         f"or key is sent there. If you trust it, add it to {TRUSTED_HOSTS_VAR} (e.g. "
         f"{TRUSTED_HOSTS_VAR}={host}) or set {BASE_URL_VAR} in your environment."
     )
+
+
+def allowed_key_vars(env: Mapping[str, str]) -> list[str]:
+    """The variables an ``apiKeyEnv`` setting may name: the two standard ones and those the user
+    listed in ``CODESTRAL_KEY_VARS`` (comma-separated)."""
+    listed = [name.strip() for name in env.get(KEY_VARS_VAR, "").split(",") if name.strip()]
+    return [CODESTRAL_KEY_VAR, MISTRAL_KEY_VAR, *listed]
+
+
+_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def check_key_var(name: str, env: Mapping[str, str]) -> None:
+    """Refuse an ``apiKeyEnv`` setting naming a variable the environment does not allow.
+
+    Otherwise a cloned repository could name ``AWS_SECRET_ACCESS_KEY`` (or any variable) and have
+    its value sent as the bearer token.
+    """
+    if name in allowed_key_vars(env):
+        return
+    # A key pasted in place of the name must not be echoed: show only what is plainly a name.
+    if not _VARIABLE_NAME.fullmatch(name) or (name not in env and name != name.upper()):
+        raise UntrustedKeyVariableError(
+            "The apiKeyEnv setting must be the name of an environment variable (letters, digits, "
+            "'_') that is set, not the key itself; nothing is sent. Put the key in "
+            "CODESTRAL_API_KEY or another variable, and name that."
+        )
+    shown = name if len(name) <= 80 else name[:80] + "…"
+    raise UntrustedKeyVariableError(
+        f"The apiKeyEnv setting names {shown!r}, which your environment does not allow as a key "
+        f"variable, so nothing is sent (settings can come from a cloned repository). If it holds "
+        f"your key, add it to {KEY_VARS_VAR} in your environment (e.g. {KEY_VARS_VAR}={shown})."
+    )
+
+
+def _loopback_key_note(url: str) -> str:
+    host, port = _origin(url)
+    entry = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return (
+        f"the baseUrl setting points at a port on this machine ({entry}) that your environment "
+        f"does not name, and any user of the machine could be listening there. If it needs your "
+        f"key, set {BASE_URL_VAR}={url} or add {entry} to {TRUSTED_HOSTS_VAR}."
+    )
+
+
+def _usable_key(value: str, var: str) -> str:
+    """The key as it is sent (stripped); :class:`InvalidKeyError` for one no header can carry."""
+    key = value.strip()
+    if any(not (0x21 <= ord(char) <= 0x7E) for char in key):
+        raise InvalidKeyError(
+            f"The key in {var} contains a space, line break, control or non-ASCII character, so "
+            f"it cannot be sent; check the variable's value."
+        )
+    return key
 
 
 def endpoint_kind(base_url: str) -> EndpointKind:
@@ -174,13 +283,19 @@ def resolve_endpoint(
     base_url: str | None = None,
     api_key_env: str | None = None,
 ) -> Endpoint:
-    """Resolve the endpoint and key from the settings and the environment (see module doc)."""
+    """Resolve the endpoint and key from the settings and the environment (see module doc).
+
+    ``base_url`` and ``api_key_env`` are *settings* (perhaps a workspace's): the trust rules apply
+    to them. The key returned is registered for redaction.
+    """
 
     def key_from(var: str) -> str | None:
         value = env.get(var, "").strip()
-        return value or None
+        return _usable_key(value, var) if value else None
 
-    configured = base_url or key_from(BASE_URL_VAR)
+    if api_key_env:
+        check_key_var(api_key_env, env)
+    configured = base_url or env.get(BASE_URL_VAR, "").strip()
     if configured:
         url = normalise_base_url(configured)
         if base_url:
@@ -191,6 +306,8 @@ def resolve_endpoint(
         url = CODESTRAL_BASE_URL
     kind = endpoint_kind(url)
 
+    if base_url and is_loopback_host(_origin(url)[0]) and not environment_names(url, env):
+        return Endpoint(base_url=url, kind=kind, key_note=_loopback_key_note(url))
     if api_key_env:
         candidates = [api_key_env]
     elif kind in _KEY_VAR_BY_KIND:
@@ -200,5 +317,6 @@ def resolve_endpoint(
     for var in candidates:
         key = key_from(var)
         if key is not None:
+            REDACTOR.add(key)
             return Endpoint(base_url=url, kind=kind, key_source=var, api_key=key)
     return Endpoint(base_url=url, kind=kind)

@@ -29,6 +29,14 @@ class UntrustedEndpointError(CodestralError):
     """A ``baseUrl`` setting names a host the user's environment does not trust."""
 
 
+class UntrustedKeyVariableError(CodestralError):
+    """An ``apiKeyEnv`` setting names a variable the user's environment does not allow."""
+
+
+class InvalidKeyError(CodestralError):
+    """The key variable's value cannot be sent in a header (a line break, a space inside…)."""
+
+
 class NetworkError(CodestralError):
     """The server could not be reached (DNS, refused, reset before any answer)."""
 
@@ -202,6 +210,8 @@ _CONTEXT_WORDS = ("context", "too long", "too many tokens", "maximum", "exceed")
 
 
 def _key_sentence(endpoint: Endpoint) -> str:
+    if endpoint.key_source is None and endpoint.key_note:
+        return f"No API key was sent to {endpoint.base_url}: {endpoint.key_note}"
     if endpoint.key_source is None:
         return (
             f"No API key was sent to {endpoint.base_url}: set {endpoint.expected_key_var} "
