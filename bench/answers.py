@@ -43,8 +43,8 @@ def section() -> str:
         HEADING,
         "",
         "`python -m bench.answers` (deterministic; `--markdown` rewrites this section): each answer shape of",
-        "the corpus in `tests/answer_shapes.py` — Mistral's examples, the post-processing tests of",
-        f"Continue and Tabby, peers' issue threads; CRLF, tabs, {languages()} languages — goes through the",
+        "the corpus in `tests/answer_shapes.py` — a Codestral answer, Continue's post-processing tests,",
+        f"Tabby's edit prompt, peers' issue threads; CRLF, tabs, {languages()} languages — goes through the",
         "server's rewrite path and is compared with the exact expected document.",
         "",
         "| Shapes | Landed exactly | Kept (a careful human would not apply it either) "

@@ -2,9 +2,9 @@
 
 Every case is a document with the selection between ``⟦`` and ``⟧``, an answer to a rewrite of
 it, and what must happen: the exact resulting document, or :class:`Kept` with the reason. The
-``source`` of each case says where the shape was seen: Mistral's own examples, the
-post-processing tests of Continue and Tabby, peers' issue threads, or issue 16 of this project
-(which lists the shapes that made the server apply wrong code).
+``source`` of each case says where the shape was seen: a Codestral answer quoted in a cookbook,
+Continue's post-processing tests, Tabby's edit prompt, peers' issue threads, or issues 10 and 16 of
+this project (which list the shapes that made the server apply wrong code).
 
 Used by ``tests/test_answer_shapes.py`` and by ``python -m bench.answers``.
 """
@@ -48,9 +48,13 @@ ISSUE16 = (
     "issue 16 of this project: shapes seen applied wrongly (peers' bug class: avante #1179, tabby #3330)"
 )
 CODECOMPANION = (
-    "olimorris/codecompanion.nvim #536 (Gemini inline inserts code tags) and #546 (whole buffer returned)"
+    "olimorris/codecompanion.nvim #536 (Gemini's inline answer wrapped in code tags); whole-buffer "
+    "answers are the class issue 16 cites as codecompanion #546 (that thread is not in the search index)"
 )
-LSPAI = "SilasMarvin/lsp-ai #105 (actions insert the model's prose and fences into the code)"
+LSPAI = (
+    "unfenced answers with prose, the class issue 16 and shared/notes/peers.md cite as lsp-ai #105 "
+    "(that thread is not in the search index)"
+)
 AVANTE = "avante-corp/avante.nvim #353 (models return snippets with line numbers)"
 ISSUE10 = "issue 10 of this project: a line of backticks inside the code ended the block early"
 MIXED = (

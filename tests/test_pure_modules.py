@@ -230,3 +230,19 @@ def test_lines_are_split_as_lsp_counts_them() -> None:
 
     assert lsp_lines("a\x0c\nb\u2028c\r\nd\re") == ["a\x0c\n", "b\u2028c\r\n", "d\r", "e"]
     assert lsp_lines("a\nb\n") == ["a\n", "b\n"] and lsp_lines("") == []
+
+
+def test_an_empty_lua_table_is_no_settings() -> None:
+    """Neovim sends an empty Lua table as []: at the top or for a nested object, it means none."""
+    from codestral_lsp.settings import Settings, parse_settings
+
+    settings, problems = parse_settings([], {"codestral": []}, {"completion": [], "prices": []})
+    assert problems == [] and settings == Settings()
+    _, problems = parse_settings([1])
+    assert problems == ["Settings for codestral must be an object, got [1]; ignoring them."]
+
+
+def test_the_fix_prompt_without_diagnostics_asks_to_find_the_bugs() -> None:
+    from codestral_lsp.prompts import SYSTEM_PROMPTS, TASKS
+
+    assert "listed" not in SYSTEM_PROMPTS["fix:undiagnosed"] and "listed" not in TASKS["fix:undiagnosed"]

@@ -194,6 +194,18 @@ async def test_fix_sends_the_diagnostics_and_is_offered_as_a_quick_fix(
     assert "line 8: warning T201 (ruff): print found" in prompt
 
 
+async def test_fix_without_diagnostics_never_mentions_diagnostics_listed(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri = editor.open("greeter.py", PYTHON)
+    fake.enqueue(Script(text=fenced("        log.info(message)\n")))
+    result = await editor.run("codestral.fix", {"uri": uri, "range": lsp_range(7, 0, 8, 0)})
+    assert result["status"] == "applied"
+    prompt = fake.completion_requests()[0].prompt_text()
+    assert "diagnostics listed" not in prompt and "diagnostics are listed" not in prompt
+    assert "no diagnostics were reported" in prompt
+
+
 async def test_code_actions_respect_only_and_need_a_selection(editor: Editor) -> None:
     uri = editor.open("greeter.py", PYTHON)
 

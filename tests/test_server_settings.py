@@ -249,3 +249,34 @@ async def test_settings_sent_with_several_sections_read_the_codestral_one(
     assert editor.message_texts(types.MessageType.Warning) == []
     body = fake.completion_requests()[0].body
     assert (body["model"], body["temperature"]) == ("codestral-2508", 0.0)
+
+
+async def test_empty_lua_tables_count_as_no_settings(
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    """Neovim encodes an empty Lua table as []: as settings, or inside them, it means "none"."""
+    editor = await start_session(initialization_options=[], settings={"completion": [], "prices": []})
+    uri = editor.open("a.py", CODE)
+    await editor.run("codestral.explain", {"uri": uri, "range": ALL})
+    assert editor.message_texts(types.MessageType.Warning) == []
+    assert fake.completion_requests()[0].body["model"] == "codestral-latest"
+
+
+async def test_inline_completion_for_a_document_never_opened_is_invalid_params(
+    fake: FakeCodestral, folder: Path, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    from pygls.exceptions import JsonRpcException
+
+    editor = await start_session()
+    uri = editor.open("a.py", CODE)
+    for target, position in (((folder / "never.py").as_uri(), (0, 0)), (uri, (40, 0))):
+        with pytest.raises(JsonRpcException) as raised:
+            await editor.client.text_document_inline_completion_async(
+                types.InlineCompletionParams(
+                    text_document=types.TextDocumentIdentifier(uri=target),
+                    position=types.Position(line=position[0], character=position[1]),
+                    context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked),
+                )
+            )
+        assert raised.value.code == types.ErrorCodes.InvalidParams
+    assert fake.completion_requests() == []

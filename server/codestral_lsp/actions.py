@@ -97,6 +97,15 @@ BUILTIN_ACTIONS: dict[str, ActionSpec] = {
         ),
     )
 }
+# Fix asked for where nothing was diagnosed: the prompt must not speak of "the diagnostics listed".
+UNDIAGNOSED_FIX = ActionSpec(
+    "fix",
+    "Codestral: Fix",
+    types.CodeActionKind.QuickFix.value,
+    "replace",
+    SYSTEM_PROMPTS["fix:undiagnosed"],
+    TASKS["fix:undiagnosed"],
+)
 # The order of the code-action menu (fix, when offered, comes first as a quick fix).
 MENU_ORDER = ("fix", "explain", "refactor", "document", "tests", "edit")
 

@@ -20,6 +20,7 @@ from codestral_lsp.actions import (
     CUSTOM_COMMAND,
     MENU_ORDER,
     STATUS_COMMAND,
+    UNDIAGNOSED_FIX,
     USAGE_COMMAND,
     ActionSpec,
     custom_spec,
@@ -90,6 +91,18 @@ def completion_item(
     )
 
 
+async def suggest_at(
+    server: CodestralLanguageServer, uri: str, position: types.Position, explicit: bool
+) -> Suggestion | None:
+    """A completion suggestion; a document the server does not have, or a position outside it,
+    answers InvalidParams (a plain sentence, no traceback)."""
+    try:
+        server.document_view(uri).check_position(position)
+    except ArgumentError as error:
+        raise JsonRpcInvalidParams(message=str(error)) from None
+    return await server.completer.suggest(uri, position, explicit)
+
+
 def offered_actions(
     server: CodestralLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
@@ -110,9 +123,8 @@ def offered_actions(
     ]
     if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
         fix_range = _fix_range(touching) if empty else selection
-        title = "Codestral: Fix " + (
-            f"“{touching[0].message[:60]}”" if len(touching) == 1 else f"{len(touching)} problems"
-        )
+        first = (touching[0].message.strip().splitlines() or [""])[0]
+        title = "Codestral: Fix " + (f"“{first[:60]}”" if len(touching) == 1 else f"{len(touching)} problems")
         argument = {
             "uri": uri,
             "range": range_json(fix_range),
@@ -165,6 +177,8 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
             spec = custom_spec(action)
         else:
             spec = BUILTIN_ACTIONS[command.removeprefix("codestral.")]
+            if spec.id == "fix" and not args.diagnostics:
+                spec = UNDIAGNOSED_FIX
         return await run_action(server, spec, args, request_id)
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
@@ -247,7 +261,7 @@ def register(server: CodestralLanguageServer) -> None:
     ) -> types.InlineCompletionList | None:
         await ls.current_settings()
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
-        suggestion = await ls.completer.suggest(params.text_document.uri, params.position, explicit)
+        suggestion = await suggest_at(ls, params.text_document.uri, params.position, explicit)
         if suggestion is None:
             return None
         here = types.Range(start=suggestion.position, end=suggestion.position)
@@ -265,7 +279,7 @@ def register(server: CodestralLanguageServer) -> None:
         explicit = (
             params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
         )
-        suggestion = await ls.completer.suggest(params.text_document.uri, params.position, explicit)
+        suggestion = await suggest_at(ls, params.text_document.uri, params.position, explicit)
         if suggestion is None:
             return None
         return types.CompletionList(

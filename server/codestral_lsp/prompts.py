@@ -38,6 +38,10 @@ SYSTEM_PROMPTS: dict[str, str] = {
         f"{BASE} Fix the problems reported for the selected code (the diagnostics are listed). "
         f"Change only what the fix needs. {REPLACEMENT_RULES}"
     ),
+    "fix:undiagnosed": (
+        f"{BASE} Find and fix the bugs in the selected code (no diagnostics were reported for it). "
+        f"Change only what the fix needs. {REPLACEMENT_RULES}"
+    ),
     "document": (
         f"{BASE} Document the selected code: docstrings or doc comments in the language's usual "
         "style for each function, class or module it defines, and brief comments where the logic "
@@ -70,6 +74,7 @@ TASKS: dict[str, str] = {
     "explain": "Explain the selected code.",
     "refactor": "Refactor the selected code.",
     "fix": "Fix the diagnostics listed above in the selected code.",
+    "fix:undiagnosed": "Find and fix the bugs in the selected code.",
     "document": "Document the selected code.",
     "edit": "Change the selected code as instructed.",
     "tests": "Write unit tests for the selected code.",

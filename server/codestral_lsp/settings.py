@@ -245,6 +245,8 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
         problems.add(path, f"expected {expected}, got {_shown(value)}", default)
         return default
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if value == []:  # an empty Lua table (Neovim) or PHP-style array encodes as []
+            value = {}
         if not isinstance(value, dict):
             problems.add(path, f"expected an object, got {_shown(value)}", "defaults")
             return default
@@ -265,6 +267,8 @@ def _convert(tp: Any, value: Any, path: str, problems: _Problems, meta: dict[str
         return tuple(items)
     if origin is dict:
         (_, item_type) = get_args(tp)
+        if value == []:
+            value = {}
         if not isinstance(value, dict):
             problems.add(path, f"expected an object, got {_shown(value)}", default)
             return default
@@ -347,7 +351,7 @@ def unwrap_section(raw: Any) -> Any:
     ours (no key is a setting, every value an object) holds nothing for us: ``None``."""
     if not isinstance(raw, dict):
         return raw
-    if isinstance(raw.get("codestral"), dict):
+    if isinstance(raw.get("codestral"), dict | list):
         return raw["codestral"]
     known = {camel(f.name) for f in dataclasses.fields(Settings)}
     if raw and not known & set(raw) and all(isinstance(v, dict) for v in raw.values()):
@@ -372,7 +376,7 @@ def parse_settings(*sources: Any) -> tuple[Settings, list[str]]:
     raw: dict[str, Any] = {}
     for source in sources:
         source = unwrap_section(source)
-        if source is None:
+        if source is None or source == []:  # [] is how an empty Lua table encodes: no settings
             continue
         if not isinstance(source, dict):
             problems.append(f"Settings for codestral must be an object, got {_shown(source)}; ignoring them.")

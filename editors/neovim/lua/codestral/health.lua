@@ -12,7 +12,8 @@ function M.check()
   if vim.fn.executable(cmd[1]) == 1 then
     health.ok("server command found: " .. table.concat(cmd, " "))
   else
-    health.error("server command not found: " .. cmd[1], { "Install it: python3 -m pip install codestral-lsp (or from a checkout: pip install .)" })
+    health.error("server command not found: " .. cmd[1], { "Install it: python3 -m pip install codestral-lsp (or from a checkout: pip install .), "
+      .. "or give its full path as `cmd` in setup()" })
     return
   end
   local settings = codestral.config.settings or {}
@@ -27,7 +28,8 @@ function M.check()
   if not found then
     health.warn("no key variable set (" .. table.concat(key_vars, ", ") .. "); fine only for a local server")
   end
-  local args = vim.list_extend(vim.deepcopy(cmd), { "check", "--settings", vim.json.encode(settings) })
+  local encoded = next(settings) == nil and "{}" or vim.json.encode(settings) -- {} would encode as []
+  local args = vim.list_extend(vim.deepcopy(cmd), { "check", "--settings", encoded })
   local done = vim.system(args, { text = true }):wait(30000)
   local output = vim.split(vim.trim((done.stdout or "") .. (done.stderr or "")), "\n")
   if done.code == 0 then
