@@ -12,9 +12,10 @@ import httpx
 import pytest
 from codestral_lsp.api import CodestralClient, Completion, RetryNotice, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, FimRequest, Message
-from codestral_lsp.api.client import retry_after_seconds
+from codestral_lsp.api.client import MAX_CONCURRENT_REQUESTS, AnswerLimits, read_chunk, retry_after_seconds
 from codestral_lsp.api.endpoint import Endpoint, resolve_endpoint
 from codestral_lsp.api.errors import (
+    AnswerTooLong,
     AuthenticationError,
     BadRequestError,
     ContextTooLongError,
@@ -24,6 +25,7 @@ from codestral_lsp.api.errors import (
     PermissionDeniedError,
     ProtocolError,
     RateLimitedError,
+    RedirectRefused,
     RequestValidationError,
     ServerError,
     StreamFailed,
@@ -525,3 +527,178 @@ async def test_list_models_reads_capabilities_and_aliases(fake: FakeCodestral) -
     assert codestral.fim is True and codestral.max_context_length == 128000
     medium = next(m for m in models if m.id == "mistral-medium-latest")
     assert medium.fim is False
+
+
+# -- odd but legal streams, and hostile servers -----------------------------------------------
+
+
+async def test_a_leading_bom_does_not_drop_the_first_event(fake: FakeCodestral) -> None:
+    fake.enqueue(Script(text="first line\nsecond line\n", chunk_size=100, bom=True, role_chunk=False))
+    client = make_client(fake)
+    _, final = await collect(client, chat())
+    await client.aclose()
+    assert final.text == "first line\nsecond line\n"
+
+
+async def test_a_second_choice_is_never_mixed_into_the_answer(fake: FakeCodestral) -> None:
+    fake.enqueue(Script(text="the answer", chunk_size=3, second_choice="OTHER CHOICE TEXT"))
+    client = make_client(fake)
+    deltas, final = await collect(client, chat())
+    await client.aclose()
+    assert "".join(deltas) == final.text == "the answer" and final.complete
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_content_as_a_list_of_chunks_is_read(fake: FakeCodestral, stream: bool) -> None:
+    text = "def f():\n    return 1\n"
+    fake.enqueue(Script(text=text, chunk_size=5, list_content=True, json_instead_of_stream=not stream))
+    client = make_client(fake)
+    _, final = await collect(client, chat())
+    await client.aclose()
+    assert final.text == text
+
+
+def test_only_text_chunks_of_the_first_choice_are_the_answer() -> None:
+    chunk = {
+        "choices": [
+            {"index": 1, "delta": {"content": "no"}, "finish_reason": None},
+            {
+                "index": 0,
+                "delta": {
+                    "content": [
+                        {"type": "thinking", "thinking": [{"type": "text", "text": "hmm"}]},
+                        {"type": "text", "text": "yes"},
+                        {"text": " and"},
+                        {"type": "reference", "reference_ids": [1]},
+                    ]
+                },
+                "finish_reason": "model_length",
+            },
+        ]
+    }
+    content = read_chunk(chunk)
+    assert (content.text, content.finish_reason) == ("yes and", "model_length")
+
+
+@pytest.mark.parametrize(
+    ("reason", "truncated"),
+    [("model_length", True), ("content_filter", False), ("tool_calls", False), ("something_new", False)],
+)
+async def test_only_stop_means_complete(fake: FakeCodestral, reason: str, truncated: bool) -> None:
+    fake.enqueue(Script(text="partial", finish_reason=reason))
+    client = make_client(fake)
+    _, final = await collect(client, chat())
+    await client.aclose()
+    assert not final.complete and final.truncated == truncated
+    assert final.why_incomplete()
+
+
+async def test_a_redirect_is_refused_not_read_as_the_answer(fake: FakeCodestral) -> None:
+    fake.enqueue(
+        Script(text="from the redirect", redirect_to="https://elsewhere.example/v1/chat/completions")
+    )
+    client = make_client(fake)
+    with pytest.raises(RedirectRefused) as caught:
+        await collect(client, chat())
+    await client.aclose()
+    assert "redirect (HTTP 307)" in str(caught.value) and "elsewhere.example" in str(caught.value)
+    assert len(fake.completion_requests()) == 1
+
+
+async def test_done_ends_the_stream_even_if_the_connection_stays_open(fake: FakeCodestral) -> None:
+    fake.enqueue(Script(text="complete answer", hold_after_done=True))
+    client = make_client(fake, timeouts=Timeouts(connect=2, first_byte=30, idle=30))
+    started = time.monotonic()
+    _, final = await collect(client, chat())
+    elapsed = time.monotonic() - started
+    await client.aclose()
+    assert final.text == "complete answer" and final.complete
+    assert elapsed < Timeouts(connect=2, first_byte=30, idle=30).idle  # not ended by the idle limit
+    assert await asyncio.to_thread(fake.completion_requests()[0].disconnected.wait, 5)
+
+
+async def test_a_steady_trickle_is_not_silence(fake: FakeCodestral) -> None:
+    # Every line takes longer than the idle limit to arrive, but bytes never stop.
+    idle = 0.2
+    fake.enqueue(Script(text="slow but steady", chunk_size=100, trickle=(24, idle / 3)))
+    client = make_client(fake, timeouts=Timeouts(connect=2, first_byte=10, idle=idle))
+    _, final = await collect(client, chat())
+    await client.aclose()
+    assert final.text == "slow but steady"
+
+
+async def test_keepalives_further_apart_than_idle_before_the_first_token_are_waited_through(
+    fake: FakeCodestral,
+) -> None:
+    # As llama.cpp reading a long prompt: a comment every ~30.5 s with the idle limit at 30 s.
+    idle = 0.3
+    fake.enqueue(Script(text="answer", keepalives=3, keepalive_interval=idle * 1.5))
+    client = make_client(fake, timeouts=Timeouts(connect=2, first_byte=10, idle=idle))
+    _, final = await collect(client, chat())
+    await client.aclose()
+    assert final.text == "answer"
+
+
+def test_default_limits_outlast_the_common_servers_keepalive_interval() -> None:
+    llama_cpp_keepalive = 30.5  # seconds, as measured against llama.cpp's server (see README)
+    defaults = Timeouts()
+    assert defaults.idle > llama_cpp_keepalive and defaults.first_byte > llama_cpp_keepalive
+
+
+async def test_a_server_that_only_sends_keepalives_is_ended_with_a_sentence(fake: FakeCodestral) -> None:
+    fake.enqueue(Script(text="never", keepalives=10**6, keepalive_interval=0.05))
+    client = make_client(fake, timeouts=Timeouts(connect=2, first_byte=0.5, idle=0.2))
+    with pytest.raises(FirstByteTimeout) as caught:
+        await collect(client, chat())
+    await client.aclose()
+    assert "sent no answer within 0.5 s" in str(caught.value) and "timeouts.firstByte" in str(caught.value)
+    assert await asyncio.to_thread(fake.completion_requests()[0].disconnected.wait, 5)
+
+
+@pytest.mark.parametrize("endless_line", [False, True], ids=["endless answer", "endless line"])
+async def test_an_answer_longer_than_max_tokens_allows_is_stopped(
+    fake: FakeCodestral, endless_line: bool
+) -> None:
+    fake.enqueue(Script(text="start ", endless=True, endless_line=endless_line))
+    client = make_client(fake)
+    with pytest.raises(AnswerTooLong) as caught:
+        await collect(client, chat(max_tokens=64))
+    await client.aclose()
+    assert "64-token answer" in str(caught.value)
+    assert await asyncio.to_thread(fake.completion_requests()[0].disconnected.wait, 5)
+
+
+def test_answer_limits_follow_max_tokens() -> None:
+    small, large = AnswerLimits.for_body({"max_tokens": 16}), AnswerLimits.for_body({"max_tokens": 65536})
+    assert small.text_chars < large.text_chars and small.line_bytes < large.line_bytes
+    assert AnswerLimits.for_body({"n_predict": 16}) == small
+    assert AnswerLimits.for_body({}).max_tokens == AnswerLimits.for_body({"max_tokens": True}).max_tokens
+
+
+async def test_a_huge_error_message_is_shortened(fake: FakeCodestral) -> None:
+    body = {"object": "error", "message": "x" * 10_000_000, "type": "invalid_request_error", "code": None}
+    fake.enqueue(Script(status=400, body=body))
+    client = make_client(fake)
+    with pytest.raises(BadRequestError) as caught:
+        await collect(client, chat())
+    await client.aclose()
+    assert "(400)" in str(caught.value) and len(str(caught.value)) < 600
+
+
+async def test_more_requests_than_connections_wait_their_turn(fake: FakeCodestral) -> None:
+    count = MAX_CONCURRENT_REQUESTS + 8
+    gates = [Gate() for _ in range(count)]
+    fake.enqueue(*[Script(text=f"answer {i}", hold_after_chunks=1, gate=gates[i]) for i in range(count)])
+    client = make_client(fake, timeouts=Timeouts(connect=0.2, first_byte=30, idle=30))
+    notices: list[RetryNotice] = []
+    tasks = [asyncio.create_task(collect(client, chat(), notices)) for _ in range(count)]
+    assert await asyncio.to_thread(fake.wait_for_completion_requests, MAX_CONCURRENT_REQUESTS)
+    while len(notices) < count - MAX_CONCURRENT_REQUESTS:
+        await asyncio.sleep(0)  # let the remaining tasks reach the queue (no time passes)
+    assert all("already running" in n.describe() for n in notices)
+    assert len(fake.completion_requests()) == MAX_CONCURRENT_REQUESTS
+    for gate in gates:
+        gate.open()
+    results = await asyncio.gather(*tasks)
+    await client.aclose()
+    assert sorted(final.text for _, final in results) == sorted(f"answer {i}" for i in range(count))

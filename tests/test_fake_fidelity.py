@@ -74,3 +74,24 @@ def test_an_invalid_body_is_answered_422_like_the_api(fake: FakeCodestral) -> No
     } in detail
     assert any(d["loc"] == ["body", "temperature"] for d in detail)
     assert violations("HTTPValidationError", response.json()) == []
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        Script(text="hello world", chunk_size=3, list_content=True),
+        Script(text="hello world", chunk_size=3, second_choice="another answer"),
+        Script(text="hello world", keepalives=2, bom=True, crlf=True),
+    ],
+    ids=["content chunks", "two choices", "BOM, keep-alives, CRLF"],
+)
+def test_odd_but_legal_streams_follow_the_schemas(fake: FakeCodestral, script: Script) -> None:
+    fake.enqueue(script)
+    body = {"model": "codestral-latest", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    with httpx.Client(base_url=fake.base_url) as client:
+        raw = client.post("/chat/completions", json=body).content
+    text = raw.removeprefix(b"\xef\xbb\xbf").decode().replace("\r\n", "\n")
+    events = [e[len("data: ") :] for e in text.split("\n\n") if e.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    for chunk in (json.loads(e) for e in events[:-1]):
+        assert violations("CompletionEvent", {"data": chunk}) == []

@@ -1,8 +1,10 @@
 """Every way the API can fail, through the real server: the user gets one plain sentence, nothing
-is applied that should not be, no job is left running, and the server keeps serving."""
+is applied that should not be, no job is left running, and the server keeps serving. And every
+odd but legal way it can answer: the answer lands whole and exactly once."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import socket
 import time
@@ -14,7 +16,7 @@ from pygls.exceptions import JsonRpcException
 
 from tests.conftest import CANARY_KEY
 from tests.editor import Editor, OpenDocument, lsp_range
-from tests.fake_codestral import FakeCodestral, Script
+from tests.fake_codestral import FakeCodestral, Gate, Script
 
 CODE = "def total(items):\n    s = 0\n    for i in items:\n        s += i\n    return s\n"
 BODY = lsp_range(1, 0, 5, 0)
@@ -22,8 +24,9 @@ NEW_BODY = "    return sum(items)\n"
 ANSWER = f"```python\n{NEW_BODY}```"
 FAST = {
     "retry": {"maxAttempts": 3, "initialDelay": 0.01, "maxDelay": 2, "totalSeconds": 5},
-    "timeouts": {"connect": 2, "firstByte": 0.5, "idle": 0.5},
+    "timeouts": {"connect": 2, "firstByte": 2, "idle": 0.5},
 }
+LONGEST_MESSAGE = 800  # characters: whatever the server sent, the user reads a sentence
 
 
 def closed_port() -> int:
@@ -116,7 +119,7 @@ FAILURES: list[tuple[str, list[Script], str]] = [
         "'prediction'",
     ),
     ("persistent 503", [Script(status=503) for _ in range(5)], "server error (503)"),
-    ("slow headers", [Script(header_delay=5)], "did not start answering within 0.5 s"),
+    ("slow headers", [Script(header_delay=8)], "did not start answering within 2 s"),
     (
         "stall mid-stream",
         [Script(text=ANSWER, chunk_size=3, stall_after_chunks=2)],
@@ -139,6 +142,63 @@ FAILURES: list[tuple[str, list[Script], str]] = [
         "cut before the answer was complete",
     ),
     ("200 that is not SSE", [Script(non_sse_body="<html>captive portal</html>")], "text/html"),
+    (
+        "3xx with an answer as its body",
+        [Script(text=ANSWER, redirect_to="https://elsewhere.example/v1/chat/completions")],
+        "redirects are not followed",
+    ),
+    (
+        "keep-alives forever, no answer",
+        [Script(text=ANSWER, keepalives=10**6, keepalive_interval=0.1)],
+        "sent no answer within 2 s",
+    ),
+    ("answer that never ends", [Script(text=ANSWER, endless=True)], "4096-token answer can hold"),
+    (
+        "line that never ends",
+        [Script(text=ANSWER, endless=True, endless_line=True)],
+        "4096-token answer can hold",
+    ),
+    (
+        "10 MB error message",
+        [
+            Script(
+                status=400,
+                body={"object": "error", "message": "y" * 10_000_000, "type": "invalid_request_error"},
+            )
+        ],
+        "rejected the request (400)",
+    ),
+]
+
+# Answers that ended for another reason than "stop": kept for the user, never applied.
+INCOMPLETE: list[tuple[str | None, dict[str, bool], str]] = [
+    ("length", {}, "cut off at maxTokens"),
+    ("model_length", {}, "cut off at the model's context length"),
+    ("content_filter", {}, "content filter"),
+    ("tool_calls", {}, "call a tool"),
+    ("a_reason_from_the_future", {}, "unexpected reason"),
+    (None, {}, "did not say that it was complete"),
+]
+
+# Odd but legal answers: each must land exactly as a plain one would.
+ODD_ANSWERS: list[tuple[str, Script]] = [
+    ("leading BOM", Script(text=ANSWER, chunk_size=1000, bom=True, role_chunk=False)),
+    ("content as a list of chunks", Script(text=ANSWER, chunk_size=3, list_content=True)),
+    (
+        "content chunks, not streamed",
+        Script(text=ANSWER, list_content=True, json_instead_of_stream=True),
+    ),
+    (
+        "a second choice alongside",
+        Script(text=ANSWER, chunk_size=3, second_choice="```python\n    pass\n```"),
+    ),
+    ("a trickle slower per line than the idle limit", Script(text=ANSWER, chunk_size=100, trickle=(16, 0.1))),
+    (
+        "keep-alives further apart than the idle limit before the first token",
+        Script(text=ANSWER, keepalives=2, keepalive_interval=0.8),
+    ),
+    ("[DONE], then the connection held open", Script(text=ANSWER, hold_after_done=True)),
+    ("CRLF framing and comments", Script(text=ANSWER, crlf=True, comments=True)),
 ]
 
 RECOVERIES: list[tuple[str, list[Script], str | None]] = [
@@ -179,6 +239,8 @@ async def nothing_left_running(editor: Editor) -> None:
 
 
 async def still_serving(editor: Editor, uri: str) -> None:
+    if editor.text(uri) != CODE:  # the document has its answer already: use a fresh one
+        uri = editor.open("again.py", CODE)
     editor.fake.enqueue(Script(text=ANSWER))
     assert (await editor.run("codestral.refactor", {"uri": uri, "range": BODY}))["status"] == "applied"
     assert editor.text(uri) == "def total(items):\n" + NEW_BODY
@@ -194,13 +256,74 @@ async def test_failures(
     result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
     assert time.monotonic() - started < 10  # gives up within a bounded time
     assert result["status"] == "failed" and words in result["message"]
+    assert len(result["message"]) < LONGEST_MESSAGE
     [error] = editor.message_texts(types.MessageType.Error)
-    assert words in error and "Traceback" not in error
+    assert words in error and "Traceback" not in error and len(error) < LONGEST_MESSAGE
     assert editor.text(uri) == CODE and editor.edits == []
     if name == "persistent 503":
         assert len(fake.completion_requests()) == FAST["retry"]["maxAttempts"]
     await nothing_left_running(editor)
     await still_serving(editor, uri)
+
+
+@pytest.mark.parametrize(("reason", "options", "words"), INCOMPLETE, ids=[str(i[0]) for i in INCOMPLETE])
+async def test_an_answer_that_did_not_stop_is_kept_not_applied(
+    editor: Editor, fake: FakeCodestral, reason: str | None, options: dict[str, bool], words: str
+) -> None:
+    uri = editor.open("t.py", CODE)
+    fake.enqueue(Script(text=ANSWER, finish_reason=reason, **options))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "kept" and words in result["message"]
+    assert result["answer"] == ANSWER  # the paid-for answer is not lost
+    [warning] = editor.message_texts(types.MessageType.Warning)
+    assert words in warning
+    assert editor.text(uri) == CODE and editor.edits == []
+    await nothing_left_running(editor)
+    await still_serving(editor, uri)
+
+
+@pytest.mark.parametrize(("name", "script"), ODD_ANSWERS, ids=[o[0] for o in ODD_ANSWERS])
+async def test_odd_but_legal_answers_land_whole(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, name: str, script: Script
+) -> None:
+    # Limits as FAST, but time enough for the slow shapes to reach their first text.
+    editor = await start_session(settings={**FAST, "timeouts": {**FAST["timeouts"], "firstByte": 6}})
+    uri = editor.open("t.py", CODE)
+    fake.enqueue(script)
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": BODY})
+    assert result["status"] == "applied", result
+    assert editor.text(uri) == "def total(items):\n" + NEW_BODY
+    assert editor.message_texts(types.MessageType.Error) == []
+    await nothing_left_running(editor)
+    await still_serving(editor, uri)
+
+
+async def test_more_actions_than_connections_wait_their_turn(editor: Editor, fake: FakeCodestral) -> None:
+    count = 40
+    gates = [Gate() for _ in range(count)]
+    fake.enqueue(*[Script(text=ANSWER, chunk_size=3, hold_after_chunks=1, gate=g) for g in gates])
+    uris = [editor.open(f"t{i}.py", CODE) for i in range(count)]
+    runs = [
+        asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": BODY})) for uri in uris
+    ]
+    assert await asyncio.to_thread(fake.wait_for_completion_requests, 32)
+
+    def waiting() -> int:
+        reports = editor.progress_values()
+        return sum(any("already running" in (getattr(v, "message", "") or "") for v in r) for r in reports)
+
+    deadline = time.monotonic() + 30
+    while waiting() < count - 32 and time.monotonic() < deadline:
+        await editor.sync()  # a round trip: the server's notifications so far have arrived
+    assert waiting() == count - 32
+    assert len(fake.completion_requests()) == 32  # the others wait, they do not fail
+    for gate in gates:
+        gate.open()
+    results = await asyncio.gather(*runs)
+    assert [r["status"] for r in results] == ["applied"] * count
+    assert all(editor.text(uri) == "def total(items):\n" + NEW_BODY for uri in uris)
+    assert editor.message_texts(types.MessageType.Error) == []
+    await nothing_left_running(editor)
 
 
 @pytest.mark.parametrize(("name", "scripts", "progress"), RECOVERIES, ids=[r[0] for r in RECOVERIES])
@@ -227,7 +350,10 @@ async def test_connection_refused(start_session: Callable[..., Awaitable[Editor]
     await nothing_left_running(editor)
 
 
-async def test_a_one_megabyte_answer_lands(editor: Editor, fake: FakeCodestral) -> None:
+async def test_a_one_megabyte_answer_lands_when_max_tokens_allows_it(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    editor = await start_session(settings={**FAST, "maxTokens": 65536})
     uri = editor.open("t.py", CODE)
     big = "".join(f"    value_{i} = {i}  # a generated line of code\n" for i in range(25000))
     assert len(big) > 1_000_000

@@ -1,6 +1,7 @@
 """Fuzzed input through the real server: arguments of every shape, documents with CRLF, tabs,
-emoji and combining characters. The server always answers, never dies, and every edit it sends
-stays inside the selected range and leaves valid text."""
+emoji and combining characters, and answers streamed in every shape the API allows. The server
+always answers, never dies, and every edit it sends stays inside the selected range and leaves
+valid text; an answer lands whole exactly when the model finished it."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from codestral_lsp.api.sse import BOM, SseParser
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from tests.conftest import CANARY_KEY
-from tests.editor import Editor, lines_of, start_editor, utf16_offset
-from tests.fake_codestral import FakeCodestral
+from tests.editor import Editor, lines_of, lsp_range, start_editor, utf16_offset
+from tests.fake_codestral import FakeCodestral, Script
 
 # A variable a hostile workspace might name with apiKeyEnv; it must never be sent.
 OTHER_SECRET = "aws-secret-Hq83nVb20XkLp"
@@ -327,3 +329,83 @@ def test_hostile_settings_get_plain_sentences_and_never_leak_a_key(
         editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
         session.call(editor.sync())
     assert session.call(editor.run("codestral.status"))["runningJobs"] == 0
+
+
+# -- stream shapes -------------------------------------------------------------------------------
+
+event_data = st.lists(
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"), max_size=12),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    events=st.lists(st.tuples(event_data, st.booleans()), max_size=6),
+    eol=st.sampled_from([b"\n", b"\r\n", b"\r"]),
+    bom=st.booleans(),
+    cuts=st.lists(st.integers(0, 400), max_size=8),
+)
+def test_sse_parser_reads_any_framing_in_any_chunking(
+    events: list[tuple[list[str], bool]], eol: bytes, bom: bool, cuts: list[int]
+) -> None:
+    wire = bytearray(BOM if bom else b"")
+    for lines, comment_first in events:
+        if comment_first:
+            wire += b":" + eol
+        for text in lines:
+            wire += b"data: " + text.encode() + eol
+        wire += eol
+    parser = SseParser(max_line=10_000)
+    got = []
+    last = 0
+    for cut in sorted({c for c in cuts if c < len(wire)}):  # the same bytes, split anywhere
+        got += parser.feed(bytes(wire[last:cut]))
+        last = cut
+    got += parser.feed(bytes(wire[last:]))
+    tail = parser.finish()
+    assert tail is None
+    expected = ["\n".join(lines) for lines, _ in events if "\n".join(lines)]
+    assert [e.data for e in got] == expected
+
+
+FUZZ_CODE = "def total(items):\n    s = 0\n    for i in items:\n        s += i\n    return s\n"
+FUZZ_NEW = "    return sum(items)\n"
+stream_shape = st.fixed_dictionaries(
+    {
+        "chunk_size": st.integers(1, 40),
+        "bom": st.booleans(),
+        "list_content": st.booleans(),
+        "crlf": st.booleans(),
+        "comments": st.booleans(),
+        "second_choice": st.one_of(st.none(), st.just("```python\n    other = 1\n```")),
+        "finish_reason": st.sampled_from(
+            ["stop", "stop", "stop", "length", "model_length", "content_filter", "tool_calls", "new_reason"]
+        ),
+        "json_instead_of_stream": st.booleans(),
+        "omit_done": st.booleans(),
+    }
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(shape=stream_shape)
+def test_answers_in_any_stream_shape_land_only_when_finished(
+    session: ServerSession, shape: dict[str, Any]
+) -> None:
+    editor = session.editor
+    uri = editor.open(f"stream_{next(session.names)}.py", FUZZ_CODE)
+    editor.fake.enqueue(Script(text=f"```python\n{FUZZ_NEW}```", **shape))
+    result = session.call(editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(1, 0, 5, 0)}))
+    event(f"status: {result['status']}")
+    if shape["finish_reason"] == "stop":
+        assert result["status"] == "applied", result
+        assert editor.text(uri) == "def total(items):\n" + FUZZ_NEW
+    else:
+        assert result["status"] == "kept", result
+        assert editor.text(uri) == FUZZ_CODE

@@ -8,7 +8,7 @@ import pytest
 from codestral_lsp.anchors import shift_range
 from codestral_lsp.answer import extract_code, fit_to_selection, lines_after_selection
 from codestral_lsp.api.errors import parse_error_body
-from codestral_lsp.api.sse import iter_sse_events
+from codestral_lsp.api.sse import SseParser
 from codestral_lsp.context import build_context, enclosing_scopes
 from codestral_lsp.edits import apply_hunks, minimal_hunks
 from codestral_lsp.prompts import PromptParts, fence_for, render_template
@@ -176,13 +176,17 @@ def test_templates_fill_only_known_names() -> None:
 # -- SSE and error bodies -----------------------------------------------------------------
 
 
-async def test_sse_grouping() -> None:
-    async def lines():  # type: ignore[no-untyped-def]
-        for item in [": ping", 'data: {"a":', "data: 1}", "", "event: x", "data:2", "", "data: tail"]:
-            yield item
-
-    events = [e async for e in iter_sse_events(lines(), 1.0)]
-    assert [(e.event, e.data) for e in events] == [("message", '{"a":\n1}'), ("x", "2"), ("message", "tail")]
+def test_sse_grouping() -> None:
+    parser = SseParser(max_line=1000)
+    events = parser.feed(b': ping\ndata: {"a":\r\ndata: 1}\n\nevent: x\rdata:2\r\rdata: tail')
+    last = parser.finish()
+    assert last is not None
+    assert [(e.event, e.data) for e in [*events, last]] == [
+        ("message", '{"a":\n1}'),
+        ("x", "2"),
+        ("message", "tail"),
+    ]
+    assert parser.comments == 1
 
 
 @pytest.mark.parametrize(

@@ -83,9 +83,9 @@ async def deliver(
     cannot be mapped exactly onto the selection is kept, with the reason, never applied.
     """
     if spec.mode == "explain":
-        cut = server.settings.max_tokens if completion.truncated else None
+        cut = server.settings.max_tokens if completion.finish_reason == "length" else None
         return await show_markdown(server, spec, view.uri, completion.text, cut_at=cut)
-    if completion.truncated:
+    if completion.finish_reason == "length":
         return await keep_answer(
             server,
             view,
@@ -93,6 +93,9 @@ async def deliver(
             f"The answer was cut off at maxTokens ({server.settings.max_tokens}), so it was not applied; "
             f"raise the maxTokens setting or select less code.",
         )
+    why = completion.why_incomplete()
+    if why is not None:  # only "stop" means the model finished: never apply a partial answer
+        return await keep_answer(server, view, completion.text, f"The answer was not applied: {why}.")
     if spec.mode == "replace":
         plan = plan_for(spec, view, selection, completion.text, instruction)
         if plan.kept:

@@ -34,8 +34,13 @@ class TimeoutSettings:
     """Time limits, in seconds, for explicit actions."""
 
     connect: float = field(default=10.0, metadata=_meta("Opening the connection.", 0.1, 300))
-    first_byte: float = field(default=60.0, metadata=_meta("Until the response starts.", 0.1, 3600))
-    idle: float = field(default=30.0, metadata=_meta("Silence allowed inside a stream.", 0.1, 3600))
+    first_byte: float = field(
+        default=300.0,
+        metadata=_meta("Until the answer's first text (and between two pieces of it).", 0.1, 3600),
+    )
+    idle: float = field(
+        default=60.0, metadata=_meta("Silence (no byte) allowed once the answer has started.", 0.1, 3600)
+    )
 
     def to_api(self) -> Timeouts:
         """The client's form."""

@@ -177,7 +177,7 @@ class Script:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
-    finish_reason: str = "stop"
+    finish_reason: str | None = "stop"  # None: the last chunk says null (usage still comes)
     usage: tuple[int, int] | None = None
     omit_usage: bool = False
     cut_after_chunks: int | None = None
@@ -192,6 +192,18 @@ class Script:
     json_instead_of_stream: bool = False
     crlf: bool = False
     comments: bool = False
+    # Odd but legal answers, and hostile ones:
+    bom: bool = False  # a UTF-8 BOM before the first event
+    role_chunk: bool = True  # the first event names the role only (as Mistral and llama.cpp send)
+    list_content: bool = False  # content as a list of chunks [{"type": "text", "text": ...}]
+    second_choice: str | None = None  # a second choice (index 1) streamed alongside, this text
+    redirect_to: str | None = None  # a 307 to this address, with a chat completion as its body
+    hold_after_done: bool = False  # after [DONE], keep the connection open until the client leaves
+    trickle: tuple[int, float] | None = None  # send every event in pieces of n bytes, s apart
+    keepalives: int = 0  # SSE comments (": \n\n") before the first event, as llama.cpp sends
+    keepalive_interval: float = 0.0  # seconds between them
+    endless: bool = False  # after text, answer text forever (until the client leaves)
+    endless_line: bool = False  # after text, one line that never ends
 
 
 @dataclass
@@ -277,6 +289,7 @@ class FakeCodestral:
         self.requests: list[RecordedRequest] = []
         self._queue: deque[Script] = deque()
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -315,6 +328,13 @@ class FakeCodestral:
         """The recorded chat and FIM requests (of every dialect)."""
         with self._lock:
             return [r for r in self.requests if r.path in COMPLETION_PATHS]
+
+    def wait_for_completion_requests(self, count: int, timeout: float = 10.0) -> bool:
+        """Block until ``count`` chat/FIM requests have arrived (False after ``timeout``)."""
+        with self._arrived:
+            return self._arrived.wait_for(
+                lambda: sum(r.path in SCHEMA_BY_PATH for r in self.requests) >= count, timeout
+            )
 
     def schema_errors(self) -> list[tuple[str, list[dict[str, Any]]]]:
         """Every schema violation seen, with the path it was sent to."""
@@ -422,6 +442,7 @@ class FakeCodestral:
         request = RecordedRequest(method, path, headers, body, errors, connection)
         with self._lock:
             self.requests.append(request)
+            self._arrived.notify_all()
         return request
 
     async def _handle(
@@ -492,6 +513,12 @@ class FakeCodestral:
                 body = script.body if script.body is not None else _default_error(script.status)
                 await self._send_json(writer, script.status, body, script.headers)
                 return True
+            if script.redirect_to is not None:
+                model = request.body.get("model", "?") if isinstance(request.body, dict) else "?"
+                await self._send_json(
+                    writer, 307, _completion_json(script, request, model), {"location": script.redirect_to}
+                )
+                return True
             if script.non_sse_body is not None:
                 await self._send_json(
                     writer, 200, script.non_sse_body, script.headers, "text/html; charset=utf-8"
@@ -537,10 +564,9 @@ class FakeCodestral:
         writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
         await writer.drain()
 
-        async def send(text: str) -> bool:
+        async def send_bytes(data: bytes) -> bool:
             if disconnected.is_set():
                 return False
-            data = text.encode()
             writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             try:
                 await writer.drain()
@@ -548,6 +574,18 @@ class FakeCodestral:
                 disconnected.set()
                 request.disconnected.set()
                 return False
+            return True
+
+        async def send(text: str) -> bool:
+            data = text.encode()
+            if script.trickle is None:
+                return await send_bytes(data)
+            size, delay = script.trickle
+            for start in range(0, len(data), max(1, size)):
+                if start and await _pause(delay, disconnected):
+                    return False
+                if not await send_bytes(data[start : start + size]):
+                    return False
             return True
 
         async def end() -> bool:
@@ -565,9 +603,22 @@ class FakeCodestral:
         chunk_id = uuid.uuid4().hex
         created = int(time.time())
         base = {"id": chunk_id, "object": "chat.completion.chunk", "created": created, "model": model}
+        if script.bom and not await send_bytes(b"\xef\xbb\xbf"):
+            return False
         if script.comments and not await send(f": keep-alive{eol}{eol}"):
             return False
-        if not await send(
+        for number in range(script.keepalives):
+            if number and await _pause(script.keepalive_interval, disconnected):
+                return False
+            if not await send(f":{eol}{eol}"):
+                return False
+        if script.keepalives and await _pause(script.keepalive_interval, disconnected):
+            return False
+
+        def content(piece: str) -> str | list[dict[str, str]]:
+            return [{"type": "text", "text": piece}] if script.list_content else piece
+
+        if script.role_chunk and not await send(
             event(
                 {
                     **base,
@@ -611,11 +662,20 @@ class FakeCodestral:
             if index and script.chunk_delay and await _pause(script.chunk_delay, disconnected):
                 return False
             last = index == len(pieces) - 1
+            if last and script.endless:
+                return await self._endless(script, request, base, send, disconnected, event, eol)
             finish = None if (not last or script.omit_finish_reason) else script.finish_reason
             chunk: dict[str, Any] = {
                 **base,
-                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": finish}],
+                "choices": [{"index": 0, "delta": {"content": content(piece)}, "finish_reason": finish}],
             }
+            if script.second_choice is not None:
+                other = script.second_choice[index * script.chunk_size : (index + 1) * script.chunk_size]
+                if last:
+                    other = script.second_choice[index * script.chunk_size :]
+                chunk["choices"].append(
+                    {"index": 1, "delta": {"content": content(other)}, "finish_reason": finish}
+                )
             if last and not script.omit_finish_reason and not script.omit_usage and self.flavour == "mistral":
                 chunk["usage"] = {
                     "prompt_tokens": usage[0],
@@ -635,7 +695,37 @@ class FakeCodestral:
         request.finished_at = time.monotonic()
         if not script.omit_done and not await send(event("[DONE]")):
             return False
+        if script.hold_after_done:
+            await _pause(3600, disconnected)
+            return False
         return await end()
+
+    async def _endless(
+        self,
+        script: Script,
+        request: RecordedRequest,
+        base: dict[str, Any],
+        send: Callable[[str], Any],
+        disconnected: asyncio.Event,
+        event: Callable[[Any], str],
+        eol: str,
+    ) -> bool:
+        """Text forever, or one line that never ends, until the client hangs up."""
+        opening = 'data: {"id": "x", "choices": [{"index": 0, "delta": {"content": "'
+        if script.endless_line and not await send(opening):
+            return False
+        filler = "    x = 1  # and on and on\n" * 64
+        while not disconnected.is_set():
+            if script.endless_line:
+                ok = await send("a" * 65536)
+            else:
+                delta = {"index": 0, "delta": {"content": filler}, "finish_reason": None}
+                ok = await send(event({**base, "choices": [delta]}))
+            if not ok:
+                return False
+            await asyncio.sleep(0)  # let the disconnect watcher run
+        request.disconnected.set()
+        return False
 
 
 async def _watch_disconnect(
@@ -713,7 +803,14 @@ def _completion_json(script: Script, request: RecordedRequest, model: str) -> di
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": script.text, "tool_calls": None, "prefix": False},
+                "message": {
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": script.text}]
+                    if script.list_content
+                    else script.text,
+                    "tool_calls": None,
+                    "prefix": False,
+                },
                 "finish_reason": script.finish_reason,
             }
         ],
@@ -726,6 +823,7 @@ _REASONS = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not Found",
+    307: "Temporary Redirect",
     422: "Unprocessable Entity",
     501: "Not Implemented",
     429: "Too Many Requests",

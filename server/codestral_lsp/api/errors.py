@@ -54,7 +54,7 @@ class ConnectTimeout(RequestTimeout):
 
 
 class FirstByteTimeout(RequestTimeout):
-    """No response headers within ``timeouts.firstByte``."""
+    """No answer text within ``timeouts.firstByte`` (no headers, or only silence and keep-alives)."""
 
 
 class StreamStalled(RequestTimeout):
@@ -71,6 +71,18 @@ class StreamFailed(CodestralError):
 
 class ProtocolError(CodestralError):
     """The server answered something that is not the API's format."""
+
+
+class AnswerTooLong(ProtocolError):
+    """The server sent more than ``max_tokens`` can produce, or a line longer than any answer."""
+
+
+class RedirectRefused(ProtocolError):
+    """A 3xx answer: redirects are never followed (the key goes only to the base URL)."""
+
+
+class TooManyRequests(CodestralError):
+    """Too many requests were waiting for a connection at once."""
 
 
 class ApiError(CodestralError):
@@ -124,12 +136,21 @@ class ErrorBody:
     field: str | None = None
 
 
+MESSAGE_CHARS = 300  # the longest server-supplied text quoted to the user
+
+
+def shorten(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """``text`` on one line, cut to ``limit`` characters (with "…" when cut)."""
+    flat = " ".join(text[: limit * 4].split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return value.strip() or None
-    return json.dumps(value, ensure_ascii=False)
+        return shorten(value) or None
+    return shorten(json.dumps(value, ensure_ascii=False))
 
 
 def _from_detail_list(items: list[Any]) -> ErrorBody:
@@ -153,9 +174,8 @@ def parse_error_body(raw: bytes | str) -> ErrorBody:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
     try:
         body = json.loads(text)
-    except ValueError:
-        snippet = " ".join(text.split())[:200]
-        return ErrorBody(message=snippet or None)
+    except (ValueError, RecursionError):
+        return ErrorBody(message=shorten(text, 200) or None)
     if isinstance(body, list):
         return _from_detail_list(body)
     if not isinstance(body, dict):
