@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from codestral_lsp.settings import Settings
 from lsprotocol import types
 
 from tests.editor import CAPABILITIES, Editor, lsp_range, range_of
@@ -198,8 +199,8 @@ async def test_non_finite_numbers_in_settings_are_named_and_replaced_by_defaults
     assert (await editor.run("codestral.explain", {"uri": uri, "range": ALL}))["status"] == "shown"
     warnings = "\n".join(editor.message_texts(types.MessageType.Warning))
     for key, default in [
-        ("timeouts.idle", "30.0"),
-        ("timeouts.connect", "10.0"),
+        ("timeouts.idle", str(Settings().timeouts.idle)),
+        ("timeouts.connect", str(Settings().timeouts.connect)),
         ("temperature", "0.2"),
         ("prices.codestral-latest.input", "0.0"),
         ("prices.codestral-latest.output", "0.0"),
