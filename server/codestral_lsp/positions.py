@@ -7,10 +7,12 @@ positions costs no more than converting one.
 
 from __future__ import annotations
 
+import codecs
+import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
+from typing import Any, overload
 
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
@@ -37,12 +39,217 @@ def lsp_lines(text: str) -> list[str]:
     return lines
 
 
+_BREAK = re.compile(r"\r\n|\r|\n")
+_BLOCK = 1 << 16
+
+
+def line_starts(text: str) -> list[int]:
+    """Offsets where each LSP line of ``text`` starts (one entry per line; ``[0]`` if empty)."""
+    return [0, *(m.end() for m in _BREAK.finditer(text) if m.end() < len(text))]
+
+
+class Units:
+    """Counting in the client's position units (UTF-16 unless negotiated), at C speed.
+
+    pygls's codec counts character by character in Python: seconds on a 10 MB line.
+    """
+
+    def __init__(self, encoding: object) -> None:
+        name = str(getattr(encoding, "value", encoding) or "utf-16").lower()
+        self.kind = name if name in ("utf-8", "utf-32") else "utf-16"
+
+    def count(self, text: str) -> int:
+        """Length of ``text`` in client units."""
+        if self.kind == "utf-32" or text.isascii():
+            return len(text)
+        if self.kind == "utf-16":
+            return len(text.encode("utf-16-le", "surrogatepass")) // 2
+        return len(text.encode("utf-8", "surrogatepass"))
+
+    def index(self, line: str, units: int) -> int:
+        """The string index ``units`` client units into ``line`` (clamped to its length; a
+        position inside a character counts as after it, as pygls and editors do)."""
+        if units <= 0:
+            return 0
+        if self.kind == "utf-32" or line.isascii():
+            return min(units, len(line))
+        if self.kind == "utf-16":
+            data = line.encode("utf-16-le", "surrogatepass")[: 2 * units]
+            decoder = codecs.getincrementaldecoder("utf-16-le")("surrogatepass")
+        else:
+            data = line.encode("utf-8", "surrogatepass")[:units]
+            decoder = codecs.getincrementaldecoder("utf-8")("surrogatepass")
+        index = len(decoder.decode(data, final=False))
+        return index + 1 if decoder.getstate()[0] and index < len(line) else index
+
+
+def common_ends(old: str, new: str) -> tuple[int, int]:
+    """Lengths of the longest common prefix and suffix (not overlapping), compared in blocks
+    at C speed; neither splits a ``\r\n``."""
+    limit = min(len(old), len(new))
+    prefix = 0
+    while prefix < limit:
+        step = min(_BLOCK, limit - prefix)
+        if old[prefix : prefix + step] == new[prefix : prefix + step]:
+            prefix += step
+            continue
+        low, high = 0, step  # old[prefix:prefix+low] equal, [..high] not
+        while high - low > 1:
+            middle = (low + high) // 2
+            if old[prefix : prefix + middle] == new[prefix : prefix + middle]:
+                low = middle
+            else:
+                high = middle
+        prefix += low
+        break
+    if prefix and old[prefix - 1] == "\r":
+        prefix -= 1
+    limit -= prefix
+    suffix = 0
+    while suffix < limit:
+        step = min(_BLOCK, limit - suffix)
+        a, b = len(old) - suffix, len(new) - suffix
+        if old[a - step : a] == new[b - step : b]:
+            suffix += step
+            continue
+        low, high = 0, step
+        while high - low > 1:
+            middle = (low + high) // 2
+            if old[a - middle : a] == new[b - middle : b]:
+                low = middle
+            else:
+                high = middle
+        suffix += low
+        break
+    if suffix and old[len(old) - suffix] == "\n" and len(old) - suffix - 1 >= prefix:
+        if old[len(old) - suffix - 1] == "\r":
+            suffix -= 1
+    return prefix, suffix
+
+
+class LineSequence(Sequence[str]):
+    """The lines of a text (with their endings), cut from it on demand: no copy of the text."""
+
+    def __init__(self, text: str, starts: list[int]) -> None:
+        self._text = text
+        self._starts = starts if text else []
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+    def _line(self, index: int) -> str:
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else len(self._text)
+        return self._text[self._starts[index] : end]
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self._line(i) for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._line(index)
+
+
 class LspTextDocument(TextDocument):
-    """pygls's document, with lines split the way LSP clients count them."""
+    """pygls's document, made exact and fast.
+
+    - Lines are split the way LSP clients count them (only ``\n``, ``\r\n``, ``\r``).
+    - A change's position past a line's end means the line's end (LSP spec), never past the
+      line break (pygls applies it after the break, and the copy drifts from the editor's).
+    - Line starts are kept up to date with each change, so a keystroke costs one splice of the
+      text and a shift of the line table — no per-line Python loop over the document.
+    - :attr:`last_changes` holds the changes as applied, a whole-document change turned into
+      the range that really changed (common prefix and suffix), for :mod:`codestral_lsp.anchors`.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.units = Units(self.position_codec.encoding)
+        self._starts_of: tuple[str, list[int]] | None = None
+        self.last_changes: list[types.TextDocumentContentChangePartial] = []
+
+    @property
+    def starts(self) -> list[int]:
+        """Start offsets of the lines of :attr:`source` (a list never mutated: a snapshot)."""
+        source = self.source
+        if self._starts_of is None or self._starts_of[0] is not source:
+            self._starts_of = (source, line_starts(source))
+        return self._starts_of[1]
 
     @property
     def lines(self) -> Sequence[str]:
-        return tuple(lsp_lines(self.source))
+        return LineSequence(self.source, self.starts)
+
+    def clamped_offset(self, position: types.Position) -> int:
+        """The offset of a change position: past a line's end is its end; past the last line is
+        the end of the document."""
+        source, starts = self.source, self.starts
+        if not source or position.line >= len(starts):
+            return len(source)
+        if position.line < 0:
+            return 0
+        start = starts[position.line]
+        end = starts[position.line + 1] if position.line + 1 < len(starts) else len(source)
+        line = source[start:end].rstrip("\r\n")
+        return start + self.units.index(line, position.character)
+
+    def position_of(self, offset: int) -> types.Position:
+        """The client position of an offset."""
+        source, starts = self.source, self.starts
+        if not source:
+            return types.Position(line=0, character=0)
+        line = bisect_right(starts, offset) - 1
+        if offset == len(source) and source.endswith(("\n", "\r")):
+            return types.Position(line=len(starts), character=0)
+        return types.Position(line=line, character=self.units.count(source[starts[line] : offset]))
+
+    def _replace(self, start: int, end: int, text: str) -> None:
+        """Splice the text and update the line table around the change only."""
+        source, starts = self.source, self.starts
+        new_source = source[:start] + text + source[end:]
+        self._source = new_source
+        if not source:
+            self._starts_of = None
+            return
+        # Lines before the one holding ``start`` keep their starts; one more back in case a
+        # "\r" ending it now meets an inserted "\n". Starts after ``end`` only shift.
+        first = max(0, bisect_right(starts, start) - 2)
+        base = starts[first]
+        resume = bisect_right(starts, end)
+        delta = len(text) - (end - start)
+        tail = [s + delta for s in starts[resume:]]
+        region_end = tail[0] if tail else len(new_source)
+        window = new_source[base : region_end + 1]
+        middle = [base + m.end() for m in _BREAK.finditer(window) if base + m.end() < region_end]
+        self._starts_of = (new_source, starts[: first + 1] + middle + tail)
+
+    def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
+        start = self.clamped_offset(change.range.start)
+        end = self.clamped_offset(change.range.end)
+        start, end = min(start, end), max(start, end)
+        applied = types.TextDocumentContentChangePartial(
+            range=types.Range(start=self.position_of(start), end=self.position_of(end)), text=change.text
+        )
+        self._replace(start, end, change.text)
+        self.last_changes.append(applied)
+
+    def _apply_full_change(self, change: types.TextDocumentContentChangeEvent) -> None:
+        old, new = self.source, change.text
+        prefix, suffix = common_ends(old, new)
+        applied = types.TextDocumentContentChangePartial(
+            range=types.Range(start=self.position_of(prefix), end=self.position_of(len(old) - suffix)),
+            text=new[prefix : len(new) - suffix],
+        )
+        self._source = new
+        self._starts_of = None
+        self.last_changes.append(applied)
 
 
 def use_lsp_lines(workspace: Workspace) -> None:
@@ -97,9 +304,13 @@ class DocumentView:
         self.uri = document.uri
         self.version = document.version
         self.source = document.source
-        self.lines: tuple[str, ...] = tuple(document.lines)
-        self._codec = document.position_codec
-        self._starts = [0, *accumulate(len(line) for line in self.lines)]
+        if isinstance(document, LspTextDocument):
+            self._units = document.units
+            self._starts = document.starts
+        else:
+            self._units = Units(document.position_codec.encoding)
+            self._starts = line_starts(self.source)
+        self.lines: Sequence[str] = LineSequence(self.source, self._starts)
 
     @property
     def eol(self) -> str:
@@ -113,7 +324,7 @@ class DocumentView:
 
     def units(self, text: str) -> int:
         """Length of ``text`` in the client's position units."""
-        return int(self._codec.client_num_units(text))
+        return self._units.count(text)
 
     def check_position(self, position: types.Position, what: str = "position") -> types.Position:
         """Return the position if it lies in the document, clamping a too-large character to the
@@ -137,14 +348,14 @@ class DocumentView:
         position = self.check_position(position)
         if position.line >= len(self.lines):
             return len(self.source)
-        server = self._codec.position_from_client_units(self.lines, position)
-        return self._starts[server.line] + server.character
+        line = self.lines[position.line].rstrip("\r\n")
+        return self._starts[position.line] + self._units.index(line, position.character)
 
     def position_at(self, offset: int) -> types.Position:
         """The client position of a string offset."""
         offset = max(0, min(offset, len(self.source)))
         line = bisect_right(self._starts, offset) - 1
-        if line >= len(self.lines):
+        if line >= len(self.lines) or (offset == len(self.source) and self.source.endswith(("\n", "\r"))):
             return types.Position(line=len(self.lines), character=0)
         column = offset - self._starts[line]
         return types.Position(line=line, character=self.units(self.lines[line][:column]))
