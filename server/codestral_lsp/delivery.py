@@ -85,7 +85,24 @@ async def apply_to_selection(
     hunks: list[Hunk],
     answer: str,
 ) -> dict[str, Any]:
-    """Apply hunks (relative to the selection) where the selection is now, if it is intact."""
+    """Apply hunks (relative to the selection) where the selection is now, if it is intact.
+
+    The edits of one document are sent one at a time, each computed from the text the previous
+    one left (a client without versioned edits would otherwise apply them at stale positions).
+    """
+    async with server.edit_lock(view.uri):
+        return await _apply_now(server, spec, job, view, selection, hunks, answer)
+
+
+async def _apply_now(
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    job: Job,
+    view: DocumentView,
+    selection: Selection,
+    hunks: list[Hunk],
+    answer: str,
+) -> dict[str, Any]:
     current = server.open_document_view(view.uri)
     if current is None:
         return await keep_answer(
@@ -117,14 +134,39 @@ async def apply_to_selection(
         types.TextEdit(range=current.range_of(start + h.start, start + h.end), new_text=h.text) for h in hunks
     ]
     edit = _workspace_edit(server, current, edits)
-    result = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
-    )
+    job.edit_sent = True
+    try:
+        result = await server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
+        )
+    except TimeoutError:
+        return await keep_answer(
+            server,
+            view.uri,
+            answer,
+            f"The editor did not confirm the change within {server.client_timeout:g} s, so it may "
+            "not have been applied.",
+        )
+    except Exception as error:  # the editor answered with an error (or an answer pygls cannot read)
+        log.warning("workspace/applyEdit failed: %s", error)
+        return await keep_answer(
+            server, view.uri, answer, f"The editor answered the change with an error ({_reason(error)})."
+        )
+    if not isinstance(result, types.ApplyWorkspaceEditResult):
+        return await keep_answer(
+            server, view.uri, answer, "The editor did not say whether it applied the change."
+        )
     if not result.applied:
         reason = f" ({result.failure_reason})" if result.failure_reason else ""
         return await keep_answer(server, view.uri, answer, f"The editor did not apply the change{reason}.")
+    await server.wait_for_change(view.uri, current.version)
     changed = sum(max(1, len(h.text.splitlines())) for h in hunks)
     return _result("applied", f"applied {_plural(len(hunks), 'change')} ({_plural(changed, 'line')})")
+
+
+def _reason(error: Exception) -> str:
+    text = " ".join(str(getattr(error, "message", None) or error).split())
+    return (text[:200] + "…") if len(text) > 200 else text or type(error).__name__
 
 
 def _plural(count: int, noun: str) -> str:
@@ -157,7 +199,7 @@ async def _show(server: CodestralLanguageServer, path: Path) -> bool:
     except Exception as exc:
         log.warning("showDocument failed: %s", exc)
         return False
-    return bool(shown.success)
+    return isinstance(shown, types.ShowDocumentResult) and bool(shown.success)
 
 
 async def show_markdown(

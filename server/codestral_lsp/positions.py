@@ -13,12 +13,23 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, overload
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
 # What str.splitlines also breaks at, and LSP does not.
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+
+
+def document_key(uri: str) -> str:
+    """The one normalisation point for document URIs: the key pygls stores a document under.
+
+    Clients percent-encode differently (``my%20file.py`` vs ``my file.py``, ``%23`` for ``#``,
+    ``%C3%BC`` for ``ü``); every lookup of a document or a job goes through this. Edits sent back
+    use the URI exactly as the client opened the document.
+    """
+    return unquote(uri)
 
 
 def lsp_lines(text: str) -> list[str]:
@@ -121,9 +132,9 @@ def common_ends(old: str, new: str) -> tuple[int, int]:
                 high = middle
         suffix += low
         break
-    if suffix and old[len(old) - suffix] == "\n" and len(old) - suffix - 1 >= prefix:
-        if old[len(old) - suffix - 1] == "\r":
-            suffix -= 1
+    cut = len(old) - suffix
+    if suffix and old[cut] == "\n" and cut - 1 >= prefix and old[cut - 1] == "\r":
+        suffix -= 1
     return prefix, suffix
 
 

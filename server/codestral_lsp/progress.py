@@ -48,8 +48,10 @@ class JobProgress:
         token = str(uuid.uuid4())
         try:
             await self._server.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused the token: go on without progress
-            log.warning("progress not available: %s", exc)
+        except Exception as exc:  # refused, or never answered (requests are bounded): no progress
+            log.warning("progress not available: %s", exc or type(exc).__name__)
+            return
+        if self._ended:  # the job ended while the editor was accepting the token
             return
         self.token = token
         future = self._server.work_done_progress.tokens.get(token)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PROGRESS_GRACE_SECONDS = 1.0  # how long a finished job waits for the editor to accept its token
 _SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
 
 
@@ -157,22 +158,11 @@ async def run_action(
         )
     progress = JobProgress(server, spec.title, on_cancel=lambda: job.cancel("cancelled from the editor"))
     outcome = "failed"
-    work: asyncio.Task[Completion] | None = None
-    try:
-        await progress.begin(f"asking {request.model}…")
-        work = asyncio.create_task(
-            stream_answer(client, request, progress, server.settings.context.chars_per_token),
-            name=f"codestral-job-{job.id}",
-        )
-        job.task = work
-        try:
-            completion = await work
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # the server itself is stopping this request
-            outcome = f"cancelled: {job.cancel_reason or 'cancelled'}; nothing was changed"
-            return _status("cancelled", f"{spec.title} {outcome}.")
+    answer: list[Completion] = []  # the finished answer, once it has arrived
+
+    async def work() -> dict[str, Any]:
+        completion = await stream_answer(client, request, progress, server.settings.context.chars_per_token)
+        answer.append(completion)
         usage, estimated = usage_or_estimate(
             completion.usage,
             sum(len(m.content) for m in request.messages),
@@ -182,19 +172,56 @@ async def run_action(
         cost = server.usage.add(usage, server.settings.price_for(request.model), estimated)
         result = await delivery.deliver(server, spec, job, view, selection, completion)
         tokens = f"{usage.total_tokens:,} tokens" + (f", ${cost:.4f}" if cost else "")
-        outcome = f"{result['message']} ({tokens})"
         result["usage"] = {
             "promptTokens": usage.prompt_tokens,
             "completionTokens": usage.completion_tokens,
             "estimatedCostUsd": round(cost, 6),
         }
+        result["_outcome"] = f"{result['message']} ({tokens})"
+        return result
+
+    # Progress starts beside the work: an editor slow to accept the token delays nothing, and
+    # one that never answers costs only the progress.
+    begin = asyncio.create_task(
+        progress.begin(f"asking {request.model}…"), name=f"codestral-progress-{job.id}"
+    )
+    running = asyncio.create_task(work(), name=f"codestral-job-{job.id}")
+    job.task = running
+    if job.cancel_reason is not None:  # cancelled while it was being set up
+        running.cancel()
+    try:
+        try:
+            result = await running
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the server itself is stopping this request
+            reason = job.cancel_reason or "cancelled"
+            if job.edit_sent and answer:
+                kept = await delivery.keep_answer(
+                    server,
+                    view.uri,
+                    answer[0].text,
+                    f"{spec.title} was {reason} before the editor confirmed the change, so it may or may "
+                    "not have been applied.",
+                )
+                outcome = f"cancelled: {reason}; the change was not confirmed"
+                return {**kept, "status": "cancelled"}
+            outcome = f"cancelled: {reason}; nothing was changed"
+            return _status("cancelled", f"{spec.title} {outcome}.")
+        outcome = result.pop("_outcome")
         return result
     except CodestralError as error:
         outcome = f"failed: {error}"
         server.tell_user(types.MessageType.Error, f"{spec.title} failed: {error}")
         return _status("failed", str(error))
     finally:
-        if work is not None and not work.done():
-            work.cancel()
+        if not running.done():
+            running.cancel()
         server.jobs.remove(job)
+        if not begin.done():  # let a slow editor accept the token, so that begin comes before end
+            await asyncio.wait({begin}, timeout=PROGRESS_GRACE_SECONDS)
+            begin.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await begin
         progress.end(outcome)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +24,51 @@ from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_en
 from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.logs import redact_also
-from codestral_lsp.positions import ArgumentError, DocumentView
+from codestral_lsp.positions import ArgumentError, DocumentView, document_key
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.usage import UsageTotals
 
 log = logging.getLogger(__name__)
 
 SETTINGS_WAIT_SECONDS = 5.0
+CLIENT_REQUEST_SECONDS = 30.0  # how long a request to the editor may go unanswered
+DOCUMENT_CHANGE_SECONDS = 2.0  # how long to wait for the didChange that follows an applied edit
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        return default
+    return value if 0 < value < 86400 else default
 
 
 class CodestralProtocol(LanguageServerProtocol):
-    """pygls's protocol, plus: ``$/cancelRequest`` also cancels the job the request started.
+    """pygls's protocol, plus:
 
-    (pygls answers the cancelled request itself but cannot reach a command handler that is
-    already running.)
+    - ``$/cancelRequest`` also cancels the job the request started (pygls answers the cancelled
+      request itself but cannot reach a command handler that is already running);
+    - every request sent to the editor is bounded: an editor that never answers raises
+      :class:`TimeoutError` after ``client_timeout`` seconds instead of holding a job forever.
     """
+
+    def send_request_async(self, method: str, params: Any | None = None, msg_id: Any = None) -> Any:
+        future = super().send_request_async(method, params, msg_id)
+        server = self._server
+        timeout = CLIENT_REQUEST_SECONDS
+        if isinstance(server, CodestralLanguageServer):
+            timeout = server.client_timeout
+        return self._bounded(future, method, timeout)
+
+    async def _bounded(self, future: Awaitable[Any], method: str, timeout: float) -> Any:
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            log.warning("the editor did not answer %s within %g s", method, timeout)
+            for msg_id, pending in list(self._request_futures.items()):
+                if pending.done():
+                    self._request_futures.pop(msg_id, None)
+            raise
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         server = self._server
@@ -62,6 +92,38 @@ class CodestralLanguageServer(LanguageServer):
         self.settings_ready = asyncio.Event()
         self._completion_client: CodestralClient | None = None
         self.completer = InlineCompleter(self)
+        self.client_timeout = _seconds(self.env, "CODESTRAL_LSP_CLIENT_TIMEOUT", CLIENT_REQUEST_SECONDS)
+        self._edit_locks: dict[str, asyncio.Lock] = {}
+        self._document_events: dict[str, asyncio.Event] = {}
+
+    # -- requests to the editor --------------------------------------------------------------
+
+    def edit_lock(self, uri: str) -> asyncio.Lock:
+        """The lock that serialises the edits sent for one document: each is computed from the
+        text the previous one left, so positions never go stale."""
+        return self._edit_locks.setdefault(document_key(uri), asyncio.Lock())
+
+    def document_updated(self, uri: str) -> None:
+        """Called after each ``didChange``: wakes :meth:`wait_for_change`."""
+        event = self._document_events.pop(document_key(uri), None)
+        if event is not None:
+            event.set()
+
+    async def wait_for_change(self, uri: str, version: int | None) -> None:
+        """Wait (bounded) until the server's copy of ``uri`` is past ``version``: after an edit
+        is applied, the editor reports it with ``didChange``, maybe after its answer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DOCUMENT_CHANGE_SECONDS
+        while True:
+            view = self.open_document_view(uri)
+            if view is None or view.version != version:
+                return
+            event = self._document_events.setdefault(document_key(uri), asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), deadline - loop.time())
+            except TimeoutError:
+                log.warning("no didChange for %s after an applied edit", uri)
+                return
 
     # -- talking to the user -----------------------------------------------------------------
 
@@ -82,7 +144,7 @@ class CodestralLanguageServer(LanguageServer):
 
     def open_document_view(self, uri: str) -> DocumentView | None:
         """A view of an open document, or ``None`` when the editor has not opened it."""
-        document = self.workspace.text_documents.get(uri)
+        document = self.workspace.text_documents.get(document_key(uri))
         return DocumentView(document) if document is not None else None
 
     def document_view(self, uri: str) -> DocumentView:
