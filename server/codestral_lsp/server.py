@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
+import threading
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
@@ -26,6 +31,7 @@ from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.logs import redact_also
 from codestral_lsp.positions import ArgumentError, DocumentView, document_key
 from codestral_lsp.settings import Settings, parse_settings
+from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
 
 log = logging.getLogger(__name__)
@@ -70,6 +76,59 @@ class CodestralProtocol(LanguageServerProtocol):
                     self._request_futures.pop(msg_id, None)
             raise
 
+    # -- work-arounds for pygls 2 (reported upstream; see the README's notes) ------------------
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """pygls drops a message whose params do not match their type: a request is never
+        answered. Answer it with InvalidParams; fail the awaiting request for a bad response."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" in data and "method" in data:
+                cause = error.__cause__
+                detail = f": {type(cause).__name__}" if cause is not None else ""
+                reply: JsonRpcException = (
+                    JsonRpcInvalidParams(message=f"Invalid params for {data['method']}{detail}")
+                    if isinstance(error, JsonRpcInvalidParams)
+                    else JsonRpcInternalError(message=f"Could not read the {data['method']} request")
+                )
+                if isinstance(data["id"], int | str):
+                    self._send_response(data["id"], None, reply.to_response_error())
+            elif "id" in data:
+                future = self._request_futures.pop(data["id"], None)
+                if future is not None and not future.done():
+                    future.set_exception(error)
+            return None
+
+    def handle_message(self, message: Any) -> None:
+        """Skip what :meth:`structure_message` already answered (and skipped bodies)."""
+        if message is None:
+            return
+        super().handle_message(message)
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        """As pygls's, but iterating over a copy: cancelling a request's future runs its
+        callback at once, which removes it from the dictionary being iterated (pygls answers
+        ``shutdown`` with "dictionary changed size during iteration")."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        """Record the exit code the spec asks for (1 without a prior ``shutdown``); pygls's
+        ``sys.exit`` is swallowed by its own ``start_io``."""
+        server = self._server
+        if isinstance(server, CodestralLanguageServer):
+            server.exit_code = 0 if self._shutdown else 1
+        yield from super().lsp_exit(*args)
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         server = self._server
         if isinstance(server, CodestralLanguageServer):
@@ -93,8 +152,36 @@ class CodestralLanguageServer(LanguageServer):
         self._completion_client: CodestralClient | None = None
         self.completer = InlineCompleter(self)
         self.client_timeout = _seconds(self.env, "CODESTRAL_LSP_CLIENT_TIMEOUT", CLIENT_REQUEST_SECONDS)
+        self.exit_code: int | None = None
         self._edit_locks: dict[str, asyncio.Lock] = {}
         self._document_events: dict[str, asyncio.Event] = {}
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve on stdio, reading through :class:`BoundedStdinReader`; exit with the code the
+        LSP spec gives (1 when ``exit`` came without ``shutdown``)."""
+        self._stop_event = threading.Event()
+        reader = BoundedStdinReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(
+                run_async(
+                    stop_event=self._stop_event,
+                    reader=reader,
+                    protocol=self.protocol,
+                    logger=log,
+                    error_handler=self.report_server_error,
+                )
+            )
+        except BrokenPipeError:
+            log.error("the connection to the editor is lost; stopping")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+        if self.exit_code:
+            raise SystemExit(self.exit_code)
 
     # -- requests to the editor --------------------------------------------------------------
 
