@@ -269,11 +269,12 @@ async def start_editor(
     initialization_options: Any = None,
     capabilities: types.ClientCapabilities = CAPABILITIES,
     server_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> Editor:
     """Start the real server (``python -m codestral_lsp``) and initialize a session with it."""
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "codestral_lsp", *server_args],
-        server_env=server_env(fake, state_dir),
+        server_env={**server_env(fake, state_dir), **(env or {})},
     )
     client = await config.start()
     assert isinstance(client, LanguageClient)

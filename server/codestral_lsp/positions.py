@@ -168,6 +168,52 @@ class LineSequence(Sequence[str]):
         return self._line(index)
 
 
+class LineTable:
+    """Line start offsets with one pending shift, so typing within a line costs O(1) here.
+
+    Effective start of line ``i``: ``base[i] + (delta if i >= shift_from else 0)``. A change
+    that keeps the line count only moves the pending shift (or grows it, when typing goes on in
+    the same line); other changes rebuild the list around the change.
+    """
+
+    def __init__(self, base: list[int]) -> None:
+        self._base = base
+        self._from = len(base)
+        self._delta = 0
+
+    def __len__(self) -> int:
+        return len(self._base)
+
+    def start(self, line: int) -> int:
+        """Offset where ``line`` starts."""
+        return self._base[line] + (self._delta if line >= self._from else 0)
+
+    def line_of(self, offset: int) -> int:
+        """The line holding ``offset`` (the last line for an offset past the end)."""
+        if self._from < len(self._base) and offset >= self._base[self._from] + self._delta:
+            return bisect_right(self._base, offset - self._delta, lo=self._from) - 1
+        return bisect_right(self._base, offset, hi=self._from) - 1
+
+    def snapshot(self) -> list[int]:
+        """All starts, as a list that is never mutated afterwards."""
+        if self._from < len(self._base):
+            delta = self._delta
+            self._base = self._base[: self._from] + [s + delta for s in self._base[self._from :]]
+            self._from, self._delta = len(self._base), 0
+        return self._base
+
+    def shift_after(self, line: int, delta: int) -> None:
+        """Lines after ``line`` moved by ``delta`` characters (their count unchanged)."""
+        if delta == 0:
+            return
+        if self._from != line + 1 and self._from < len(self._base):
+            self.snapshot()
+        if self._from >= len(self._base):  # nothing pending
+            self._delta = 0
+        self._from = line + 1
+        self._delta += delta
+
+
 class LspTextDocument(TextDocument):
     """pygls's document, made exact and fast.
 
@@ -183,16 +229,19 @@ class LspTextDocument(TextDocument):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.units = Units(self.position_codec.encoding)
-        self._starts_of: tuple[str, list[int]] | None = None
+        self._table_of: tuple[str, LineTable] | None = None
         self.last_changes: list[types.TextDocumentContentChangePartial] = []
+
+    def _table(self) -> LineTable:
+        source = self.source
+        if self._table_of is None or self._table_of[0] is not source:
+            self._table_of = (source, LineTable(line_starts(source)))
+        return self._table_of[1]
 
     @property
     def starts(self) -> list[int]:
         """Start offsets of the lines of :attr:`source` (a list never mutated: a snapshot)."""
-        source = self.source
-        if self._starts_of is None or self._starts_of[0] is not source:
-            self._starts_of = (source, line_starts(source))
-        return self._starts_of[1]
+        return self._table().snapshot()
 
     @property
     def lines(self) -> Sequence[str]:
@@ -201,45 +250,57 @@ class LspTextDocument(TextDocument):
     def clamped_offset(self, position: types.Position) -> int:
         """The offset of a change position: past a line's end is its end; past the last line is
         the end of the document."""
-        source, starts = self.source, self.starts
-        if not source or position.line >= len(starts):
+        source, table = self.source, self._table()
+        if not source or position.line >= len(table):
             return len(source)
         if position.line < 0:
             return 0
-        start = starts[position.line]
-        end = starts[position.line + 1] if position.line + 1 < len(starts) else len(source)
+        start = table.start(position.line)
+        end = table.start(position.line + 1) if position.line + 1 < len(table) else len(source)
         line = source[start:end].rstrip("\r\n")
         return start + self.units.index(line, position.character)
 
     def position_of(self, offset: int) -> types.Position:
         """The client position of an offset."""
-        source, starts = self.source, self.starts
+        source, table = self.source, self._table()
         if not source:
             return types.Position(line=0, character=0)
-        line = bisect_right(starts, offset) - 1
         if offset == len(source) and source.endswith(("\n", "\r")):
-            return types.Position(line=len(starts), character=0)
-        return types.Position(line=line, character=self.units.count(source[starts[line] : offset]))
+            return types.Position(line=len(table), character=0)
+        line = table.line_of(offset)
+        return types.Position(line=line, character=self.units.count(source[table.start(line) : offset]))
 
     def _replace(self, start: int, end: int, text: str) -> None:
         """Splice the text and update the line table around the change only."""
-        source, starts = self.source, self.starts
+        source, table = self.source, self._table()
         new_source = source[:start] + text + source[end:]
         self._source = new_source
         if not source:
-            self._starts_of = None
+            self._table_of = None
             return
+        delta = len(text) - (end - start)
+        same_lines = (
+            not _BREAK.search(text)
+            and not _BREAK.search(source, start, end)
+            and not (start > 0 and source[start - 1] == "\r" and new_source[start : start + 1] == "\n")
+            # at the very end, text after a final line break starts a line (or stops doing so)
+            and not (end == len(source) and (source[-1] in "\r\n" or new_source[-1:] in ("\r", "\n")))
+        )
+        if same_lines:  # typing inside a line: no line starts or ends here
+            table.shift_after(table.line_of(start), delta)
+            self._table_of = (new_source, table)
+            return
+        starts = table.snapshot()
         # Lines before the one holding ``start`` keep their starts; one more back in case a
         # "\r" ending it now meets an inserted "\n". Starts after ``end`` only shift.
         first = max(0, bisect_right(starts, start) - 2)
         base = starts[first]
         resume = bisect_right(starts, end)
-        delta = len(text) - (end - start)
         tail = [s + delta for s in starts[resume:]]
         region_end = tail[0] if tail else len(new_source)
         window = new_source[base : region_end + 1]
         middle = [base + m.end() for m in _BREAK.finditer(window) if base + m.end() < region_end]
-        self._starts_of = (new_source, starts[: first + 1] + middle + tail)
+        self._table_of = (new_source, LineTable(starts[: first + 1] + middle + tail))
 
     def _apply_incremental_change(self, change: types.TextDocumentContentChangePartial) -> None:
         start = self.clamped_offset(change.range.start)
@@ -259,7 +320,7 @@ class LspTextDocument(TextDocument):
             text=new[prefix : len(new) - suffix],
         )
         self._source = new
-        self._starts_of = None
+        self._table_of = None
         self.last_changes.append(applied)
 
 

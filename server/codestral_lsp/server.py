@@ -7,6 +7,7 @@ modules (context, prompts, answer, edits) and in :mod:`codestral_lsp.runner`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -97,7 +98,10 @@ class CodestralProtocol(LanguageServerProtocol):
             elif "id" in data:
                 future = self._request_futures.pop(data["id"], None)
                 if future is not None and not future.done():
-                    future.set_exception(error)
+                    answer = json.dumps(data.get("result"))[:80]
+                    future.set_exception(
+                        JsonRpcInternalError(message=f"an answer that could not be read: {answer}")
+                    )
             return None
 
     def handle_message(self, message: Any) -> None:

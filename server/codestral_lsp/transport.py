@@ -58,9 +58,7 @@ class BoundedStdinReader:
         loop = asyncio.get_running_loop()
         if size <= self._limit:
             return await loop.run_in_executor(self._executor, self._stdin.read, size)
-        log.error(
-            "a message longer than %d bytes was skipped (its Content-Length is too large)", self._limit
-        )
+        log.error("a message longer than %d bytes was skipped (its Content-Length is too large)", self._limit)
         tail = b""
         while True:
             piece = await self._line()
