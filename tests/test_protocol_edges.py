@@ -183,7 +183,7 @@ async def test_placeholders_are_filled_in_the_template_only(
     [request] = fake.completion_requests()
     prompt = request.prompt_text()
     assert "In python (s.py), shout:" in prompt
-    assert code.strip() in prompt  # the user's code reaches the model untouched
+    assert "shout:\n" + code.strip() in prompt  # the user's code is inserted untouched
 
 
 # -- editors that answer oddly or never ------------------------------------------------------
