@@ -433,3 +433,17 @@ async def test_exit_code_follows_the_spec(raw: RawServer, shutdown_first: bool, 
         return raw.wait()
 
     assert await _in_thread(run) == code
+
+
+async def test_a_crafted_import_like_line_does_not_freeze_the_server(
+    start_session: Start, fake: FakeCodestral
+) -> None:
+    editor = await start_session()
+    crafted = "const a" + " " * 150_000 + "x\n" + "const " + "= " * 75_000 + "\n"
+    uri = editor.open("app.js", crafted + CODE, language="javascript")
+    fake.enqueue(Script(text=NEW_SECOND))
+    began = time.monotonic()
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(6, 0, 8, 0)})
+    elapsed = time.monotonic() - began
+    assert result["status"] == "applied" and editor.text(uri) == crafted + AFTER
+    assert elapsed < 5, f"the action took {elapsed:.1f} s"  # the old pattern: ~21 s
