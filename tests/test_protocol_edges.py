@@ -91,12 +91,19 @@ async def test_percent_encoded_uris_are_found_for_actions_and_completion(
         ("a = 1\nb = 2", 1, "  # two", "a = 1\nb = 2  # two"),
     ],
 )
+@pytest.mark.parametrize("overshoot", [1, 40])
 async def test_a_change_past_the_end_of_a_line_lands_at_its_end(
-    start_session: Start, fake: FakeCodestral, text: str, line: int, inserted: str, expected: str
+    start_session: Start,
+    fake: FakeCodestral,
+    text: str,
+    line: int,
+    inserted: str,
+    expected: str,
+    overshoot: int,
 ) -> None:
     editor = await start_session()
     uri = editor.open("m.py", text)
-    beyond = types.Position(line=line, character=len("a = 1") + 40)
+    beyond = types.Position(line=line, character=len("a = 1") + overshoot)
     change(
         editor,
         uri,
