@@ -566,7 +566,7 @@ class Bench:
 
         from codestral_lsp.context import build_context
 
-        crafted = ["const a" + " " * 150_000 + "x\n", "const " + "= " * 75_000 + "\n", "def f():\n"]
+        crafted = ["const" + " " * 150_000 + "x\n", "const " + "= " * 75_000 + "\n", "def f():\n"]
         started = time.monotonic()
         build_context(
             crafted, 2, 2, crafted[2], language="js", path="a.js", budget_chars=8000, nearby_lines=5

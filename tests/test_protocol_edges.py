@@ -446,7 +446,7 @@ async def test_a_crafted_import_like_line_does_not_freeze_the_server(
     start_session: Start, fake: FakeCodestral
 ) -> None:
     editor = await start_session()
-    crafted = "const a" + " " * 150_000 + "x\n" + "const " + "= " * 75_000 + "\n"
+    crafted = "const" + " " * 150_000 + "x\n" + "const " + "= " * 75_000 + "\n"
     uri = editor.open("app.js", crafted + CODE, language="javascript")
     fake.enqueue(Script(text=NEW_SECOND))
     began = time.monotonic()
