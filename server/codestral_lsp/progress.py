@@ -38,6 +38,7 @@ class JobProgress:
         self.token: str | None = None
         self._last_report = 0.0
         self._ended = False
+        self._early: list[tuple[str, int | None, bool]] = []
 
     async def begin(self, message: str) -> None:
         """Create a fresh token (if the client supports progress) and send ``begin``."""
@@ -60,11 +61,20 @@ class JobProgress:
         self._server.work_done_progress.begin(
             token, types.WorkDoneProgressBegin(title=self._title, cancellable=True, message=message)
         )
+        early, self._early = self._early, []
+        for message_, percentage_, _ in early:  # reported while the editor was accepting the token
+            self.report(message_, force=True, percentage=percentage_)
 
     def report(self, message: str, *, force: bool = False, percentage: int | None = None) -> None:
         """Send a report, unless one went out less than 1/10 s ago (``force`` skips the wait)."""
         now = time.monotonic()
-        if self.token is None or self._ended:
+        if self._ended:
+            return
+        if self.token is None:  # not accepted yet (or not supported): sent on begin
+            if force:  # a notice (a retry): each one is worth seeing
+                self._early = [*self._early[-4:], (message, percentage, True)]
+            else:  # a running count: only the latest
+                self._early = [*[e for e in self._early if e[2]], (message, percentage, False)][-5:]
             return
         if not force and now - self._last_report < 1.0 / MAX_REPORTS_PER_SECOND:
             return
