@@ -8,6 +8,7 @@ silently lost.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,8 +91,27 @@ async def apply_to_selection(
     The edits of one document are sent one at a time, each computed from the text the previous
     one left (a client without versioned edits would otherwise apply them at stale positions).
     """
-    async with server.edit_lock(view.uri):
-        return await _apply_now(server, spec, job, view, selection, hunks, answer)
+    lock = server.edit_lock(view.uri)
+    await lock.acquire()
+    try:
+        result, applied_at = await _apply_now(server, spec, job, view, selection, hunks, answer)
+    except BaseException:
+        lock.release()
+        raise
+    if applied_at is None:
+        lock.release()
+    else:  # hold the document until the editor reports the edit; the result goes out now
+        server.jobs.spawn(_release_after_change(server, lock, view.uri, applied_at), "edit-lock")
+    return result
+
+
+async def _release_after_change(
+    server: CodestralLanguageServer, lock: asyncio.Lock, uri: str, version: int | None
+) -> None:
+    try:
+        await server.wait_for_change(uri, version)
+    finally:
+        lock.release()
 
 
 async def _apply_now(
@@ -102,34 +122,39 @@ async def _apply_now(
     selection: Selection,
     hunks: list[Hunk],
     answer: str,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], int | None]:
+    """The result, and the document version the applied edit was computed for (else None)."""
+    kept = await _apply_or_reason(server, spec, job, view, selection, hunks)
+    if isinstance(kept, str):
+        return await keep_answer(server, view.uri, answer, kept), None
+    version, hunk_count, changed = kept
+    message = f"applied {_plural(hunk_count, 'change')} ({_plural(changed, 'line')})"
+    return _result("applied", message), version
+
+
+async def _apply_or_reason(
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    job: Job,
+    view: DocumentView,
+    selection: Selection,
+    hunks: list[Hunk],
+) -> str | tuple[int | None, int, int]:
+    """Send the edit; the reason it was not applied, or (version, hunks, lines changed)."""
     current = server.open_document_view(view.uri)
     if current is None:
-        return await keep_answer(
-            server,
-            view.uri,
-            answer,
-            "The document was closed before the answer arrived, so it was not applied.",
-        )
+        return "The document was closed before the answer arrived, so it was not applied."
     if job.conflicted:
-        return await keep_answer(
-            server,
-            view.uri,
-            answer,
+        return (
             "You edited the selected code while Codestral was answering, so the answer was not "
-            "applied over your changes.",
+            "applied over your changes."
         )
     if current.version == view.version:
         start = selection.start
     else:
         start = current.offset_at(job.range.start)
         if current.source[start : start + len(selection.text)] != selection.text:
-            return await keep_answer(
-                server,
-                view.uri,
-                answer,
-                "The selected code changed while Codestral was answering, so the answer was not applied.",
-            )
+            return "The selected code changed while Codestral was answering, so the answer was not applied."
     edits = [
         types.TextEdit(range=current.range_of(start + h.start, start + h.end), new_text=h.text) for h in hunks
     ]
@@ -140,28 +165,20 @@ async def _apply_now(
             types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
         )
     except TimeoutError:
-        return await keep_answer(
-            server,
-            view.uri,
-            answer,
+        return (
             f"The editor did not confirm the change within {server.client_timeout:g} s, so it may "
-            "not have been applied.",
+            "not have been applied."
         )
     except Exception as error:  # the editor answered with an error (or an answer pygls cannot read)
         log.warning("workspace/applyEdit failed: %s", error)
-        return await keep_answer(
-            server, view.uri, answer, f"The editor answered the change with an error ({_reason(error)})."
-        )
+        return f"The editor answered the change with an error ({_reason(error)})."
     if not isinstance(result, types.ApplyWorkspaceEditResult):
-        return await keep_answer(
-            server, view.uri, answer, "The editor did not say whether it applied the change."
-        )
+        return "The editor did not say whether it applied the change."
     if not result.applied:
         reason = f" ({result.failure_reason})" if result.failure_reason else ""
-        return await keep_answer(server, view.uri, answer, f"The editor did not apply the change{reason}.")
-    await server.wait_for_change(view.uri, current.version)
+        return f"The editor did not apply the change{reason}."
     changed = sum(max(1, len(h.text.splitlines())) for h in hunks)
-    return _result("applied", f"applied {_plural(len(hunks), 'change')} ({_plural(changed, 'line')})")
+    return current.version, len(hunks), changed
 
 
 def _reason(error: Exception) -> str:
