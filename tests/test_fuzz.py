@@ -389,6 +389,55 @@ stream_shape = st.fixed_dictionaries(
 )
 
 
+# -- didChange shapes and URIs -------------------------------------------------------------------
+
+edit_text = st.lists(st.sampled_from(["a", "\n", "\r", "\r\n", "😀", "é", " ", "\u2028"]), max_size=4).map(
+    "".join
+)
+any_position = st.builds(
+    types.Position, line=st.one_of(st.integers(0, 6), st.just(2**31 - 1)), character=st.integers(0, 9)
+)
+content_change = st.one_of(
+    st.builds(
+        types.TextDocumentContentChangePartial,
+        range=st.builds(types.Range, start=any_position, end=any_position),
+        text=edit_text,
+    ),
+    st.builds(types.TextDocumentContentChangeWholeDocument, text=document),
+)
+
+
+def apply_as_editor(text: str, change: types.TextDocumentContentChangeEvent) -> str:
+    """What an editor holds after a change (positions past a line's end mean its end)."""
+    if isinstance(change, types.TextDocumentContentChangeWholeDocument):
+        return change.text
+    start, end = sorted((utf16_offset(text, change.range.start), utf16_offset(text, change.range.end)))
+    return text[:start] + change.text + text[end:]
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=document, changes=st.lists(content_change, max_size=6))
+def test_the_document_copy_follows_every_change_shape(
+    text: str, changes: list[types.TextDocumentContentChangeEvent]
+) -> None:
+    """Ranges past a line's end or the document's, inverted ranges, whole-document changes:
+    the server's copy (and its line table) is always the editor's text."""
+    from codestral_lsp.positions import LspTextDocument, line_starts, lsp_lines
+
+    document_copy = LspTextDocument("file:///x.py", source=text, version=1)
+    for change in changes:
+        text = apply_as_editor(text, change)
+        document_copy.apply_change(change)
+        assert document_copy.source == text
+        assert list(document_copy.lines) == lsp_lines(text)
+        assert document_copy.starts == line_starts(text)
+
+
+path_piece = st.text(
+    alphabet=st.sampled_from([*"ab ü#%?&+=;@[]ç日", "é", "😀"]), min_size=1, max_size=6
+).filter(lambda s: s.strip() not in ("", ".", ".."))
+
+
 @settings(
     max_examples=25,
     deadline=None,
@@ -409,3 +458,42 @@ def test_answers_in_any_stream_shape_land_only_when_finished(
     else:
         assert result["status"] == "kept", result
         assert editor.text(uri) == FUZZ_CODE
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(name=path_piece, changes=st.lists(content_change, min_size=1, max_size=3))
+def test_any_file_name_and_change_shape_reach_the_same_document(
+    session: ServerSession, name: str, changes: list[types.TextDocumentContentChangeEvent]
+) -> None:
+    """A document whose URI the editor percent-encodes, edited with changes of every shape: an
+    action on the whole of it sees exactly the editor's text."""
+    editor = session.editor
+    uri = editor.open(f"{next(session.names)} {name}/m.py", "x = 1\n")
+    assert "%" in uri
+    document = editor.documents[uri]
+    for change in changes:
+        document.text = apply_as_editor(document.text, change)
+        document.version += 1
+        editor.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=document.version),
+                content_changes=[change],
+            )
+        )
+    text = document.text
+    lines = lines_of(text)
+    end = types.Position(line=len(lines), character=0)
+    before = len(editor.fake.completion_requests())
+    whole = {"start": {"line": 0, "character": 0}, "end": {"line": end.line, "character": 0}}
+    if not text.strip():
+        with pytest.raises(JsonRpcException, match="needs a selection"):
+            session.call(editor.run("codestral.explain", {"uri": uri, "range": whole}))
+        return
+    result = session.call(editor.run("codestral.explain", {"uri": uri, "range": whole}))
+    assert result["status"] == "shown"
+    [request] = editor.fake.completion_requests()[before:]
+    assert text in request.prompt_text()

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 _IMPORT = re.compile(
     r"^\s*(import\s|from\s+\S+\s+import\s|#\s*include\s|#import\s|using\s|use\s|require[\s(]"
     r"|package\s|extern\s+crate\s|@import\s|@use\s|library\(|open\s+[A-Z]|load\(|"
-    r"(const|let|var)\s+.*=\s*require\()"
+    r"(const|let|var)\s.*=\s*require\()"
 )
+# Longer lines are not imports: matching stays linear and cheap on minified or crafted lines.
+IMPORT_LINE_MAX = 1000
 _CLOSER = re.compile(r"^\s*([}\])]|end\b|fi\b|done\b|esac\b|endif\b|endfunction\b)")
 
 
@@ -190,7 +192,7 @@ def build_context(
     for index, line in enumerate(lines[: min(len(lines), 400)]):
         if covered_first <= index <= covered_last:
             continue
-        if _IMPORT.match(line):
+        if len(line) <= IMPORT_LINE_MAX and _IMPORT.match(line):
             if len(line) > remaining:
                 break
             picked.append(index)

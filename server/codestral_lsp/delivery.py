@@ -132,45 +132,103 @@ async def apply_to_selection(
     hunks: list[Hunk],
     answer: str,
 ) -> dict[str, Any]:
-    """Apply hunks (relative to the selection) where the selection is now, if it is intact."""
+    """Apply hunks (relative to the selection) where the selection is now, if it is intact.
+
+    The edits of one document are sent one at a time, each computed from the text the previous
+    one left (a client without versioned edits would otherwise apply them at stale positions).
+    """
+    lock = server.edit_lock(view.uri)
+    await lock.acquire()
+    try:
+        result, applied_at = await _apply_now(server, spec, job, view, selection, hunks, answer)
+    except BaseException:
+        lock.release()
+        raise
+    if applied_at is None:
+        lock.release()
+    else:  # hold the document until the editor reports the edit; the result goes out now
+        server.jobs.spawn(_release_after_change(server, lock, view.uri, applied_at), "edit-lock")
+    return result
+
+
+async def _release_after_change(
+    server: CodestralLanguageServer, lock: asyncio.Lock, uri: str, version: int | None
+) -> None:
+    try:
+        await server.wait_for_change(uri, version)
+    finally:
+        lock.release()
+
+
+async def _apply_now(
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    job: Job,
+    view: DocumentView,
+    selection: Selection,
+    hunks: list[Hunk],
+    answer: str,
+) -> tuple[dict[str, Any], int | None]:
+    """The result, and the document version the applied edit was computed for (else None)."""
+    kept = await _apply_or_reason(server, spec, job, view, selection, hunks)
+    if isinstance(kept, str):
+        return await keep_answer(server, view, answer, kept), None
+    version, hunk_count, changed = kept
+    message = f"applied {_plural(hunk_count, 'change')} ({_plural(changed, 'line')})"
+    return _result("applied", message), version
+
+
+async def _apply_or_reason(
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    job: Job,
+    view: DocumentView,
+    selection: Selection,
+    hunks: list[Hunk],
+) -> str | tuple[int | None, int, int]:
+    """Send the edit; the reason it was not applied, or (version, hunks, lines changed)."""
     current = server.open_document_view(view.uri)
     if current is None:
-        return await keep_answer(
-            server,
-            view,
-            answer,
-            "The document was closed before the answer arrived, so it was not applied.",
-        )
+        return "The document was closed before the answer arrived, so it was not applied."
     if job.conflicted:
-        return await keep_answer(
-            server,
-            view,
-            answer,
+        return (
             "You edited the selected code while Codestral was answering, so the answer was not "
-            "applied over your changes.",
+            "applied over your changes."
         )
     if current.version == view.version:
         start = selection.start
     else:
         start = current.offset_at(job.range.start)
         if current.source[start : start + len(selection.text)] != selection.text:
-            return await keep_answer(
-                server,
-                view,
-                answer,
-                "The selected code changed while Codestral was answering, so the answer was not applied.",
-            )
+            return "The selected code changed while Codestral was answering, so the answer was not applied."
     edits = [
         types.TextEdit(range=current.range_of(start + h.start, start + h.end), new_text=h.text) for h in hunks
     ]
     edit = _workspace_edit(server, current, edits)
-    result = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
-    )
+    job.edit_sent = True
+    try:
+        result = await server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
+        )
+    except TimeoutError:
+        return (
+            f"The editor did not confirm the change within {server.client_timeout:g} s, so it may "
+            "not have been applied."
+        )
+    except Exception as error:  # the editor answered with an error (or an answer pygls cannot read)
+        log.warning("workspace/applyEdit failed: %s", error)
+        return f"The editor answered the change with an error ({_reason(error)})."
+    if not isinstance(result, types.ApplyWorkspaceEditResult):
+        return "The editor did not say whether it applied the change."
     if not result.applied:
-        return await keep_answer(server, view, answer, _declined("apply the change", result.failure_reason))
+        return _declined("apply the change", result.failure_reason)
     changed = sum(max(1, len(h.text.splitlines())) for h in hunks)
-    return _result("applied", f"applied {_plural(len(hunks), 'change')} ({_plural(changed, 'line')})")
+    return current.version, len(hunks), changed
+
+
+def _reason(error: Exception) -> str:
+    text = " ".join(str(getattr(error, "message", None) or error).split())
+    return (text[:200] + "…") if len(text) > 200 else text or type(error).__name__
 
 
 def _plural(count: int, noun: str) -> str:
@@ -210,7 +268,7 @@ async def _show(server: CodestralLanguageServer, path: Path, take_focus: bool = 
     except Exception as exc:
         log.warning("showDocument failed: %s", exc)
         return False
-    return bool(shown.success)
+    return isinstance(shown, types.ShowDocumentResult) and bool(shown.success)
 
 
 def _cut_note(max_tokens: int) -> str:

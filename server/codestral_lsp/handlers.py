@@ -31,7 +31,7 @@ from codestral_lsp.actions import (
     ranges_intersect,
 )
 from codestral_lsp.completion import Suggestion
-from codestral_lsp.positions import ArgumentError, use_lsp_lines
+from codestral_lsp.positions import ArgumentError, LspTextDocument, document_key, use_lsp_lines
 from codestral_lsp.runner import run_action
 from codestral_lsp.server import CodestralLanguageServer
 
@@ -215,9 +215,13 @@ def register(server: CodestralLanguageServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def document_changed(ls: CodestralLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        units = ls.workspace.position_codec.client_num_units
-        for change in params.content_changes:
-            ls.jobs.document_changed(params.text_document.uri, change, units)
+        document = ls.workspace.text_documents.get(document_key(params.text_document.uri))
+        if not isinstance(document, LspTextDocument):
+            return
+        changes, document.last_changes = document.last_changes, []
+        for change in changes:
+            ls.jobs.document_changed(params.text_document.uri, change, document.units.count)
+        ls.document_updated(params.text_document.uri)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS)

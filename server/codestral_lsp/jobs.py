@@ -17,6 +17,7 @@ from typing import Any
 from lsprotocol import types
 
 from codestral_lsp.anchors import shift_range
+from codestral_lsp.positions import document_key
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +27,19 @@ class Job:
     """One action in flight."""
 
     id: int
-    uri: str
+    uri: str  # as normalised by document_key
     title: str
     range: types.Range
     request_id: Any = None
     task: asyncio.Task[Any] | None = None
     conflicted: bool = False
     cancel_reason: str | None = None
+    edit_sent: bool = False  # an edit went to the editor: cancelling cannot unsend it
 
     def cancel(self, reason: str) -> None:
-        """Stop the job's work; ``reason`` is what the user is told."""
+        """Stop the job's work, whatever step it is at; ``reason`` is what the user is told."""
+        self.cancel_reason = self.cancel_reason or reason
         if self.task is not None and not self.task.done():
-            self.cancel_reason = self.cancel_reason or reason
             self.task.cancel()
 
 
@@ -58,6 +60,7 @@ class JobRegistry:
 
     def add(self, uri: str, title: str, range_: types.Range, request_id: Any) -> tuple[Job, list[Job]]:
         """Register a job; cancel and return the older jobs on an overlapping range of ``uri``."""
+        uri = document_key(uri)
         job = Job(next(self._ids), uri, title, range_, request_id)
         superseded = [old for old in self.jobs.values() if old.uri == uri and _overlap(old.range, range_)]
         for old in superseded:
@@ -75,7 +78,8 @@ class JobRegistry:
 
     def cancel(self, uri: str | None = None, reason: str = "cancelled") -> int:
         """Cancel every job, or those of one document; return how many."""
-        chosen = [j for j in self.jobs.values() if uri is None or j.uri == uri]
+        key = None if uri is None else document_key(uri)
+        chosen = [j for j in self.jobs.values() if key is None or j.uri == key]
         for job in chosen:
             job.cancel(reason)
         return len(chosen)
@@ -87,16 +91,19 @@ class JobRegistry:
                 job.cancel("cancelled")
 
     def document_changed(
-        self, uri: str, change: types.TextDocumentContentChangeEvent, units: Callable[[str], int]
+        self, uri: str, change: types.TextDocumentContentChangePartial, units: Callable[[str], int]
     ) -> None:
-        """Move the ranges of ``uri``'s jobs past an edit; mark those the edit touched."""
+        """Move the ranges of ``uri``'s jobs past an edit; mark those the edit touched.
+
+        ``change`` is the change as the document applied it (see
+        :attr:`codestral_lsp.positions.LspTextDocument.last_changes`: clamped positions, and a
+        whole-document change narrowed to what really changed).
+        """
+        key = document_key(uri)
         for job in self.jobs.values():
-            if job.uri != uri or job.conflicted:
+            if job.uri != key or job.conflicted:
                 continue
-            if isinstance(change, types.TextDocumentContentChangePartial):
-                moved = shift_range(job.range, change.range, change.text, units)
-            else:
-                moved = None
+            moved = shift_range(job.range, change.range, change.text, units)
             if moved is None:
                 job.conflicted = True
             else:

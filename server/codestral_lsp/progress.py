@@ -38,6 +38,7 @@ class JobProgress:
         self.token: str | None = None
         self._last_report = 0.0
         self._ended = False
+        self._early: list[tuple[str, int | None, bool]] = []
 
     async def begin(self, message: str) -> None:
         """Create a fresh token (if the client supports progress) and send ``begin``."""
@@ -48,8 +49,10 @@ class JobProgress:
         token = str(uuid.uuid4())
         try:
             await self._server.work_done_progress.create_async(token)
-        except Exception as exc:  # the client refused the token: go on without progress
-            log.warning("progress not available: %s", exc)
+        except Exception as exc:  # refused, or never answered (requests are bounded): no progress
+            log.warning("progress not available: %s", exc or type(exc).__name__)
+            return
+        if self._ended:  # the job ended while the editor was accepting the token
             return
         self.token = token
         future = self._server.work_done_progress.tokens.get(token)
@@ -58,11 +61,20 @@ class JobProgress:
         self._server.work_done_progress.begin(
             token, types.WorkDoneProgressBegin(title=self._title, cancellable=True, message=message)
         )
+        early, self._early = self._early, []
+        for message_, percentage_, _ in early:  # reported while the editor was accepting the token
+            self.report(message_, force=True, percentage=percentage_)
 
     def report(self, message: str, *, force: bool = False, percentage: int | None = None) -> None:
         """Send a report, unless one went out less than 1/10 s ago (``force`` skips the wait)."""
         now = time.monotonic()
-        if self.token is None or self._ended:
+        if self._ended:
+            return
+        if self.token is None:  # not accepted yet (or not supported): sent on begin
+            if force:  # a notice (a retry): each one is worth seeing
+                self._early = [*self._early[-4:], (message, percentage, True)]
+            else:  # a running count: only the latest
+                self._early = [*[e for e in self._early if e[2]], (message, percentage, False)][-5:]
             return
         if not force and now - self._last_report < 1.0 / MAX_REPORTS_PER_SECOND:
             return

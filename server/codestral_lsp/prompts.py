@@ -7,6 +7,7 @@ holding the complete replacement of the selected lines, without elision — and
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from codestral_lsp.context import CodeContext, Snippet
@@ -98,6 +99,9 @@ def _block(title: str, snippet: Snippet | None, language: str) -> str:
     return f"{title} (lines {snippet.first + 1}–{snippet.last + 1}):\n{fence}{language}\n{body}{fence}\n\n"
 
 
+_PLACEHOLDER = re.compile(r"\{(selection|language|path|diagnostics|instruction)\}")
+
+
 @dataclass(frozen=True)
 class PromptParts:
     """Values a user-defined template can use."""
@@ -112,12 +116,11 @@ class PromptParts:
 def render_template(template: str, parts: PromptParts) -> str:
     """Fill ``{selection}``, ``{language}``, ``{path}``, ``{diagnostics}``, ``{instruction}``.
 
-    Plain replacement, not ``str.format``: braces in code or in the template stay as they are.
+    One pass over the template, not ``str.format``: braces in code or in the template stay as
+    they are, and a placeholder inside an inserted value (the user's code, a path) is never
+    substituted.
     """
-    text = template
-    for name in ("selection", "language", "path", "diagnostics", "instruction"):
-        text = text.replace("{" + name + "}", getattr(parts, name))
-    return text
+    return _PLACEHOLDER.sub(lambda match: str(getattr(parts, match.group(1))), template)
 
 
 def describe_diagnostics(context: CodeContext) -> str:

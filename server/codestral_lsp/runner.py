@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PROGRESS_GRACE_SECONDS = 1.0  # how long a finished job waits for the editor to accept its token
 _SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
 
 
@@ -180,67 +181,108 @@ async def run_action(
         )
     progress = JobProgress(server, spec.title, on_cancel=lambda: job.cancel("cancelled from the editor"))
     outcome = "failed"
-    work: asyncio.Task[Completion] | None = None
-    received = Received()
-    prompt_chars = sum(len(m.content) for m in request.messages)
     chars_per_token = server.settings.context.chars_per_token
-    asked = request
-    try:
-        await progress.begin(f"asking {request.model}…")
+    # What has happened so far, read by the cancel and failure paths: the request being asked,
+    # how much of its answer arrived, and the finished answer once there is one.
+    state = _JobState(asked=request, received=Received())
+
+    async def work() -> dict[str, Any]:
         costs: list[tuple[Usage, float, bool]] = []
         while True:
-            work = asyncio.create_task(
-                stream_answer(client, asked, progress, chars_per_token, received),
-                name=f"codestral-job-{job.id}",
-            )
-            job.task = work
-            try:
-                completion = await work
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # the server itself is stopping this request
-                spent, extra = _count_unfinished(server, asked.model, prompt_chars, received, chars_per_token)
-                reason = job.cancel_reason
-                why = "" if reason in (None, "cancelled", "cancelled from the editor") else f" ({reason})"
-                outcome = f"cancelled{why}; nothing was changed{spent}"
-                return _status("cancelled", f"{name} cancelled{why}; nothing was changed.", **extra)
+            completion = await stream_answer(client, state.asked, progress, chars_per_token, state.received)
             usage, estimated = usage_or_estimate(
-                completion.usage, prompt_chars, len(completion.text), chars_per_token
+                completion.usage, state.prompt_chars, len(completion.text), chars_per_token
             )
-            cost = server.usage.add(usage, server.settings.price_for(asked.model), estimated)
+            cost = server.usage.add(usage, server.settings.price_for(state.asked.model), estimated)
             costs.append((usage, cost, estimated))
-            retry = _elision_retry(server, spec, view, selection, args, asked, completion, len(costs))
+            retry = _elision_retry(server, spec, view, selection, args, state.asked, completion, len(costs))
             if retry is None:
                 break
             progress.report("the answer left out code; asking again for all of it…", force=True)
-            asked, received = retry, Received()
-            prompt_chars = sum(len(m.content) for m in asked.messages)
+            state.asked, state.received = retry, Received()
+        state.answer = completion
         result = await delivery.deliver(
             server, spec, job, view, selection, completion, args.instruction or ""
         )
-        usage = Usage(
+        total = Usage(
             prompt_tokens=sum(u.prompt_tokens for u, _, _ in costs),
             completion_tokens=sum(u.completion_tokens for u, _, _ in costs),
         )
-        cost = sum(c for _, c, _ in costs)
+        spent = sum(c for _, c, _ in costs)
         estimated = any(e for _, _, e in costs)
-        outcome = f"{result['message']} ({describe_tokens(usage, cost, estimated)})"
-        result["usage"] = _usage_json(usage, cost, estimated)
+        result["usage"] = _usage_json(total, spent, estimated)
         if len(costs) > 1:
             result["requests"] = len(costs)
+        result["_outcome"] = f"{result['message']} ({describe_tokens(total, spent, estimated)})"
+        return result
+
+    # Progress starts beside the work: an editor slow to accept the token delays nothing, and
+    # one that never answers costs only the progress.
+    begin = asyncio.create_task(
+        progress.begin(f"asking {request.model}…"), name=f"codestral-progress-{job.id}"
+    )
+    running = asyncio.create_task(work(), name=f"codestral-job-{job.id}")
+    job.task = running
+    if job.cancel_reason is not None:  # cancelled while it was being set up
+        running.cancel()
+    try:
+        try:
+            result = await running
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the server itself is stopping this request
+            reason = job.cancel_reason
+            why = "" if reason in (None, "cancelled", "cancelled from the editor") else f" ({reason})"
+            if job.edit_sent and state.answer is not None:
+                kept = await delivery.keep_answer(
+                    server,
+                    view,
+                    state.answer.text,
+                    f"{name} was cancelled{why} before the editor confirmed the change, so it may or "
+                    "may not have been applied.",
+                )
+                outcome = f"cancelled{why}; the change was not confirmed"
+                return {**kept, "status": "cancelled"}
+            spent, extra = _count_unfinished(
+                server, state.asked.model, state.prompt_chars, state.received, chars_per_token
+            )
+            outcome = f"cancelled{why}; nothing was changed{spent}"
+            return _status("cancelled", f"{name} cancelled{why}; nothing was changed.", **extra)
+        outcome = result.pop("_outcome")
         return result
     except CodestralError as error:
-        spent, extra = _count_unfinished(server, asked.model, prompt_chars, received, chars_per_token)
+        spent, extra = _count_unfinished(
+            server, state.asked.model, state.prompt_chars, state.received, chars_per_token
+        )
         outcome = f"failed: {error}{spent}"
         server.tell_user(types.MessageType.Error, f"{spec.title} failed: {error}")
         return _status("failed", str(error), **extra)
     finally:
-        if work is not None and not work.done():
-            work.cancel()
+        if not running.done():
+            running.cancel()
         server.jobs.remove(job)
+        if not begin.done():  # let a slow editor accept the token, so that begin comes before end
+            await asyncio.wait({begin}, timeout=PROGRESS_GRACE_SECONDS)
+            begin.cancel()
+        with suppress(asyncio.CancelledError, Exception):
+            await begin
         progress.end(outcome)
 
+
+@dataclass
+class _JobState:
+    """Where a running action is: the request being asked (the first, or the retry after an
+    elided answer), how much of its answer arrived, and the finished answer."""
+
+    asked: ChatRequest
+    received: Received
+    answer: Completion | None = None
+
+    @property
+    def prompt_chars(self) -> int:
+        """Characters of the request being asked (for estimating its tokens)."""
+        return sum(len(m.content) for m in self.asked.messages)
 
 FIRMER = (
     "Your answer left out code ({detail}), so it cannot be applied. Reply again with the complete "

@@ -10,14 +10,19 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Mapping
+import sys
+import threading
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter, run_async
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
@@ -25,20 +30,35 @@ from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_en
 from codestral_lsp.api.endpoint import allowed_key_vars
 from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
-from codestral_lsp.positions import ArgumentError, DocumentView
+from codestral_lsp.positions import ArgumentError, DocumentView, document_key
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.settings import Settings, parse_settings
+from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
 
 log = logging.getLogger(__name__)
 
 SETTINGS_WAIT_SECONDS = 5.0
+CLIENT_REQUEST_SECONDS = 30.0  # how long a request to the editor may go unanswered
+DOCUMENT_CHANGE_SECONDS = 2.0  # how long to wait for the didChange that follows an applied edit
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        value = float(env.get(name, default))
+    except ValueError:
+        return default
+    return value if 0 < value < 86400 else default
 
 
 class CodestralProtocol(LanguageServerProtocol):
-    """pygls's protocol, plus: ``$/cancelRequest`` also cancels the job the request started
-    (pygls answers the cancelled request itself but cannot reach a command handler that is
-    already running); and no key ever leaves in a message (see :mod:`codestral_lsp.redaction`).
+    """pygls's protocol, plus:
+
+    - ``$/cancelRequest`` also cancels the job the request started (pygls answers the cancelled
+      request itself but cannot reach a command handler that is already running);
+    - every request sent to the editor is bounded: an editor that never answers raises
+      :class:`TimeoutError` after ``client_timeout`` seconds instead of holding a job forever;
+    - no key ever leaves in a message (see :mod:`codestral_lsp.redaction`).
     """
 
     def _send_data(self, data: Any) -> None:
@@ -61,6 +81,80 @@ class CodestralProtocol(LanguageServerProtocol):
         documents = self._server.workspace.text_documents
         sources = [documents[uri].source for uri in uris if uri in documents]
         return {secret for secret in REDACTOR.secrets if any(secret in source for source in sources)}
+
+    def send_request_async(self, method: str, params: Any | None = None, msg_id: Any = None) -> Any:
+        future = super().send_request_async(method, params, msg_id)
+        server = self._server
+        timeout = CLIENT_REQUEST_SECONDS
+        if isinstance(server, CodestralLanguageServer):
+            timeout = server.client_timeout
+        return self._bounded(future, method, timeout)
+
+    async def _bounded(self, future: Awaitable[Any], method: str, timeout: float) -> Any:
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            log.warning("the editor did not answer %s within %g s", method, timeout)
+            for msg_id, pending in list(self._request_futures.items()):
+                if pending.done():
+                    self._request_futures.pop(msg_id, None)
+            raise
+
+    # -- work-arounds for pygls 2 (reported upstream; see the README's notes) ------------------
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        """pygls drops a message whose params do not match their type: a request is never
+        answered. Answer it with InvalidParams; fail the awaiting request for a bad response."""
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "id" in data and "method" in data:
+                cause = error.__cause__
+                detail = f": {type(cause).__name__}" if cause is not None else ""
+                reply: JsonRpcException = (
+                    JsonRpcInvalidParams(message=f"Invalid params for {data['method']}{detail}")
+                    if isinstance(error, JsonRpcInvalidParams)
+                    else JsonRpcInternalError(message=f"Could not read the {data['method']} request")
+                )
+                if isinstance(data["id"], int | str):
+                    self._send_response(data["id"], None, reply.to_response_error())
+            elif "id" in data:
+                future = self._request_futures.pop(data["id"], None)
+                if future is not None and not future.done():
+                    answer = json.dumps(data.get("result"))[:80]
+                    future.set_exception(
+                        JsonRpcInternalError(message=f"an answer that could not be read: {answer}")
+                    )
+            return None
+
+    def handle_message(self, message: Any) -> None:
+        """Skip what :meth:`structure_message` already answered (and skipped bodies)."""
+        if message is None:
+            return
+        super().handle_message(message)
+
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Any:
+        """As pygls's, but iterating over a copy: cancelling a request's future runs its
+        callback at once, which removes it from the dictionary being iterated (pygls answers
+        ``shutdown`` with "dictionary changed size during iteration")."""
+        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
+            yield user_handler, args, None
+        current_id = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current_id and not future.done():
+                future.cancel()
+        self._shutdown = True
+        return None
+
+    @lsp_method(types.EXIT)
+    def lsp_exit(self, *args: Any) -> Any:
+        """Record the exit code the spec asks for (1 without a prior ``shutdown``); pygls's
+        ``sys.exit`` is swallowed by its own ``start_io``."""
+        server = self._server
+        if isinstance(server, CodestralLanguageServer):
+            server.exit_code = 0 if self._shutdown else 1
+        yield from super().lsp_exit(*args)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         server = self._server
@@ -85,6 +179,66 @@ class CodestralLanguageServer(LanguageServer):
         self.settings_ready = asyncio.Event()
         self._completion_client: CodestralClient | None = None
         self.completer = InlineCompleter(self)
+        self.client_timeout = _seconds(self.env, "CODESTRAL_LSP_CLIENT_TIMEOUT", CLIENT_REQUEST_SECONDS)
+        self.exit_code: int | None = None
+        self._edit_locks: dict[str, asyncio.Lock] = {}
+        self._document_events: dict[str, asyncio.Event] = {}
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve on stdio, reading through :class:`BoundedStdinReader`; exit with the code the
+        LSP spec gives (1 when ``exit`` came without ``shutdown``)."""
+        self._stop_event = threading.Event()
+        reader = BoundedStdinReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(
+                run_async(
+                    stop_event=self._stop_event,
+                    reader=reader,
+                    protocol=self.protocol,
+                    logger=log,
+                    error_handler=self.report_server_error,
+                )
+            )
+        except BrokenPipeError:
+            log.error("the connection to the editor is lost; stopping")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+        if self.exit_code:
+            raise SystemExit(self.exit_code)
+
+    # -- requests to the editor --------------------------------------------------------------
+
+    def edit_lock(self, uri: str) -> asyncio.Lock:
+        """The lock that serialises the edits sent for one document: each is computed from the
+        text the previous one left, so positions never go stale."""
+        return self._edit_locks.setdefault(document_key(uri), asyncio.Lock())
+
+    def document_updated(self, uri: str) -> None:
+        """Called after each ``didChange``: wakes :meth:`wait_for_change`."""
+        event = self._document_events.pop(document_key(uri), None)
+        if event is not None:
+            event.set()
+
+    async def wait_for_change(self, uri: str, version: int | None) -> None:
+        """Wait (bounded) until the server's copy of ``uri`` is past ``version``: after an edit
+        is applied, the editor reports it with ``didChange``, maybe after its answer."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DOCUMENT_CHANGE_SECONDS
+        while True:
+            view = self.open_document_view(uri)
+            if view is None or view.version != version:
+                return
+            event = self._document_events.setdefault(document_key(uri), asyncio.Event())
+            try:
+                await asyncio.wait_for(event.wait(), deadline - loop.time())
+            except TimeoutError:
+                log.warning("no didChange for %s after an applied edit", uri)
+                return
 
     # -- talking to the user -----------------------------------------------------------------
 
@@ -105,7 +259,7 @@ class CodestralLanguageServer(LanguageServer):
 
     def open_document_view(self, uri: str) -> DocumentView | None:
         """A view of an open document, or ``None`` when the editor has not opened it."""
-        document = self.workspace.text_documents.get(uri)
+        document = self.workspace.text_documents.get(document_key(uri))
         return DocumentView(document) if document is not None else None
 
     def document_view(self, uri: str) -> DocumentView:
