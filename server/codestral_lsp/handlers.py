@@ -17,6 +17,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from codestral_lsp.actions import (
     BUILTIN_ACTIONS,
     CANCEL_COMMAND,
+    CLEAR_REVIEW_COMMAND,
     CUSTOM_COMMAND,
     MENU_ORDER,
     STATUS_COMMAND,
@@ -31,6 +32,7 @@ from codestral_lsp.actions import (
 )
 from codestral_lsp.completion import Suggestion
 from codestral_lsp.positions import ArgumentError, use_lsp_lines
+from codestral_lsp.review import SOURCE as REVIEW_SOURCE
 from codestral_lsp.runner import run_action
 from codestral_lsp.server import CodestralLanguageServer
 
@@ -90,6 +92,23 @@ def completion_item(
     )
 
 
+def _fix_this(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction:
+    """The quick fix of one review finding: Fix, on the finding's lines, with that diagnostic."""
+    title = "Codestral: Fix this"
+    argument = {
+        "uri": uri,
+        "range": range_json(_fix_range([diagnostic])),
+        "diagnostics": [diagnostic_json(diagnostic)],
+    }
+    return types.CodeAction(
+        title=title,
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        is_preferred=True,
+        command=types.Command(title=title, command="codestral.fix", arguments=[argument]),
+    )
+
+
 def offered_actions(
     server: CodestralLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
@@ -108,6 +127,9 @@ def offered_actions(
     touching = [
         d for d in params.context.diagnostics if ranges_intersect(d.range, probe if empty else selection)
     ]
+    if kind_allowed(types.CodeActionKind.QuickFix, only):
+        actions += [_fix_this(uri, d) for d in touching if d.source == REVIEW_SOURCE]
+    touching = [d for d in touching if d.source != REVIEW_SOURCE]
     if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
         fix_range = _fix_range(touching) if empty else selection
         title = "Codestral: Fix " + (
@@ -202,8 +224,32 @@ def register(server: CodestralLanguageServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def document_changed(ls: CodestralLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         units = ls.workspace.position_codec.client_num_units
+        uri = params.text_document.uri
+        moved = False
         for change in params.content_changes:
-            ls.jobs.document_changed(params.text_document.uri, change, units)
+            ls.jobs.document_changed(uri, change, units)
+            moved = ls.reviews.document_changed(uri, change, units) or moved
+        if moved:
+            ls.send_review_diagnostics(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def document_closed(ls: CodestralLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        if ls.reviews.clear(params.text_document.uri):
+            ls.send_review_diagnostics(params.text_document.uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_DIAGNOSTIC,
+        types.DiagnosticOptions(
+            identifier="codestral", inter_file_dependencies=False, workspace_diagnostics=False
+        ),
+    )
+    def pull_diagnostics(
+        ls: CodestralLanguageServer, params: types.DocumentDiagnosticParams
+    ) -> types.RelatedFullDocumentDiagnosticReport:
+        # Only clients that can be told to pull again get them here; the others get them pushed.
+        uri = params.text_document.uri
+        items = ls.reviews.diagnostics(uri) if ls.pulls_diagnostics() else []
+        return types.RelatedFullDocumentDiagnosticReport(items=items)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS)
@@ -228,6 +274,13 @@ def register(server: CodestralLanguageServer) -> None:
         uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
         count = ls.jobs.cancel(uri if isinstance(uri, str) else None, reason="cancelled")
         return {"cancelled": count}
+
+    @server.command(CLEAR_REVIEW_COMMAND)
+    def clear_review(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
+        uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
+        cleared = ls.reviews.clear(uri if isinstance(uri, str) else None)
+        ls.send_review_diagnostics(*cleared)
+        return {"cleared": len(cleared)}
 
     @server.command(STATUS_COMMAND)
     def status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:

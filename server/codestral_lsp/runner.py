@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from codestral_lsp import delivery
+from codestral_lsp import delivery, review
 from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
@@ -92,6 +92,10 @@ def make_request(
         )
         task = render_template(spec.template, parts)
         content = user_message(context, task)
+    elif spec.mode == "review":  # the selected lines numbered as the editor numbers them
+        numbered = review.numbered(context.selection, context.first_line + 1)
+        shown = dataclasses.replace(context, selection=numbered)
+        content = user_message(shown, spec.task)
     else:
         content = user_message(context, spec.task, args.instruction)
     prediction = None
@@ -99,11 +103,12 @@ def make_request(
     if spec.rewrites and (predict is True or (predict == "auto" and client.endpoint.is_mistral)):
         prediction = context.selection
     return ChatRequest(
-        model=settings.model,
+        model=settings.model_for(spec.id, spec.model),
         messages=[Message("system", spec.system_prompt), Message("user", content)],
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         prediction=prediction,
+        response_format=review.RESPONSE_FORMAT if spec.mode == "review" else None,
     )
 
 
@@ -120,11 +125,16 @@ async def stream_answer(
     progress: JobProgress,
     chars_per_token: float,
     received_so_far: Received | None = None,
+    findings: bool = False,
 ) -> Completion:
-    """Stream the answer, reporting progress; return the finished :class:`Completion`."""
+    """Stream the answer, reporting progress; return the finished :class:`Completion`.
+
+    With ``findings`` (a review), progress says how many findings have arrived so far."""
     tally = received_so_far if received_so_far is not None else Received()
     received = 0
     tail = ""
+    text: list[str] = []
+    found = 0
     completion: Completion | None = None
 
     def on_retry(notice: Any) -> None:
@@ -136,7 +146,16 @@ async def stream_answer(
                 received += len(item.text)
                 tally.chars = received
                 tail = (tail + item.text)[-400:]
-                progress.streaming(received, int(received / chars_per_token), tail)
+                if findings:
+                    text.append(item.text)
+                    now = review.count_complete_findings("".join(text))
+                    if now != found:
+                        found = now
+                        progress.report(f"{found} finding{'' if found == 1 else 's'} so far", force=True)
+                    elif not found:
+                        progress.streaming(received, int(received / chars_per_token), "")
+                else:
+                    progress.streaming(received, int(received / chars_per_token), tail)
             else:
                 completion = item
     assert completion is not None  # the client always ends a stream with one
@@ -190,7 +209,9 @@ async def run_action(
         costs: list[tuple[Usage, float, bool]] = []
         while True:
             work = asyncio.create_task(
-                stream_answer(client, asked, progress, chars_per_token, received),
+                stream_answer(
+                    client, asked, progress, chars_per_token, received, findings=spec.mode == "review"
+                ),
                 name=f"codestral-job-{job.id}",
             )
             job.task = work
@@ -216,9 +237,12 @@ async def run_action(
             progress.report("the answer left out code; asking again for all of it…", force=True)
             asked, received = retry, Received()
             prompt_chars = sum(len(m.content) for m in asked.messages)
-        result = await delivery.deliver(
-            server, spec, job, view, selection, completion, args.instruction or ""
-        )
+        if spec.mode == "review":
+            result = deliver_review(server, job, selection, completion)
+        else:
+            result = await delivery.deliver(
+                server, spec, job, view, selection, completion, args.instruction or ""
+            )
         usage = Usage(
             prompt_tokens=sum(u.prompt_tokens for u, _, _ in costs),
             completion_tokens=sum(u.completion_tokens for u, _, _ in costs),
@@ -240,6 +264,37 @@ async def run_action(
             work.cancel()
         server.jobs.remove(job)
         progress.end(outcome)
+
+
+def deliver_review(
+    server: CodestralLanguageServer, job: Any, selection: Selection, completion: Completion
+) -> dict[str, Any]:
+    """Publish a review's findings as diagnostics on the document as it is now; a bad answer,
+    or code changed under the review, gives one sentence and publishes nothing."""
+    first, last = selection.first_line + 1, selection.last_line + 1
+    view = server.open_document_view(job.uri)
+    try:
+        if completion.truncated:
+            raise review.ReviewError(
+                f"The review was cut off at maxTokens ({server.settings.max_tokens}), so nothing was "
+                "published; raise the maxTokens setting or select less code."
+            )
+        if view is None or job.conflicted:
+            raise review.ReviewError("The reviewed code changed meanwhile, so nothing was published.")
+        findings = review.parse_findings(completion.text, first, last)
+    except review.ReviewError as error:
+        server.tell_user(types.MessageType.Warning, str(error))
+        return _status("failed", str(error))
+    shift = job.range.start.line - selection.range.start.line  # lines inserted or removed above
+    moved = [dataclasses.replace(f, line=f.line + shift, end_line=f.end_line + shift) for f in findings]
+    diagnostics = [review.to_diagnostic(f, view.lines, view.units) for f in moved]
+    server.publish_review(job.uri, first - 1 + shift, last - 1 + shift, diagnostics)
+    count = len(diagnostics)
+    if count == 0:
+        message = "Review found nothing to report."
+    else:
+        message = f"Review found {count} problem{'' if count == 1 else 's'}, shown as diagnostics."
+    return _status("shown", message, findings=count)
 
 
 FIRMER = (

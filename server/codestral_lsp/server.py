@@ -25,6 +25,7 @@ from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.logs import redact_also
 from codestral_lsp.positions import ArgumentError, DocumentView
+from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.usage import UsageTotals
 
@@ -57,6 +58,7 @@ class CodestralLanguageServer(LanguageServer):
         self.initialization_options: Any = None
         self.jobs = JobRegistry()
         self.usage = UsageTotals()
+        self.reviews = ReviewStore()
         self._client: CodestralClient | None = None
         self._client_config: tuple[Any, ...] | None = None
         self.settings_ready = asyncio.Event()
@@ -77,6 +79,40 @@ class CodestralLanguageServer(LanguageServer):
         experimental = get_capability(self.client_capabilities, "experimental", None)
         ours = experimental.get("codestral") if isinstance(experimental, dict) else None
         return isinstance(ours, dict) and bool(ours.get(name))
+
+    # -- review diagnostics ------------------------------------------------------------------
+
+    def pulls_diagnostics(self) -> bool:
+        """True when the client pulls diagnostics (``textDocument/diagnostic``) and can be told
+        to pull again (``workspace/diagnostic/refresh``); otherwise they are pushed."""
+        caps = self.client_capabilities
+        return get_capability(caps, "text_document.diagnostic", None) is not None and bool(
+            get_capability(caps, "workspace.diagnostics.refresh_support", False)
+        )
+
+    def publish_review(
+        self, uri: str, first_line: int, last_line: int, diagnostics: list[types.Diagnostic]
+    ) -> None:
+        """Show a review's diagnostics for 0-based lines ``first_line``–``last_line``."""
+        self.reviews.replace(uri, first_line, last_line, diagnostics)
+        self.send_review_diagnostics(uri)
+
+    def send_review_diagnostics(self, *uris: str) -> None:
+        """Tell the client the review diagnostics of ``uris`` changed (push, or ask for a pull)."""
+        if not uris:
+            return
+        if self.pulls_diagnostics():
+            self.workspace_diagnostic_refresh(None)
+            return
+        for uri in uris:
+            document = self.workspace.text_documents.get(uri)
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri,
+                    diagnostics=self.reviews.diagnostics(uri),
+                    version=document.version if document is not None else None,
+                )
+            )
 
     # -- documents ---------------------------------------------------------------------------
 
