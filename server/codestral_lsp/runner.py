@@ -229,7 +229,9 @@ async def run_action(
             usage, estimated = usage_or_estimate(
                 completion.usage, prompt_chars, len(completion.text), chars_per_token
             )
-            cost = server.usage.add(usage, server.settings.price_for(asked.model), estimated)
+            cost = server.usage.add(
+                usage, server.settings.price_for(asked.model), estimated, model=asked.model
+            )
             costs.append((usage, cost, estimated))
             retry = _elision_retry(server, spec, view, selection, args, asked, completion, len(costs))
             if retry is None:
@@ -249,8 +251,8 @@ async def run_action(
         )
         cost = sum(c for _, c, _ in costs)
         estimated = any(e for _, _, e in costs)
-        outcome = f"{result['message']} ({describe_tokens(usage, cost, estimated)})"
-        result["usage"] = _usage_json(usage, cost, estimated)
+        outcome = f"{result['message']} ({describe_tokens(usage, cost, estimated, asked.model)})"
+        result["usage"] = _usage_json(usage, cost, estimated, asked.model)
         if len(costs) > 1:
             result["requests"] = len(costs)
         return result
@@ -326,9 +328,10 @@ def _elision_retry(
     return dataclasses.replace(request, messages=[*request.messages, *follow_up])
 
 
-def _usage_json(usage: Usage, cost: float, estimated: bool) -> dict[str, Any]:
+def _usage_json(usage: Usage, cost: float, estimated: bool, model: str) -> dict[str, Any]:
     """A job's ``usage`` in its result."""
     return {
+        "model": model,
         "promptTokens": usage.prompt_tokens,
         "completionTokens": usage.completion_tokens,
         "estimatedCostUsd": round(cost, 6),
@@ -345,5 +348,5 @@ def _count_unfinished(
     if received.chars == 0:
         return "", {}
     usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
-    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished")
-    return f" ({describe_tokens(usage, cost, True)})", {"usage": _usage_json(usage, cost, True)}
+    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished", model=model)
+    return f" ({describe_tokens(usage, cost, True, model)})", {"usage": _usage_json(usage, cost, True, model)}
