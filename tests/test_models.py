@@ -96,3 +96,70 @@ async def test_each_action_asks_its_configured_model(
     assert usage["byModel"][model]["requests"] == 1
     assert usage["byModel"][model]["estimatedCostUsd"] == pytest.approx(cost)
     assert not editor.message_texts(types.MessageType.Warning)
+
+
+def test_model_problems_name_the_setting_to_change() -> None:
+    from codestral_lsp.api.types import ModelInfo
+    from codestral_lsp.models import model_problems
+
+    served = [
+        ModelInfo("codestral-2508", ("codestral-latest",), chat=True, fim=True, max_context_length=128000),
+        ModelInfo("mistral-medium-latest", chat=True, fim=False),
+        ModelInfo("local", chat=None, fim=None),
+    ]
+    ok, _ = parse_settings({"models": {"review": "mistral-medium-latest"}, "completion": {"model": "local"}})
+    assert model_problems(ok, served) == []  # unknown capabilities are not held against a model
+    bad, _ = parse_settings(
+        {
+            "model": "mistral-medium-latest",
+            "models": {"explain": "gone-model"},
+            "actions": [{"id": "x", "prompt": "p", "model": "other"}],
+        }
+    )
+    problems = model_problems(bad, served)
+    assert len(problems) == 3
+    assert "codestral.models.explain" in problems[0] and "'gone-model'" in problems[0]
+    assert "codestral.actions[x].model" in problems[1]
+    assert "codestral.completion.model" in problems[2] and "e.g. codestral-2508" in problems[2]
+    off, _ = parse_settings({"model": "mistral-medium-latest", "completion": {"enabled": False}})
+    assert model_problems(off, served) == []
+    assert model_problems(bad, []) == []
+
+
+async def test_models_lists_the_endpoint_once_and_warns_once_at_start(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    editor = await start_session(settings={"models": {"explain": "mistral-large-3000"},
+                                           "completion": {"model": "mistral-medium-latest"}})  # fmt: skip
+    first = await editor.run("codestral.models")
+    second = await editor.run("codestral.models")
+
+    assert first == second and first["status"] == "shown"
+    codestral = next(m for m in first["models"] if m["id"] == "codestral-2508")
+    assert codestral == {
+        "id": "codestral-2508",
+        "aliases": ["codestral-latest"],
+        "contextLength": 128000,
+        "chat": True,
+        "fim": True,
+    }
+    assert len([r for r in fake.requests if r.path == "/v1/models"]) == 1  # cached
+    warnings = editor.message_texts(types.MessageType.Warning)
+    assert len(warnings) == 2
+    assert "codestral.models.explain" in warnings[0] and "'mistral-large-3000'" in warnings[0]
+    assert "codestral.completion.model" in warnings[1] and "cannot fill in the middle" in warnings[1]
+
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await editor.sync()
+    await editor.run("codestral.models")
+    assert len(editor.message_texts(types.MessageType.Warning)) == 2  # said once, not at every reload
+
+
+async def test_models_without_a_models_endpoint_is_one_sentence(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    fake.serve_models = False
+    editor = await start_session(settings={"model": "anything"})
+    result = await editor.run("codestral.models")
+    assert result["status"] == "failed" and "could not be listed" in result["message"]
+    assert editor.message_texts(types.MessageType.Warning) == []  # no list: no false alarm at start

@@ -20,6 +20,7 @@ from codestral_lsp.actions import (
     CLEAR_REVIEW_COMMAND,
     CUSTOM_COMMAND,
     MENU_ORDER,
+    MODELS_COMMAND,
     STATUS_COMMAND,
     USAGE_COMMAND,
     ActionSpec,
@@ -30,7 +31,9 @@ from codestral_lsp.actions import (
     range_json,
     ranges_intersect,
 )
+from codestral_lsp.api import CodestralError
 from codestral_lsp.completion import Suggestion
+from codestral_lsp.models import models_json
 from codestral_lsp.positions import ArgumentError, use_lsp_lines
 from codestral_lsp.review import SOURCE as REVIEW_SOURCE
 from codestral_lsp.runner import run_action
@@ -214,12 +217,14 @@ def register(server: CodestralLanguageServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodestralLanguageServer, params: types.InitializedParams) -> None:
         await ls.reload_settings()
+        ls.start_model_check()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def configuration_changed(
         ls: CodestralLanguageServer, params: types.DidChangeConfigurationParams
     ) -> None:
         await ls.reload_settings(pushed=params.settings)
+        ls.start_model_check()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def document_changed(ls: CodestralLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -281,6 +286,19 @@ def register(server: CodestralLanguageServer) -> None:
         cleared = ls.reviews.clear(uri if isinstance(uri, str) else None)
         ls.send_review_diagnostics(*cleared)
         return {"cleared": len(cleared)}
+
+    @server.command(MODELS_COMMAND)
+    async def models(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+        await ls.current_settings()
+        await ls.model_check_done()
+        refresh = bool(raw and isinstance(raw[0], dict) and raw[0].get("refresh"))
+        try:
+            served = await ls.endpoint_models(refresh=refresh)
+        except CodestralError as error:
+            message = f"The endpoint's models could not be listed: {error}"
+            ls.tell_user(types.MessageType.Error, message)
+            return {"status": "failed", "message": message}
+        return {"status": "shown", "models": models_json(served)}
 
     @server.command(STATUS_COMMAND)
     def status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:

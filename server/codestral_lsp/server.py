@@ -20,10 +20,13 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
-from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_endpoint
+from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts, resolve_endpoint
+from codestral_lsp.api.endpoint import Endpoint
+from codestral_lsp.api.types import ModelInfo
 from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.logs import redact_also
+from codestral_lsp.models import model_problems
 from codestral_lsp.positions import ArgumentError, DocumentView
 from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
@@ -59,6 +62,9 @@ class CodestralLanguageServer(LanguageServer):
         self.jobs = JobRegistry()
         self.usage = UsageTotals()
         self.reviews = ReviewStore()
+        self._models: tuple[Endpoint, list[ModelInfo]] | None = None
+        self._model_check: asyncio.Task[Any] | None = None
+        self._model_warnings: set[str] = set()
         self._client: CodestralClient | None = None
         self._client_config: tuple[Any, ...] | None = None
         self.settings_ready = asyncio.Event()
@@ -202,6 +208,38 @@ class CodestralLanguageServer(LanguageServer):
             if old is not None:
                 self.jobs.spawn(_close_when_idle(old, self.jobs.running_tasks()), "close-old-client")
         return self._client
+
+    async def endpoint_models(self, refresh: bool = False) -> list[ModelInfo]:
+        """The endpoint's ``GET /models``, cached per endpoint (``refresh`` asks again).
+
+        Raises :class:`~codestral_lsp.api.CodestralError` when it cannot be had."""
+        client = self.api_client()
+        if not refresh and self._models is not None and self._models[0] == client.endpoint:
+            return self._models[1]
+        models = await client.list_models()
+        self._models = (client.endpoint, models)
+        return models
+
+    def start_model_check(self) -> None:
+        """In the background: warn once about configured models the endpoint does not serve, or
+        a completion model without fill-in-the-middle (each warning names the setting)."""
+        self._model_check = self.jobs.spawn(self._check_models(), "check-models")
+
+    async def model_check_done(self) -> None:
+        """Wait for the check started by :meth:`start_model_check`, if any."""
+        if self._model_check is not None and not self._model_check.done():
+            await asyncio.wait([self._model_check])
+
+    async def _check_models(self) -> None:
+        try:
+            models = await self.endpoint_models()
+        except CodestralError as error:  # no list (404 on many servers), no key…: nothing to check
+            log.info("models not checked: %s", error)
+            return
+        for problem in model_problems(self.settings, models):
+            if problem not in self._model_warnings:
+                self._model_warnings.add(problem)
+                self.tell_user(types.MessageType.Warning, problem)
 
     def completion_client(self) -> CodestralClient:
         """A client for inline completion: the same endpoint, shorter limits, no retries

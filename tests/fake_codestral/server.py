@@ -160,6 +160,23 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
         "aliases": [],
         "type": "base",
     },
+    *(
+        {
+            "id": name,
+            "object": "model",
+            "created": 1765000000,
+            "owned_by": "mistralai",
+            "capabilities": {"completion_chat": True, "completion_fim": False},
+            "max_context_length": context,
+            "aliases": [alias],
+            "type": "base",
+        }
+        for name, alias, context in (
+            ("mistral-large-2512", "mistral-large-latest", 256000),
+            ("mistral-small-2506", "mistral-small-latest", 128000),
+            ("devstral-2512", "devstral-latest", 256000),
+        )
+    ),
 ]
 
 
