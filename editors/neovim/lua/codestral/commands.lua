@@ -15,6 +15,12 @@ function M.create()
   range_command("CodestralDocument", "document")
   range_command("CodestralTests", "tests")
   range_command("CodestralEdit", "edit", { nargs = "?" })
+  range_command("CodestralReview", "review") -- findings arrive as diagnostics (vim.diagnostic)
+  vim.api.nvim_create_user_command("CodestralClearReview", function()
+    for _, client in ipairs(vim.lsp.get_clients({ name = "codestral" })) do
+      client:exec_cmd({ title = "clear review", command = "codestral.clearReview", arguments = { vim.empty_dict() } })
+    end
+  end, { desc = "Codestral: remove the review's diagnostics" })
   vim.api.nvim_create_user_command("CodestralCancel", function()
     require("codestral").cancel()
   end, { desc = "Codestral: cancel running actions" })

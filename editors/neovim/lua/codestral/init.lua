@@ -60,7 +60,8 @@ local function on_result(action, bufnr)
       M.show_markdown(result.markdown)
     elseif result and result.status == "applied" then
       notify(result.message)
-    elseif result and (result.status == "kept" or result.status == "unchanged" or result.status == "cancelled") then
+    elseif result and (result.status == "kept" or result.status == "unchanged" or result.status == "cancelled"
+      or result.status == "shown") then
       notify(result.message, result.status == "kept" and vim.log.levels.WARN or vim.log.levels.INFO)
     end
     vim.api.nvim_exec_autocmds("User", {
