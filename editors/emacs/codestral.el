@@ -377,6 +377,20 @@ Called when codestral.el is loaded; call it again after changing `codestral-majo
 (codestral--define-region-command "tests" "Write tests for the code between BEG and END.")
 (codestral--define-region-command "review" "Review the code between BEG and END; findings become diagnostics.")
 
+(defun codestral-models ()
+  "Show the models the endpoint serves, with context length and fill-in-the-middle."
+  (interactive)
+  (jsonrpc-async-request
+   (eglot--current-server-or-lose) :workspace/executeCommand
+   '(:command "codestral.models" :arguments [])
+   :success-fn (lambda (r)
+                 (message "Codestral models: %s"
+                          (mapconcat (lambda (m) (format "%s (%s%s)" (plist-get m :id)
+                                                         (or (plist-get m :contextLength) "?")
+                                                         (if (eq (plist-get m :fim) t) ", FIM" "")))
+                                     (plist-get r :models) "; ")))
+   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+
 (defun codestral-clear-review ()
   "Remove the diagnostics of Codestral's reviews."
   (interactive)

@@ -108,7 +108,7 @@ class CodestralLanguageServer(LanguageServer):
         if not uris:
             return
         if self.pulls_diagnostics():
-            self.workspace_diagnostic_refresh(None)
+            self.workspace_diagnostic_refresh(None).add_done_callback(_log_refusal)
             return
         for uri in uris:
             document = self.workspace.text_documents.get(uri)
@@ -264,6 +264,12 @@ class CodestralLanguageServer(LanguageServer):
             if client is not None:
                 await client.aclose()
         self._client = self._completion_client = None
+
+
+def _log_refusal(future: Any) -> None:
+    """Log (never raise) a client's error answer to a request whose result is not needed."""
+    if not future.cancelled() and future.exception() is not None:
+        log.info("the client refused a request: %s", future.exception())
 
 
 async def _close_when_idle(client: CodestralClient, tasks: list[asyncio.Task[Any]]) -> None:
