@@ -214,3 +214,22 @@ async def test_review_without_a_selection_is_refused_plainly(editor: Editor) -> 
     uri = editor.open("load.py", CODE)
     with pytest.raises(Exception, match="needs a selection"):
         await editor.run("codestral.review", {"uri": uri, "range": lsp_range(1, 0, 2, 0)})
+
+
+@pytest.mark.allow_schema_errors
+def test_the_fake_holds_json_mode_to_the_api_description(fake: FakeCodestral) -> None:
+    """JSON mode needs the messages to ask for JSON (the API description's MUST); the fake's own
+    JSON-mode answer is one JSON object."""
+    import httpx
+
+    ask = {"model": "codestral-latest", "response_format": {"type": "json_object"}, "stream": False}
+    with httpx.Client(base_url=fake.base_url) as client:
+        silent = client.post("/chat/completions", json={**ask, "messages": [{"role": "user", "content": "x"}]})
+        said = client.post(
+            "/chat/completions",
+            json={**ask, "messages": [{"role": "user", "content": "Answer in JSON.\n 7 | x = 1\n"}]},
+        )
+    assert silent.status_code == 422
+    assert silent.json()["detail"][0]["loc"] == ["body", "response_format"]
+    content = said.json()["choices"][0]["message"]["content"]
+    assert json.loads(content)["findings"][0]["line"] == 7
