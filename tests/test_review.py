@@ -233,3 +233,21 @@ def test_the_fake_holds_json_mode_to_the_api_description(fake: FakeCodestral) ->
     assert silent.json()["detail"][0]["loc"] == ["body", "response_format"]
     content = said.json()["choices"][0]["message"]["content"]
     assert json.loads(content)["findings"][0]["line"] == 7
+
+
+async def test_a_review_does_not_cancel_a_rewrite_running_on_the_same_code(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    from tests.test_server_jobs import start_held_refactor
+
+    code = "def first():\n    return 1\n\n\ndef second():\n    return 2\n"
+    uri = editor.open("m.py", code)
+    running, gate = await start_held_refactor(editor, uri)
+    fake.enqueue(answer({"line": 6, "severity": "info", "message": "Magic number."}))
+    reviewed = await review(editor, uri, 4, 6)
+    gate.open()
+    refactored = await running
+
+    assert reviewed["findings"] == 1
+    assert refactored["status"] != "cancelled"
+    assert not [m for m in editor.message_texts(types.MessageType.Info) if "cancelled the earlier" in m]

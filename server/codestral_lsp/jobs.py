@@ -33,6 +33,7 @@ class Job:
     task: asyncio.Task[Any] | None = None
     conflicted: bool = False
     cancel_reason: str | None = None
+    read_only: bool = False  # a review: it changes no code, so it never replaces a rewrite
 
     def cancel(self, reason: str) -> None:
         """Stop the job's work; ``reason`` is what the user is told."""
@@ -56,10 +57,17 @@ class JobRegistry:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def add(self, uri: str, title: str, range_: types.Range, request_id: Any) -> tuple[Job, list[Job]]:
-        """Register a job; cancel and return the older jobs on an overlapping range of ``uri``."""
-        job = Job(next(self._ids), uri, title, range_, request_id)
-        superseded = [old for old in self.jobs.values() if old.uri == uri and _overlap(old.range, range_)]
+    def add(
+        self, uri: str, title: str, range_: types.Range, request_id: Any, read_only: bool = False
+    ) -> tuple[Job, list[Job]]:
+        """Register a job; cancel and return the older jobs on an overlapping range of ``uri``
+        (a ``read_only`` job replaces only older read-only ones)."""
+        job = Job(next(self._ids), uri, title, range_, request_id, read_only=read_only)
+        superseded = [
+            old
+            for old in self.jobs.values()
+            if old.uri == uri and _overlap(old.range, range_) and (old.read_only or not read_only)
+        ]
         for old in superseded:
             old.cancel(f"a newer {title.removeprefix('Codestral: ')} was started on the same code")
         self.jobs[job.id] = job

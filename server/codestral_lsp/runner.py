@@ -190,7 +190,9 @@ async def run_action(
     context = make_context(server, view, selection, args)
     request = make_request(server, spec, context, args, client)
     name = _name(spec)
-    job, superseded = server.jobs.add(args.uri, spec.title, selection.range, request_id)
+    job, superseded = server.jobs.add(
+        args.uri, spec.title, selection.range, request_id, read_only=spec.mode == "review"
+    )
     for old in superseded:
         server.tell_user(
             types.MessageType.Info,
