@@ -163,3 +163,20 @@ async def test_models_without_a_models_endpoint_is_one_sentence(
     result = await editor.run("codestral.models")
     assert result["status"] == "failed" and "could not be listed" in result["message"]
     assert editor.message_texts(types.MessageType.Warning) == []  # no list: no false alarm at start
+
+
+def test_models_names_only_actions_that_exist() -> None:
+    from codestral_lsp.actions import BUILTIN_ACTIONS
+    from codestral_lsp.settings import BUILTIN_ACTION_IDS
+
+    assert set(BUILTIN_ACTION_IDS) == set(BUILTIN_ACTIONS)
+    settings, problems = parse_settings(
+        {
+            "models": {"explian": "mistral-large-latest", "mine": "devstral-latest", "fix": " "},
+            "actions": [{"id": "mine", "prompt": "p"}],
+        }
+    )
+    assert settings.models == {"mine": "devstral-latest"}
+    assert len(problems) == 2
+    assert "codestral.models.explian" in problems[0] and "no action 'explian'" in problems[0]
+    assert "codestral.models.fix" in problems[1]

@@ -316,6 +316,25 @@ def _build(cls: type, raw: dict[str, Any], path: str, problems: _Problems) -> An
 
 
 _ACTION_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+# The built-in actions' ids (codestral_lsp.actions.BUILTIN_ACTIONS; a test keeps them equal).
+BUILTIN_ACTION_IDS = ("explain", "review", "refactor", "fix", "document", "tests", "edit")
+
+
+def _check_models(settings: Settings, problems: list[str]) -> dict[str, str]:
+    """``models`` without the keys that name no action (each reported)."""
+    known = [*BUILTIN_ACTION_IDS, *(a.id for a in settings.actions)]
+    kept: dict[str, str] = {}
+    for action_id, model in settings.models.items():
+        if action_id not in known:
+            problems.append(
+                f"Setting codestral.models.{action_id}: there is no action {action_id!r} "
+                f"(known: {', '.join(known)}); it is ignored."
+            )
+        elif not model.strip():
+            problems.append(f"Setting codestral.models.{action_id}: the model is empty; it is ignored.")
+        else:
+            kept[action_id] = model
+    return kept
 
 
 def _check_actions(actions: tuple[CustomAction, ...], problems: list[str]) -> tuple[CustomAction, ...]:
@@ -369,4 +388,5 @@ def parse_settings(*sources: Any) -> tuple[Settings, list[str]]:
         raw = merge(raw, source)
     settings: Settings = _build(Settings, raw, "codestral", problems)
     settings = dataclasses.replace(settings, actions=_check_actions(settings.actions, problems))
+    settings = dataclasses.replace(settings, models=_check_models(settings, problems))
     return settings, list(problems)
