@@ -143,3 +143,20 @@ def test_the_store_replaces_findings_on_reviewed_lines_and_clears() -> None:
     whole = types.TextDocumentContentChangeWholeDocument(text="")
     assert store.document_changed("u", whole, utf16) and store.diagnostics("u") == []
     assert store.clear() == []
+
+
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(" \tab😀é\u0301{}"), max_size=8), min_size=1, max_size=6),
+    st.sampled_from(["\n", "\r\n"]),
+    st.data(),
+)
+def test_a_diagnostic_lies_on_its_lines_for_any_text(lines: list[str], eol: str, data: st.DataObject) -> None:
+    text_lines = tuple(line + eol for line in lines)
+    first = data.draw(st.integers(1, len(lines)))
+    last = data.draw(st.integers(first, len(lines)))
+    d = to_diagnostic(Finding(first, last, "info", "m"), text_lines, utf16)
+    assert (d.range.start.line, d.range.end.line) == (first - 1, last - 1)
+    assert d.range.end.character == utf16(lines[last - 1])
+    assert 0 <= d.range.start.character <= utf16(lines[first - 1])
+    indent = lines[first - 1][: len(lines[first - 1]) - len(lines[first - 1].lstrip())]
+    assert d.range.start.character in (0, utf16(indent))
