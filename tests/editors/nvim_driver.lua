@@ -106,6 +106,32 @@ elseif scenario == "cancel" then
   vim.cmd("CodestralCancel")
   if not wait_done() then return end
   result.status = done.status
+elseif scenario == "review" then
+  vim.cmd("5,8CodestralReview")
+  if not wait_done() then return end
+  result.status = done.status
+  local function ours()
+    return vim.diagnostic.get(0, { severity = nil })
+  end
+  if not vim.wait(20000, function() return #ours() > 0 end, 10) then return fail("no diagnostics") end
+  result.diagnostics = {}
+  for _, d in ipairs(ours()) do
+    table.insert(result.diagnostics, {
+      lnum = d.lnum, col = d.col, end_lnum = d.end_lnum, end_col = d.end_col,
+      message = d.message, source = d.source, severity = d.severity,
+    })
+  end
+  local d = ours()[1]
+  local params = vim.lsp.util.make_range_params(0, "utf-16")
+  params.range = { start = { line = d.lnum, character = d.col }, ["end"] = { line = d.end_lnum, character = d.end_col } }
+  params.context = { diagnostics = { d.user_data.lsp } }
+  local answers = vim.lsp.buf_request_sync(0, "textDocument/codeAction", params, 10000) or {}
+  result.actions = {}
+  for _, answer in pairs(answers) do
+    for _, action in ipairs(answer.result or {}) do table.insert(result.actions, action.title) end
+  end
+  vim.cmd("CodestralClearReview")
+  result.cleared = vim.wait(20000, function() return #ours() == 0 end, 10)
 elseif scenario == "code_action" then
   -- The range a linewise visual selection (V) of lines 5-8 gives.
   local last = vim.api.nvim_buf_get_lines(0, 7, 8, true)[1]

@@ -116,3 +116,22 @@ def test_inline_completion_shows_ghost_text_that_can_be_accepted(fake: FakeCodes
     [request] = fake.completion_requests()
     assert request.path == "/v1/fim/completions"
     assert request.body["prompt"].endswith("        return result\n")
+
+
+def test_review_findings_are_plain_neovim_diagnostics(fake: FakeCodestral, tmp_path: Path) -> None:
+    fake.enqueue(
+        Script(
+            text='{"findings": [{"line": 6, "severity": "warning", "message": "Use math.pi.", '
+            '"suggestion": "import math"}]}',
+            chunk_size=7,
+        )
+    )
+    result, source = run_scenario("review", fake, tmp_path)
+    assert result["status"] == "shown"
+    [diagnostic] = result["diagnostics"]
+    assert (diagnostic["lnum"], diagnostic["col"], diagnostic["end_lnum"], diagnostic["end_col"]) == (5, 8, 5, 17)
+    assert diagnostic["source"] == "codestral" and diagnostic["severity"] == 2
+    assert diagnostic["message"] == "Use math.pi.\nSuggestion: import math"
+    assert "Codestral: Fix this" in result["actions"]
+    assert result["cleared"] is True
+    assert source.read_text() == SOURCE
