@@ -215,6 +215,7 @@ async def test_code_actions_respect_only_and_need_a_selection(editor: Editor) ->
 
     assert await titles(None) == [
         "Codestral: Explain",
+        "Codestral: Review",
         "Codestral: Refactor",
         "Codestral: Document",
         "Codestral: Generate tests",

@@ -286,7 +286,12 @@ async def test_usage_is_counted_per_session(editor: Editor, fake: FakeCodestral)
     fake.enqueue(Script(text=NEW_SECOND, usage=(1000, 200)), Script(text="It returns 2.", usage=(500, 100)))
     first = await editor.run("codestral.refactor", {"uri": uri, "range": SECOND})
     await editor.run("codestral.explain", {"uri": uri, "range": SECOND})
-    assert first["usage"] == {"promptTokens": 1000, "completionTokens": 200, "estimatedCostUsd": 0.00048}
+    assert first["usage"] == {
+        "model": "codestral-latest",
+        "promptTokens": 1000,
+        "completionTokens": 200,
+        "estimatedCostUsd": 0.00048,
+    }
     usage = await editor.run("codestral.usage")
     assert usage["requests"] == 2
     assert (usage["promptTokens"], usage["completionTokens"], usage["totalTokens"]) == (1500, 300, 1800)

@@ -18,7 +18,8 @@
 ;;
 ;; Every Codestral action runs asynchronously, whether started from `eglot-code-actions' or
 ;; from the commands `codestral-explain', `codestral-refactor', `codestral-fix',
-;; `codestral-document', `codestral-tests', `codestral-edit'.  Progress shows in the mode
+;; `codestral-document', `codestral-tests', `codestral-edit', `codestral-review' (findings
+;; arrive as Flymake diagnostics; `codestral-clear-review' removes them).  Progress shows in the mode
 ;; line; `codestral-cancel' stops it.  The key comes from the environment:
 ;; CODESTRAL_API_KEY or MISTRAL_API_KEY.
 
@@ -291,7 +292,8 @@ Called when codestral.el is loaded; call it again after changing `codestral-majo
   "Non-nil when COMMAND (a string or symbol) is one of codestral-lsp's actions."
   (let ((name (format "%s" command)))
     (and (string-prefix-p "codestral." name)
-         (not (member name '("codestral.cancel" "codestral.usage" "codestral.status"))))))
+         (not (member name '("codestral.cancel" "codestral.usage" "codestral.status"
+                              "codestral.clearReview" "codestral.models"))))))
 
 (defun codestral--with-instruction (command arguments)
   "ARGUMENTS for COMMAND, asking for codestral.edit's instruction when it has none."
@@ -373,6 +375,30 @@ Called when codestral.el is loaded; call it again after changing `codestral-majo
 (codestral--define-region-command "refactor" "Refactor the code between BEG and END.")
 (codestral--define-region-command "document" "Add documentation to the code between BEG and END.")
 (codestral--define-region-command "tests" "Write tests for the code between BEG and END.")
+(codestral--define-region-command "review" "Review the code between BEG and END; findings become diagnostics.")
+
+(defun codestral-models ()
+  "Show the models the endpoint serves, with context length and fill-in-the-middle."
+  (interactive)
+  (jsonrpc-async-request
+   (eglot--current-server-or-lose) :workspace/executeCommand
+   '(:command "codestral.models" :arguments [])
+   :success-fn (lambda (r)
+                 (message "Codestral models: %s"
+                          (mapconcat (lambda (m) (format "%s (%s%s)" (plist-get m :id)
+                                                         (or (plist-get m :contextLength) "?")
+                                                         (if (eq (plist-get m :fim) t) ", FIM" "")))
+                                     (plist-get r :models) "; ")))
+   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+
+(defun codestral-clear-review ()
+  "Remove the diagnostics of Codestral's reviews."
+  (interactive)
+  (jsonrpc-async-request
+   (eglot--current-server-or-lose) :workspace/executeCommand
+   '(:command "codestral.clearReview" :arguments [])
+   :success-fn #'ignore
+   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
 
 (defun codestral-fix (beg end)
   "Fix the diagnostics (of every server) between BEG and END."

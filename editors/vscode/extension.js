@@ -155,7 +155,7 @@ async function showResult(result) {
   if (result.markdown !== undefined) {
     const uri = explanations.add(result.markdown);
     await vscode.commands.executeCommand("markdown.showPreviewToSide", uri);
-  } else if (result.status === "applied" || result.status === "unchanged" || result.status === "cancelled") {
+  } else if (["applied", "unchanged", "cancelled", "shown"].includes(result.status)) {
     vscode.window.setStatusBarMessage(`Codestral: ${result.message}`, 5000);
   }
 }
@@ -206,7 +206,7 @@ function serverReady() {
 }
 
 function registerCommands(context, server) {
-  for (const action of ["explain", "refactor", "fix", "document", "tests", "edit"]) {
+  for (const action of ["explain", "refactor", "fix", "document", "tests", "edit", "review"]) {
     context.subscriptions.push(
       vscode.commands.registerCommand(`codestral-vscode.${action}`, () => serverReady() && runAction(action)),
     );
@@ -216,6 +216,16 @@ function registerCommands(context, server) {
       if (!serverReady()) return;
       const result = await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.cancel", arguments: [{}] });
       vscode.window.setStatusBarMessage(`Codestral: cancelled ${result.cancelled} action(s)`, 5000);
+    }),
+    vscode.commands.registerCommand("codestral-vscode.clearReview", async () => {
+      if (!serverReady()) return;
+      await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.clearReview", arguments: [{}] });
+    }),
+    vscode.commands.registerCommand("codestral-vscode.models", async () => {
+      if (!serverReady()) return;
+      const r = await client.sendRequest(ExecuteCommandRequest.type, { command: "codestral.models", arguments: [] });
+      const lines = (r.models || []).map((m) => `${m.id} (${m.contextLength ?? "?"} tokens${m.fim ? ", FIM" : ""})`);
+      vscode.window.showInformationMessage(`Codestral models: ${lines.join("; ") || r.message || "none"}`);
     }),
     vscode.commands.registerCommand("codestral-vscode.usage", async () => {
       if (!serverReady()) return;

@@ -14,14 +14,18 @@ from lsprotocol import types
 
 from codestral_lsp.positions import ArgumentError
 from codestral_lsp.prompts import SYSTEM_PROMPTS, TASKS
+from codestral_lsp.review import SYSTEM_PROMPT as REVIEW_SYSTEM_PROMPT
+from codestral_lsp.review import TASK as REVIEW_TASK
 from codestral_lsp.settings import CustomAction
 
-Mode = Literal["replace", "explain", "insertAfter", "tests"]
+Mode = Literal["replace", "explain", "insertAfter", "tests", "review"]
 
 CANCEL_COMMAND = "codestral.cancel"
 USAGE_COMMAND = "codestral.usage"
 STATUS_COMMAND = "codestral.status"
 CUSTOM_COMMAND = "codestral.custom"
+CLEAR_REVIEW_COMMAND = "codestral.clearReview"
+MODELS_COMMAND = "codestral.models"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class ActionSpec:
     task: str
     template: str | None = None
     needs_instruction: bool = False
+    model: str | None = None  # a custom action's own model
 
     @property
     def command(self) -> str:
@@ -95,6 +100,7 @@ BUILTIN_ACTIONS: dict[str, ActionSpec] = {
             TASKS["edit"],
             needs_instruction=True,
         ),
+        ActionSpec("review", "Codestral: Review", "refactor", "review", REVIEW_SYSTEM_PROMPT, REVIEW_TASK),
     )
 }
 # Fix asked for where nothing was diagnosed: the prompt must not speak of "the diagnostics listed".
@@ -107,7 +113,7 @@ UNDIAGNOSED_FIX = ActionSpec(
     TASKS["fix:undiagnosed"],
 )
 # The order of the code-action menu (fix, when offered, comes first as a quick fix).
-MENU_ORDER = ("fix", "explain", "refactor", "document", "tests", "edit")
+MENU_ORDER = ("fix", "explain", "review", "refactor", "document", "tests", "edit")
 
 
 def custom_spec(action: CustomAction) -> ActionSpec:
@@ -121,6 +127,7 @@ def custom_spec(action: CustomAction) -> ActionSpec:
         system_prompt=SYSTEM_PROMPTS[f"custom:{action.mode}"],
         task="",
         template=action.prompt,
+        model=action.model,
     )
 
 

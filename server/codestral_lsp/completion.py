@@ -261,7 +261,7 @@ class InlineCompleter:
         usage, estimated = usage_or_estimate(
             completion.usage, prompt_chars, len(completion.text), settings.context.chars_per_token
         )
-        self._server.usage.add(usage, settings.price_for(model), estimated, kind="completion")
+        self._server.usage.add(usage, settings.price_for(model), estimated, kind="completion", model=model)
 
     def _candidates(self, client: CodestralClient) -> tuple[FimDialect, ...]:
         configured = self._server.settings.completion.api

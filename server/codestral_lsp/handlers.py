@@ -17,8 +17,10 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from codestral_lsp.actions import (
     BUILTIN_ACTIONS,
     CANCEL_COMMAND,
+    CLEAR_REVIEW_COMMAND,
     CUSTOM_COMMAND,
     MENU_ORDER,
+    MODELS_COMMAND,
     STATUS_COMMAND,
     UNDIAGNOSED_FIX,
     USAGE_COMMAND,
@@ -30,8 +32,11 @@ from codestral_lsp.actions import (
     range_json,
     ranges_intersect,
 )
+from codestral_lsp.api import CodestralError
 from codestral_lsp.completion import Suggestion
+from codestral_lsp.models import models_json
 from codestral_lsp.positions import ArgumentError, LspTextDocument, document_key, use_lsp_lines
+from codestral_lsp.review import SOURCE as REVIEW_SOURCE
 from codestral_lsp.runner import run_action
 from codestral_lsp.server import CodestralLanguageServer
 
@@ -103,6 +108,23 @@ async def suggest_at(
     return await server.completer.suggest(uri, position, explicit)
 
 
+def _fix_this(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction:
+    """The quick fix of one review finding: Fix, on the finding's lines, with that diagnostic."""
+    title = "Codestral: Fix this"
+    argument = {
+        "uri": uri,
+        "range": range_json(_fix_range([diagnostic])),
+        "diagnostics": [diagnostic_json(diagnostic)],
+    }
+    return types.CodeAction(
+        title=title,
+        kind=types.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        is_preferred=True,
+        command=types.Command(title=title, command="codestral.fix", arguments=[argument]),
+    )
+
+
 def offered_actions(
     server: CodestralLanguageServer, params: types.CodeActionParams
 ) -> list[types.CodeAction]:
@@ -121,6 +143,9 @@ def offered_actions(
     touching = [
         d for d in params.context.diagnostics if ranges_intersect(d.range, probe if empty else selection)
     ]
+    if kind_allowed(types.CodeActionKind.QuickFix, only):
+        actions += [_fix_this(uri, d) for d in touching if d.source == REVIEW_SOURCE]
+    touching = [d for d in touching if d.source != REVIEW_SOURCE]
     if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
         fix_range = _fix_range(touching) if empty else selection
         first = (touching[0].message.strip().splitlines() or [""])[0]
@@ -206,22 +231,48 @@ def register(server: CodestralLanguageServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodestralLanguageServer, params: types.InitializedParams) -> None:
         await ls.reload_settings()
+        ls.start_model_check()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def configuration_changed(
         ls: CodestralLanguageServer, params: types.DidChangeConfigurationParams
     ) -> None:
         await ls.reload_settings(pushed=params.settings)
+        ls.start_model_check()
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def document_changed(ls: CodestralLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
-        document = ls.workspace.text_documents.get(document_key(params.text_document.uri))
+        uri = params.text_document.uri
+        document = ls.workspace.text_documents.get(document_key(uri))
         if not isinstance(document, LspTextDocument):
             return
         changes, document.last_changes = document.last_changes, []
-        for change in changes:
-            ls.jobs.document_changed(params.text_document.uri, change, document.units.count)
-        ls.document_updated(params.text_document.uri)
+        moved = False
+        for change in changes:  # as applied: clamped, whole-document changes narrowed
+            ls.jobs.document_changed(uri, change, document.units.count)
+            moved = ls.reviews.document_changed(uri, change, document.units.count) or moved
+        ls.document_updated(uri)
+        if moved:
+            ls.send_review_diagnostics(uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def document_closed(ls: CodestralLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        if ls.reviews.clear(params.text_document.uri):
+            ls.send_review_diagnostics(params.text_document.uri)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_DIAGNOSTIC,
+        types.DiagnosticOptions(
+            identifier="codestral", inter_file_dependencies=False, workspace_diagnostics=False
+        ),
+    )
+    def pull_diagnostics(
+        ls: CodestralLanguageServer, params: types.DocumentDiagnosticParams
+    ) -> types.RelatedFullDocumentDiagnosticReport:
+        # Only clients that can be told to pull again get them here; the others get them pushed.
+        uri = params.text_document.uri
+        items = ls.reviews.diagnostics(uri) if ls.pulls_diagnostics() else []
+        return types.RelatedFullDocumentDiagnosticReport(items=items)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS)
@@ -246,6 +297,26 @@ def register(server: CodestralLanguageServer) -> None:
         uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
         count = ls.jobs.cancel(uri if isinstance(uri, str) else None, reason="cancelled")
         return {"cancelled": count}
+
+    @server.command(CLEAR_REVIEW_COMMAND)
+    def clear_review(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
+        uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
+        cleared = ls.reviews.clear(uri if isinstance(uri, str) else None)
+        ls.send_review_diagnostics(*cleared)
+        return {"cleared": len(cleared)}
+
+    @server.command(MODELS_COMMAND)
+    async def models(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+        await ls.current_settings()
+        await ls.model_check_done()
+        refresh = bool(raw and isinstance(raw[0], dict) and raw[0].get("refresh"))
+        try:
+            served = await ls.endpoint_models(refresh=refresh)
+        except CodestralError as error:
+            message = f"The endpoint's models could not be listed: {error}"
+            ls.tell_user(types.MessageType.Error, message)
+            return {"status": "failed", "message": message}
+        return {"status": "shown", "models": models_json(served)}
 
     @server.command(STATUS_COMMAND)
     def status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:

@@ -35,6 +35,7 @@ class Job:
     conflicted: bool = False
     cancel_reason: str | None = None
     edit_sent: bool = False  # an edit went to the editor: cancelling cannot unsend it
+    read_only: bool = False  # a review: it changes no code, so it never replaces a rewrite
 
     def cancel(self, reason: str) -> None:
         """Stop the job's work, whatever step it is at; ``reason`` is what the user is told."""
@@ -58,11 +59,18 @@ class JobRegistry:
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def add(self, uri: str, title: str, range_: types.Range, request_id: Any) -> tuple[Job, list[Job]]:
-        """Register a job; cancel and return the older jobs on an overlapping range of ``uri``."""
+    def add(
+        self, uri: str, title: str, range_: types.Range, request_id: Any, read_only: bool = False
+    ) -> tuple[Job, list[Job]]:
+        """Register a job; cancel and return the older jobs on an overlapping range of ``uri``
+        (a ``read_only`` job replaces only older read-only ones)."""
         uri = document_key(uri)
-        job = Job(next(self._ids), uri, title, range_, request_id)
-        superseded = [old for old in self.jobs.values() if old.uri == uri and _overlap(old.range, range_)]
+        job = Job(next(self._ids), uri, title, range_, request_id, read_only=read_only)
+        superseded = [
+            old
+            for old in self.jobs.values()
+            if old.uri == uri and _overlap(old.range, range_) and (old.read_only or not read_only)
+        ]
         for old in superseded:
             old.cancel(f"a newer {title.removeprefix('Codestral: ')} was started on the same code")
         self.jobs[job.id] = job

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from codestral_lsp import delivery
+from codestral_lsp import delivery, review
 from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
@@ -93,6 +93,10 @@ def make_request(
         )
         task = render_template(spec.template, parts)
         content = user_message(context, task)
+    elif spec.mode == "review":  # the selected lines numbered as the editor numbers them
+        numbered = review.numbered(context.selection, context.first_line + 1)
+        shown = dataclasses.replace(context, selection=numbered)
+        content = user_message(shown, spec.task)
     else:
         content = user_message(context, spec.task, args.instruction)
     prediction = None
@@ -100,11 +104,12 @@ def make_request(
     if spec.rewrites and (predict is True or (predict == "auto" and client.endpoint.is_mistral)):
         prediction = context.selection
     return ChatRequest(
-        model=settings.model,
+        model=settings.model_for(spec.id, spec.model),
         messages=[Message("system", spec.system_prompt), Message("user", content)],
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
         prediction=prediction,
+        response_format=review.RESPONSE_FORMAT if spec.mode == "review" else None,
     )
 
 
@@ -121,11 +126,16 @@ async def stream_answer(
     progress: JobProgress,
     chars_per_token: float,
     received_so_far: Received | None = None,
+    findings: bool = False,
 ) -> Completion:
-    """Stream the answer, reporting progress; return the finished :class:`Completion`."""
+    """Stream the answer, reporting progress; return the finished :class:`Completion`.
+
+    With ``findings`` (a review), progress says how many findings have arrived so far."""
     tally = received_so_far if received_so_far is not None else Received()
     received = 0
     tail = ""
+    text: list[str] = []
+    found = 0
     completion: Completion | None = None
 
     def on_retry(notice: Any) -> None:
@@ -137,7 +147,16 @@ async def stream_answer(
                 received += len(item.text)
                 tally.chars = received
                 tail = (tail + item.text)[-400:]
-                progress.streaming(received, int(received / chars_per_token), tail)
+                if findings:
+                    text.append(item.text)
+                    now = review.count_complete_findings("".join(text))
+                    if now != found:
+                        found = now
+                        progress.report(f"{found} finding{'' if found == 1 else 's'} so far", force=True)
+                    elif not found:
+                        progress.streaming(received, int(received / chars_per_token), "")
+                else:
+                    progress.streaming(received, int(received / chars_per_token), tail)
             else:
                 completion = item
     assert completion is not None  # the client always ends a stream with one
@@ -172,7 +191,9 @@ async def run_action(
     context = make_context(server, view, selection, args)
     request = make_request(server, spec, context, args, client)
     name = _name(spec)
-    job, superseded = server.jobs.add(args.uri, spec.title, selection.range, request_id)
+    job, superseded = server.jobs.add(
+        args.uri, spec.title, selection.range, request_id, read_only=spec.mode == "review"
+    )
     for old in superseded:
         server.tell_user(
             types.MessageType.Info,
@@ -189,11 +210,20 @@ async def run_action(
     async def work() -> dict[str, Any]:
         costs: list[tuple[Usage, float, bool]] = []
         while True:
-            completion = await stream_answer(client, state.asked, progress, chars_per_token, state.received)
+            completion = await stream_answer(
+                client,
+                state.asked,
+                progress,
+                chars_per_token,
+                state.received,
+                findings=spec.mode == "review",
+            )
             usage, estimated = usage_or_estimate(
                 completion.usage, state.prompt_chars, len(completion.text), chars_per_token
             )
-            cost = server.usage.add(usage, server.settings.price_for(state.asked.model), estimated)
+            cost = server.usage.add(
+                usage, server.settings.price_for(state.asked.model), estimated, model=state.asked.model
+            )
             costs.append((usage, cost, estimated))
             retry = _elision_retry(server, spec, view, selection, args, state.asked, completion, len(costs))
             if retry is None:
@@ -201,19 +231,23 @@ async def run_action(
             progress.report("the answer left out code; asking again for all of it…", force=True)
             state.asked, state.received = retry, Received()
         state.answer = completion
-        result = await delivery.deliver(
-            server, spec, job, view, selection, completion, args.instruction or ""
-        )
+        if spec.mode == "review":
+            result = deliver_review(server, job, selection, completion)
+        else:
+            result = await delivery.deliver(
+                server, spec, job, view, selection, completion, args.instruction or ""
+            )
         total = Usage(
             prompt_tokens=sum(u.prompt_tokens for u, _, _ in costs),
             completion_tokens=sum(u.completion_tokens for u, _, _ in costs),
         )
         spent = sum(c for _, c, _ in costs)
         estimated = any(e for _, _, e in costs)
-        result["usage"] = _usage_json(total, spent, estimated)
+        result["usage"] = _usage_json(total, spent, estimated, state.asked.model)
         if len(costs) > 1:
             result["requests"] = len(costs)
-        result["_outcome"] = f"{result['message']} ({describe_tokens(total, spent, estimated)})"
+        tokens = describe_tokens(total, spent, estimated, state.asked.model)
+        result["_outcome"] = f"{result['message']} ({tokens})"
         return result
 
     # Progress starts beside the work: an editor slow to accept the token delays nothing, and
@@ -284,6 +318,38 @@ class _JobState:
         """Characters of the request being asked (for estimating its tokens)."""
         return sum(len(m.content) for m in self.asked.messages)
 
+
+def deliver_review(
+    server: CodestralLanguageServer, job: Any, selection: Selection, completion: Completion
+) -> dict[str, Any]:
+    """Publish a review's findings as diagnostics on the document as it is now; a bad answer,
+    or code changed under the review, gives one sentence and publishes nothing."""
+    first, last = selection.first_line + 1, selection.last_line + 1
+    view = server.open_document_view(job.uri)
+    try:
+        if completion.truncated:
+            raise review.ReviewError(
+                f"The review was cut off at maxTokens ({server.settings.max_tokens}), so nothing was "
+                "published; raise the maxTokens setting or select less code."
+            )
+        if view is None or job.conflicted:
+            raise review.ReviewError("The reviewed code changed meanwhile, so nothing was published.")
+        findings = review.parse_findings(completion.text, first, last)
+    except review.ReviewError as error:
+        server.tell_user(types.MessageType.Warning, str(error))
+        return _status("failed", str(error))
+    shift = job.range.start.line - selection.range.start.line  # lines inserted or removed above
+    moved = [dataclasses.replace(f, line=f.line + shift, end_line=f.end_line + shift) for f in findings]
+    diagnostics = [review.to_diagnostic(f, view.lines, view.units) for f in moved]
+    server.publish_review(job.uri, first - 1 + shift, last - 1 + shift, diagnostics)
+    count = len(diagnostics)
+    if count == 0:
+        message = "Review found nothing to report."
+    else:
+        message = f"Review found {count} problem{'' if count == 1 else 's'}, shown as diagnostics."
+    return _status("shown", message, findings=count)
+
+
 FIRMER = (
     "Your answer left out code ({detail}), so it cannot be applied. Reply again with the complete "
     "replacement of the selected lines in a single fenced code block: write out every line, the "
@@ -313,9 +379,10 @@ def _elision_retry(
     return dataclasses.replace(request, messages=[*request.messages, *follow_up])
 
 
-def _usage_json(usage: Usage, cost: float, estimated: bool) -> dict[str, Any]:
+def _usage_json(usage: Usage, cost: float, estimated: bool, model: str) -> dict[str, Any]:
     """A job's ``usage`` in its result."""
     return {
+        "model": model,
         "promptTokens": usage.prompt_tokens,
         "completionTokens": usage.completion_tokens,
         "estimatedCostUsd": round(cost, 6),
@@ -332,5 +399,5 @@ def _count_unfinished(
     if received.chars == 0:
         return "", {}
     usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
-    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished")
-    return f" ({describe_tokens(usage, cost, True)})", {"usage": _usage_json(usage, cost, True)}
+    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished", model=model)
+    return f" ({describe_tokens(usage, cost, True, model)})", {"usage": _usage_json(usage, cost, True, model)}

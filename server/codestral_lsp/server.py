@@ -26,12 +26,15 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
-from codestral_lsp.api import CodestralClient, RetryPolicy, Timeouts, resolve_endpoint
-from codestral_lsp.api.endpoint import allowed_key_vars
+from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts, resolve_endpoint
+from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars
+from codestral_lsp.api.types import ModelInfo
 from codestral_lsp.completion import InlineCompleter
 from codestral_lsp.jobs import JobRegistry
+from codestral_lsp.models import model_problems
 from codestral_lsp.positions import ArgumentError, DocumentView, document_key
 from codestral_lsp.redaction import REDACTOR
+from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
@@ -174,6 +177,10 @@ class CodestralLanguageServer(LanguageServer):
         self.initialization_options: Any = None
         self.jobs = JobRegistry()
         self.usage = UsageTotals()
+        self.reviews = ReviewStore()
+        self._models: tuple[Endpoint, list[ModelInfo]] | None = None
+        self._model_check: asyncio.Task[Any] | None = None
+        self._model_warnings: set[str] = set()
         self._client: CodestralClient | None = None
         self._client_config: tuple[Any, ...] | None = None
         self.settings_ready = asyncio.Event()
@@ -254,6 +261,40 @@ class CodestralLanguageServer(LanguageServer):
         experimental = get_capability(self.client_capabilities, "experimental", None)
         ours = experimental.get("codestral") if isinstance(experimental, dict) else None
         return isinstance(ours, dict) and bool(ours.get(name))
+
+    # -- review diagnostics ------------------------------------------------------------------
+
+    def pulls_diagnostics(self) -> bool:
+        """True when the client pulls diagnostics (``textDocument/diagnostic``) and can be told
+        to pull again (``workspace/diagnostic/refresh``); otherwise they are pushed."""
+        caps = self.client_capabilities
+        return get_capability(caps, "text_document.diagnostic", None) is not None and bool(
+            get_capability(caps, "workspace.diagnostics.refresh_support", False)
+        )
+
+    def publish_review(
+        self, uri: str, first_line: int, last_line: int, diagnostics: list[types.Diagnostic]
+    ) -> None:
+        """Show a review's diagnostics for 0-based lines ``first_line``–``last_line``."""
+        self.reviews.replace(uri, first_line, last_line, diagnostics)
+        self.send_review_diagnostics(uri)
+
+    def send_review_diagnostics(self, *uris: str) -> None:
+        """Tell the client the review diagnostics of ``uris`` changed (push, or ask for a pull)."""
+        if not uris:
+            return
+        if self.pulls_diagnostics():
+            self.workspace_diagnostic_refresh(None).add_done_callback(_log_refusal)
+            return
+        for uri in uris:
+            document = self.workspace.text_documents.get(uri)
+            self.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(
+                    uri=uri,
+                    diagnostics=self.reviews.diagnostics(uri),
+                    version=document.version if document is not None else None,
+                )
+            )
 
     # -- documents ---------------------------------------------------------------------------
 
@@ -344,6 +385,38 @@ class CodestralLanguageServer(LanguageServer):
                 self.jobs.spawn(_close_when_idle(old, self.jobs.running_tasks()), "close-old-client")
         return self._client
 
+    async def endpoint_models(self, refresh: bool = False) -> list[ModelInfo]:
+        """The endpoint's ``GET /models``, cached per endpoint (``refresh`` asks again).
+
+        Raises :class:`~codestral_lsp.api.CodestralError` when it cannot be had."""
+        client = self.api_client()
+        if not refresh and self._models is not None and self._models[0] == client.endpoint:
+            return self._models[1]
+        models = await client.list_models()
+        self._models = (client.endpoint, models)
+        return models
+
+    def start_model_check(self) -> None:
+        """In the background: warn once about configured models the endpoint does not serve, or
+        a completion model without fill-in-the-middle (each warning names the setting)."""
+        self._model_check = self.jobs.spawn(self._check_models(), "check-models")
+
+    async def model_check_done(self) -> None:
+        """Wait for the check started by :meth:`start_model_check`, if any."""
+        if self._model_check is not None and not self._model_check.done():
+            await asyncio.wait([self._model_check])
+
+    async def _check_models(self) -> None:
+        try:
+            models = await self.endpoint_models()
+        except CodestralError as error:  # no list (404 on many servers), no key…: nothing to check
+            log.info("models not checked: %s", error)
+            return
+        for problem in model_problems(self.settings, models):
+            if problem not in self._model_warnings:
+                self._model_warnings.add(problem)
+                self.tell_user(types.MessageType.Warning, problem)
+
     def completion_client(self) -> CodestralClient:
         """A client for inline completion: the same endpoint, shorter limits, no retries
         (a completion that is late is worthless: the user has typed on)."""
@@ -367,6 +440,12 @@ class CodestralLanguageServer(LanguageServer):
             if client is not None:
                 await client.aclose()
         self._client = self._completion_client = None
+
+
+def _log_refusal(future: Any) -> None:
+    """Log (never raise) a client's error answer to a request whose result is not needed."""
+    if not future.cancelled() and future.exception() is not None:
+        log.info("the client refused a request: %s", future.exception())
 
 
 async def _close_when_idle(client: CodestralClient, tasks: list[asyncio.Task[Any]]) -> None:

@@ -100,6 +100,7 @@ class CustomAction:
         metadata=_meta("Template: {selection} {language} {path} {diagnostics} {instruction} are filled in."),
     )
     mode: ActionMode = field(default="replace", metadata=_meta("replace | explain | insertAfter"))
+    model: str | None = field(default=None, metadata=_meta("Model for this action; default: model."))
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,21 @@ class Price:
     output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0, 1e6))
 
 
+# Built-in defaults (USD per 1M tokens, input/output) from Mistral's 2026 price list; the
+# ``prices`` setting overrides them model by model. Aliases share their model's price.
 DEFAULT_PRICES: dict[str, Price] = {
     "codestral-latest": Price(0.3, 0.9),
     "codestral-2508": Price(0.3, 0.9),
+    "devstral-latest": Price(0.4, 2.0),
+    "devstral-2512": Price(0.4, 2.0),
+    "devstral-medium-latest": Price(0.4, 2.0),
+    "devstral-small-latest": Price(0.1, 0.3),
+    "mistral-large-latest": Price(0.5, 1.5),
+    "mistral-large-2512": Price(0.5, 1.5),
+    "mistral-medium-latest": Price(0.4, 2.0),
+    "mistral-medium-2508": Price(0.4, 2.0),
+    "mistral-small-latest": Price(0.1, 0.3),
+    "mistral-small-2506": Price(0.1, 0.3),
 }
 
 
@@ -172,6 +185,10 @@ class Settings:
             "firmly, for the complete code; the answer is never applied either way."
         ),
     )
+    models: dict[str, str] = field(
+        default_factory=dict,
+        metadata=_meta("Model per action id (explain, review, refactor, fix, document, tests, edit)."),
+    )
     actions: tuple[CustomAction, ...] = ()
     prices: dict[str, Price] = field(default_factory=dict)
     completion: CompletionSettings = field(default_factory=CompletionSettings)
@@ -179,6 +196,11 @@ class Settings:
     def price_for(self, model: str) -> Price | None:
         """The user's price for a model, else the built-in one, else ``None``."""
         return self.prices.get(model) or DEFAULT_PRICES.get(model)
+
+    def model_for(self, action_id: str, own: str | None = None) -> str:
+        """The model an action uses: its own ``model`` (custom actions), else ``models[id]``,
+        else ``model``."""
+        return own or self.models.get(action_id) or self.model
 
     def action(self, action_id: str) -> CustomAction | None:
         """The user-defined action with this id."""
@@ -321,6 +343,25 @@ def _build(cls: type, raw: dict[str, Any], path: str, problems: _Problems) -> An
 
 
 _ACTION_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+# The built-in actions' ids (codestral_lsp.actions.BUILTIN_ACTIONS; a test keeps them equal).
+BUILTIN_ACTION_IDS = ("explain", "review", "refactor", "fix", "document", "tests", "edit")
+
+
+def _check_models(settings: Settings, problems: list[str]) -> dict[str, str]:
+    """``models`` without the keys that name no action (each reported)."""
+    known = [*BUILTIN_ACTION_IDS, *(a.id for a in settings.actions)]
+    kept: dict[str, str] = {}
+    for action_id, model in settings.models.items():
+        if action_id not in known:
+            problems.append(
+                f"Setting codestral.models.{action_id}: there is no action {action_id!r} "
+                f"(known: {', '.join(known)}); it is ignored."
+            )
+        elif not model.strip():
+            problems.append(f"Setting codestral.models.{action_id}: the model is empty; it is ignored.")
+        else:
+            kept[action_id] = model
+    return kept
 
 
 def _check_actions(actions: tuple[CustomAction, ...], problems: list[str]) -> tuple[CustomAction, ...]:
@@ -384,4 +425,5 @@ def parse_settings(*sources: Any) -> tuple[Settings, list[str]]:
         raw = merge(raw, source)
     settings: Settings = _build(Settings, raw, "codestral", problems)
     settings = dataclasses.replace(settings, actions=_check_actions(settings.actions, problems))
+    settings = dataclasses.replace(settings, models=_check_models(settings, problems))
     return settings, list(problems)

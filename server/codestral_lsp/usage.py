@@ -7,13 +7,34 @@ characters sent and received, since the API reports usage only at the end of an 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from codestral_lsp.api.types import Usage
 from codestral_lsp.settings import Price
 
 RequestKind = Literal["action", "completion", "unfinished"]
+
+
+@dataclass
+class ModelTotals:
+    """What one model has used this session."""
+
+    requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_cost_usd: float = 0.0
+    priced: bool = True
+
+    def as_result(self) -> dict[str, object]:
+        """The JSON shape of one entry of ``codestral.usage``'s ``byModel``."""
+        return {
+            "requests": self.requests,
+            "promptTokens": self.prompt_tokens,
+            "completionTokens": self.completion_tokens,
+            "totalTokens": self.prompt_tokens + self.completion_tokens,
+            "estimatedCostUsd": round(self.estimated_cost_usd, 6) if self.priced else None,
+        }
 
 
 @dataclass
@@ -29,12 +50,26 @@ class UsageTotals:
     inline_completions: int = 0
     unfinished_actions: int = 0
     estimated_requests: int = 0
+    by_model: dict[str, ModelTotals] = field(default_factory=dict)
 
-    def add(self, usage: Usage, price: Price | None, estimated: bool, kind: RequestKind = "action") -> float:
-        """Count one request of ``kind``; return its estimated cost."""
+    def add(
+        self,
+        usage: Usage,
+        price: Price | None,
+        estimated: bool,
+        kind: RequestKind = "action",
+        model: str = "",
+    ) -> float:
+        """Count one request of ``kind`` made to ``model``; return its estimated cost."""
         cost = 0.0
         if price is not None:
             cost = (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
+        per_model = self.by_model.setdefault(model or "(unnamed)", ModelTotals())
+        per_model.requests += 1
+        per_model.prompt_tokens += usage.prompt_tokens
+        per_model.completion_tokens += usage.completion_tokens
+        per_model.estimated_cost_usd += cost
+        per_model.priced = per_model.priced and price is not None
         self.requests += 1
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
@@ -62,6 +97,7 @@ class UsageTotals:
             "inlineCompletions": self.inline_completions,
             "unfinishedActions": self.unfinished_actions,
             "estimatedRequests": self.estimated_requests,
+            "byModel": {name: totals.as_result() for name, totals in sorted(self.by_model.items())},
         }
 
 
@@ -74,10 +110,12 @@ def usage_or_estimate(
     return Usage(int(prompt_chars / chars_per_token), int(answer_chars / chars_per_token)), True
 
 
-def describe_tokens(usage: Usage, cost: float, estimated: bool) -> str:
-    """``1,234 tokens, $0.0012``; ``about 1,234 tokens, estimated`` when counted by us."""
+def describe_tokens(usage: Usage, cost: float, estimated: bool, model: str | None = None) -> str:
+    """``1,234 tokens, $0.0012``; ``about 1,234 tokens, estimated`` when counted by us; with
+    ``model``: ``1,234 tokens, $0.0012 with codestral-latest``."""
     total = usage.total_tokens
     words = f"{total:,} token{'' if total == 1 else 's'}"
     if estimated:
         words = f"about {words}, estimated"
-    return words + (f", ${cost:.4f}" if cost else "")
+    words += f", ${cost:.4f}" if cost else ""
+    return words + (f" with {model}" if model else "")

@@ -326,3 +326,19 @@ def test_a_newcomer_without_a_python_server_gets_codestral_alone(fake: FakeCodes
         session.wait(lambda: session.buffer() == AFTER_REFACTOR, "the refactoring to land")
     finally:
         session.close()
+
+
+def test_review_findings_are_flymake_diagnostics_with_fix_this(fake: FakeCodestral, emacs: EmacsSession) -> None:
+    finding = '{"findings": [{"line": 6, "severity": "warning", "message": "Use math.pi, not 3.14."}]}'
+    fake.enqueue(Script(text=finding))
+    emacs.select_lines(5, 8)
+    emacs.pick_code_action("Codestral: Review")
+    emacs.wait(lambda: "codestral: Use math.pi, not 3.14." in (emacs.eval_json(DIAGNOSTICS) or []), "the finding")
+    emacs.capture("review")
+    emacs.keys("C-g", "M-<", *["C-n"] * 5)  # the cursor on line 6, where the finding is
+    fake.enqueue(Script(text="```python\n        pi = math.pi\n```"))
+    emacs.pick_code_action("Codestral: Fix this")
+    emacs.wait(lambda: "pi = math.pi" in emacs.buffer(), "the fix to land")
+    assert emacs.buffer() == SOURCE.replace("pi = 3.14", "pi = math.pi")
+    assert "Use math.pi, not 3.14." in last_user_message(fake)
+    emacs.wait(lambda: "codestral: Use math.pi, not 3.14." not in (emacs.eval_json(DIAGNOSTICS) or []), "the finding to go")

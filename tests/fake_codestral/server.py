@@ -106,6 +106,38 @@ def stream_options_violations(body: Any) -> list[dict[str, Any]]:
     return []
 
 
+def json_mode_violations(body: Any) -> list[dict[str, Any]]:
+    """JSON mode as the API documents it (``ResponseFormat``): with ``{"type": "json_object"}`` the
+    caller "MUST also instruct the model to produce JSON yourself with a system or a user
+    message"; ``json_schema`` needs its ``json_schema``. Reported like the API's ``detail``."""
+    if not isinstance(body, dict) or not isinstance(body.get("response_format"), dict):
+        return []
+    kind = body["response_format"].get("type")
+    if kind == "json_object":
+        said = " ".join(str(m.get("content", "")) for m in body.get("messages", []) if isinstance(m, dict))
+        if "json" not in said.lower():
+            return [
+                {
+                    "type": "value_error",
+                    "loc": ["body", "response_format"],
+                    "msg": "JSON mode needs the messages to ask for JSON",
+                }
+            ]
+    if kind == "json_schema" and not body["response_format"].get("json_schema"):
+        return [{"type": "missing", "loc": ["body", "response_format", "json_schema"], "msg": "Field required"}]
+    return []
+
+
+def json_mode_answer(request: RecordedRequest) -> str:
+    """What the model writes in JSON mode: one JSON object. For a review prompt (lines shown as
+    ``12 | code``), one finding on the first numbered line; else an empty object."""
+    numbers = re.findall(r"^\s*(\d+) \| ", request.prompt_text(), flags=re.M)
+    if not numbers:
+        return "{}"
+    finding = {"line": int(numbers[0]), "severity": "warning", "message": "Reviewed by the fake Codestral."}
+    return json.dumps({"findings": [finding]})
+
+
 DEFAULT_MODELS: list[dict[str, Any]] = [
     {
         "id": "codestral-2508",
@@ -128,6 +160,23 @@ DEFAULT_MODELS: list[dict[str, Any]] = [
         "aliases": [],
         "type": "base",
     },
+    *(
+        {
+            "id": name,
+            "object": "model",
+            "created": 1765000000,
+            "owned_by": "mistralai",
+            "capabilities": {"completion_chat": True, "completion_fim": False},
+            "max_context_length": context,
+            "aliases": [alias],
+            "type": "base",
+        }
+        for name, alias, context in (
+            ("mistral-large-2512", "mistral-large-latest", 256000),
+            ("mistral-small-2506", "mistral-small-latest", 128000),
+            ("devstral-2512", "devstral-latest", 256000),
+        )
+    ),
 ]
 
 
@@ -261,6 +310,9 @@ def default_responder(request: RecordedRequest) -> Script:
         request.body if isinstance(request.body, dict) else {}
     ):
         return Script(text="pass\n")
+    response_format = request.body.get("response_format") if isinstance(request.body, dict) else None
+    if isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema"):
+        return Script(text=json_mode_answer(request), chunk_delay=0.02)
     text = request.prompt_text()
     blocks = re.findall(r"```[^\n]*\n(.*?)```", text, flags=re.S)
     system = ""
@@ -434,6 +486,8 @@ class FakeCodestral:
             )
         elif path in SCHEMA_BY_PATH and not errors:
             errors = violations(SCHEMA_BY_PATH[path], body)
+        if path == "/v1/chat/completions" and not errors:
+            errors = json_mode_violations(body)
         elif path == "/v1/completions" and self.flavour != "mistral" and not errors:
             errors = field_violations(OPENAI_COMPLETION_FIELDS, ("model", "prompt"), body)
             errors += stream_options_violations(body)

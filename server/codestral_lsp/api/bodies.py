@@ -33,6 +33,7 @@ class ChatRequest:
     stop: list[str] = field(default_factory=list)
     prediction: str | None = None
     random_seed: int | None = None
+    response_format: dict[str, Any] | None = None  # e.g. {"type": "json_object"} (JSON mode)
 
     def body(self, stream: bool) -> dict[str, Any]:
         """The JSON body, streaming or not."""
@@ -44,6 +45,8 @@ class ChatRequest:
         _put_sampling(body, self.temperature, self.max_tokens, self.stop, self.random_seed)
         if self.prediction is not None:
             body["prediction"] = {"type": "content", "content": self.prediction}
+        if self.response_format is not None:
+            body["response_format"] = dict(self.response_format)
         return body
 
 
