@@ -21,6 +21,7 @@ Mode = Literal["replace", "explain", "insertAfter", "tests"]
 CANCEL_COMMAND = "codestral.cancel"
 USAGE_COMMAND = "codestral.usage"
 STATUS_COMMAND = "codestral.status"
+INDEX_COMMAND = "codestral.index"
 CUSTOM_COMMAND = "codestral.custom"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from codestral_lsp.logs import redact_also
 from codestral_lsp.positions import ArgumentError, DocumentView
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.usage import UsageTotals
+from codestral_lsp.workspace_index import WorkspaceIndex
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,11 @@ class CodestralLanguageServer(LanguageServer):
         self.settings_ready = asyncio.Event()
         self._completion_client: CodestralClient | None = None
         self.completer = InlineCompleter(self)
+        self.index: WorkspaceIndex | None = None
+        self.index_wanted = False  # set once initialized: the index follows the settings then
+        self._index_key: tuple[object, ...] | None = None
+        self._index_tasks: set[asyncio.Task[Any]] = set()
+        self.open_paths: dict[str, str] = {}  # real path → URI of the open documents
 
     # -- talking to the user -----------------------------------------------------------------
 
@@ -123,6 +130,8 @@ class CodestralLanguageServer(LanguageServer):
         if self.settings.api_key_env:
             redact_also(self.env.get(self.settings.api_key_env))
         self.completer.settings_changed()
+        if self.index_wanted:
+            self.start_index()
         for problem in problems:
             self.tell_user(types.MessageType.Warning, problem)
 
@@ -183,9 +192,76 @@ class CodestralLanguageServer(LanguageServer):
             self._completion_client = client
         return client
 
+    # -- the workspace index ------------------------------------------------------------------
+
+    def workspace_folders(self) -> list[Path]:
+        """Every workspace folder (else the root), as paths."""
+        folders = [Path(p) for f in self.workspace.folders.values() if (p := to_fs_path(f.uri))]
+        root = self.workspace_root()
+        return folders or ([root] if root is not None else [])
+
+    def buffer_text(self, path: str) -> str | None:
+        """The editor's text of the open document at a real path, if it is open."""
+        uri = self.open_paths.get(path)
+        document = self.workspace.text_documents.get(uri) if uri else None
+        return document.source if document is not None else None
+
+    def start_index(self) -> None:
+        """(Re)build the workspace index in the background when what it depends on changed.
+
+        Never awaited by a request: until the scan is done, context uses what it has (the open
+        documents). The scan runs in a thread; its result is installed on the event loop.
+        """
+        self.index_wanted = True
+        settings = self.settings.context
+        folders = self.workspace_folders()
+        key = (settings.workspace, settings.exclude, tuple(folders))
+        if key == self._index_key:
+            return
+        self._index_key = key
+        if not settings.workspace or not folders:
+            self.index = None
+            return
+        index = WorkspaceIndex(folders, settings.exclude, buffer_text=self.buffer_text)
+        index.dirty.update(self.open_paths)
+        self.index = index
+        self.index_background(self._build_index(index), "workspace-index")
+
+    async def _build_index(self, index: WorkspaceIndex) -> None:
+        started = time.perf_counter()
+        result = await asyncio.to_thread(index.scan)
+        if self.index is index:
+            index.install(result)
+            log.info(
+                "indexed %d files in %.2f s (skipped: %s%s)",
+                len(index.files),
+                time.perf_counter() - started,
+                result.skipped or "none",
+                "; stopped at the file limit" if result.truncated else "",
+            )
+
+    def index_background(self, coroutine: Any, name: str) -> None:
+        """Run index work as a tracked task (failures logged, cancelled at shutdown)."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._index_tasks.add(task)
+
+        def finished(done: asyncio.Task[Any]) -> None:
+            self._index_tasks.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                log.error("%s failed", name, exc_info=done.exception())
+
+        task.add_done_callback(finished)
+
+    async def index_settled(self) -> None:
+        """Wait for the index work under way (for tests and benchmarks)."""
+        while self._index_tasks:
+            await asyncio.wait(list(self._index_tasks))
+
     async def close(self) -> None:
         """Cancel every job and close the connection pool (at shutdown)."""
         self.jobs.cancel(reason="the server is shutting down")
+        for task in list(self._index_tasks):
+            task.cancel()
         for client in (self._client, self._completion_client):
             if client is not None:
                 await client.aclose()
