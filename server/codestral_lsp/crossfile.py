@@ -76,18 +76,17 @@ def _used_names(code: str) -> tuple[list[str], list[tuple[str, ...]]]:
 
 
 def _current_entry(index: WorkspaceIndex, real: str, text: str, refresh: bool) -> FileEntry:
-    """The index's entry of the current file, refreshed from ``text`` (or only its imports)."""
-    if refresh:
-        entry = index.entry(real) if real in index.files or real in index.dirty else None
-    else:
-        entry = index.files.get(real)
+    """The index's entry of the current file with the imports of ``text`` (its definitions
+    refreshed from the buffer only when ``refresh``: parsing on each keystroke costs too much)."""
+    index.refresh_dirty(skip=None if refresh else real)
+    entry = index.files.get(real)
     language = language_of(real)
     imports = tuple(parse_imports(language, text))
     if entry is None:
         located = index.locate(real)
         rel = located[1] if located else os.path.basename(real)
         return FileEntry(real, rel, located[0] if located else "", language, (), imports, len(text))
-    return entry if refresh else dataclasses.replace(entry, imports=imports)
+    return dataclasses.replace(entry, imports=imports)
 
 
 def definitions_for(

@@ -264,6 +264,9 @@ _GENERIC_PATTERNS = [
         "function",
     ),
 ]
+_C_FAMILY = frozenset(
+    {"c", "cpp", "java", "csharp", "objective-c", "dart", "php", "kotlin", "scala", "swift", "zig"}
+)
 _NOT_NAMES = frozenset(
     ["if", "for", "while", "switch", "catch", "return", "else", "do", "sizeof", "new", "delete"]
 )
@@ -280,7 +283,9 @@ def _patterns(language: str) -> list[tuple[re.Pattern[str], str]]:
         return _GO_PATTERNS
     if language == "rust":
         return _RUST_PATTERNS
-    return _GENERIC_PATTERNS
+    if language in _C_FAMILY:
+        return _GENERIC_PATTERNS
+    return _GENERIC_PATTERNS[:2]  # `puts shout('hi')` is a call, not a C declaration
 
 
 def _doc_start(lines: list[str], index: int) -> int:

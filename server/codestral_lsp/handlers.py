@@ -236,6 +236,7 @@ def register(server: CodestralLanguageServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodestralLanguageServer, params: types.InitializedParams) -> None:
+        ls.index_wanted = True  # from the first settings read on, the index follows them
         await ls.reload_settings()
         ls.start_index()
         if get_capability(
@@ -325,6 +326,7 @@ def register(server: CodestralLanguageServer) -> None:
     @server.command(INDEX_COMMAND)
     async def index_status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, object]:
         wait = bool(raw and isinstance(raw[0], dict) and raw[0].get("wait"))
+        await ls.current_settings()
         if wait:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ls.index_settled(), 60)

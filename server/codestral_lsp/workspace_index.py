@@ -418,6 +418,12 @@ class WorkspaceIndex:
         """An open document changed: re-read its buffer when it is next looked at."""
         self.dirty.add(os.path.realpath(path))
 
+    def refresh_dirty(self, skip: str | None = None) -> None:
+        """Re-read every changed buffer (but ``skip``) so that names are looked up in its text."""
+        for path in list(self.dirty):
+            if path != skip:
+                self.entry(path)
+
     def entry(self, path: str) -> FileEntry | None:
         """The entry of a (real) path, refreshed from the editor's buffer when dirty."""
         if path in self.dirty:
