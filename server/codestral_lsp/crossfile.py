@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
 from codestral_lsp.definitions import (
     IDENTIFIER,
     Definition,
@@ -282,3 +283,33 @@ def completion_header(index: WorkspaceIndex, path: str, text: str, offset: int, 
     code = text[start : end if end >= 0 else len(text)]
     pieces = definitions_for(index, path, text, code, limit=8, refresh_current=False)
     return fim_header(fit(pieces, budget_chars), language_of(path))
+
+
+def assemble(
+    lines: Sequence[str],
+    first_line: int,
+    last_line: int,
+    selection: str,
+    related: Sequence[RelatedPiece],
+    *,
+    language: str,
+    path: str,
+    budget_chars: int,
+    nearby_lines: int,
+    diagnostics: Sequence[DiagnosticInfo] = (),
+) -> tuple[CodeContext, list[RelatedPiece]]:
+    """The whole context of a selection within ``budget_chars``: the in-file part first (it
+    leaves up to half of the budget to what the other files offer), then the related pieces."""
+    reserve = min(sum(p.cost() for p in related), budget_chars // 2)
+    context = build_context(
+        lines,
+        first_line,
+        last_line,
+        selection,
+        language=language,
+        path=path,
+        budget_chars=budget_chars - reserve,
+        nearby_lines=nearby_lines,
+        diagnostics=diagnostics,
+    )
+    return context, fit(related, budget_chars - context.context_chars())

@@ -577,7 +577,8 @@ def parse_imports(language: str | None, text: str) -> list[ImportRef]:
             if default:
                 names.append(("default", default))
             namespace = group.split("as")[-1].strip() if group and group.startswith("*") else None
-            refs.append(ImportRef(module, tuple(names), namespace))
+            # a default import is often an object of functions: `utils.forEach(...)`
+            refs.append(ImportRef(module, tuple(names), namespace or default))
         for match in _JS_EXPORT_FROM.finditer(text):
             group, module = match.groups()
             exported = _split_names(group, "as") if group.startswith("{") else ()

@@ -25,8 +25,8 @@ from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
-from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
-from codestral_lsp.crossfile import RelatedPiece, fit, open_documents, related_pieces
+from codestral_lsp.context import CodeContext, DiagnosticInfo
+from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, related_pieces
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
@@ -74,20 +74,18 @@ def make_context(
     """The context of a selection, within the configured budget: the in-file part first (it
     leaves at most half of the budget to what other files offer), then the other files."""
     settings = server.settings.context
-    related = gather_related(server, view, selection.text)
-    reserve = min(sum(p.cost() for p in related), settings.budget_chars // 2)
-    context = build_context(
+    return assemble(
         view.lines,
         selection.first_line,
         selection.last_line,
         selection.text,
+        gather_related(server, view, selection.text),
         language=view.document.language_id or _language_from_path(view.uri),
         path=server.relative_path(view.uri),
-        budget_chars=settings.budget_chars - reserve,
+        budget_chars=settings.budget_chars,
         nearby_lines=settings.nearby_lines,
         diagnostics=diagnostics_for(selection, args.diagnostics),
     )
-    return context, fit(related, settings.budget_chars - context.context_chars())
 
 
 def _language_from_path(uri: str) -> str:
