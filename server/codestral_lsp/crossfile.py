@@ -14,6 +14,7 @@ Pure apart from the index, which it reads (never touching the disk for a clean f
 from __future__ import annotations
 
 import dataclasses
+import keyword
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -141,10 +142,18 @@ def definitions_for(
         for name in names:
             if name not in resolved and name not in own:
                 add(index.find_in(siblings, name), name)
-    # 3. by identifier, across the workspace
+    # 3. by identifier, across the workspace (attributes too: `jar.set_cookie(...)`), except
+    #    names an import binds to a library outside the workspace
+    external = {
+        local
+        for ref in current.imports
+        for local in [*(lo for _, lo in ref.names), *([ref.namespace] if ref.namespace else [])]
+        if not index.module_files(current, ref)
+    }
+    attributes = dict.fromkeys(part for chain in dotted for part in chain[1:] if len(part) > 1)
     folder = os.path.dirname(real)
-    for name in names:
-        if name in resolved or name in own or name in bindings or name in namespaces:
+    for name in [*names, *(a for a in attributes if a not in names and not keyword.iskeyword(a))]:
+        if name in resolved or name in own or (name in external and name not in attributes):
             continue
         paths = [p for p in index.by_name.get(name, []) if p != real]
         if not paths or len(paths) > FALLBACK_MAX_CANDIDATES:

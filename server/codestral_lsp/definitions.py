@@ -20,9 +20,10 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-SHORT_LINES = 24  # a definition of at most this many lines (and SHORT_CHARS) is shown whole
-SHORT_CHARS = 1600
-CLASS_LINES = 60  # at most this many lines of a class outline
+SHORT_LINES = 20  # a definition of at most this many lines (and SHORT_CHARS) is shown whole
+SHORT_CHARS = 1200
+CLASS_LINES = 40  # at most this many lines of a class outline
+DOC_LINES = 6  # at most this many lines of a docstring (its first paragraph) in an outline
 
 LANGUAGES: dict[str, str] = {
     ".py": "python", ".pyi": "python",
@@ -129,6 +130,21 @@ def _header_end(node: ast.AST) -> int:
     return max(line, first_body - 1)
 
 
+def _doc(lines: list[str], node: ast.Expr) -> str:
+    """A docstring's first paragraph, at most :data:`DOC_LINES` lines, closed again if cut."""
+    text = _src(lines, node.lineno, node.end_lineno or node.lineno)
+    kept = text.splitlines(keepends=True)
+    if len(kept) <= 2:
+        return text
+    cut = next((i for i, line in enumerate(kept[1:], 1) if not line.strip()), len(kept))
+    cut = min(cut, DOC_LINES)
+    if cut >= len(kept) - 1:
+        return text
+    indent = re.match(r"[ \t]*", kept[0]).group(0)  # type: ignore[union-attr]
+    quote = '"""' if '"""' in kept[0] else "'''"
+    return "".join(kept[:cut]) + f"{indent}...{quote}\n"
+
+
 def _py_outline(lines: list[str], node: ast.AST) -> str:
     """Header and docstring of a function, then ``...``; the whole of it when short."""
     start = _start(node)
@@ -141,7 +157,7 @@ def _py_outline(lines: list[str], node: ast.AST) -> str:
     body = getattr(node, "body", [])
     indent = re.match(r"[ \t]*", lines[body[0].lineno - 1]).group(0) if body else "    "  # type: ignore[union-attr]
     if doc is not None and doc.lineno > _header_end(node):
-        text += _src(lines, doc.lineno, doc.end_lineno or doc.lineno)
+        text += _doc(lines, doc)
     return text + f"{indent}...\n"
 
 
@@ -153,7 +169,7 @@ def _py_class(lines: list[str], node: ast.ClassDef) -> str:
     out = [_src(lines, start, _header_end(node))]
     doc = _docstring_node(node)
     if doc is not None and doc.lineno > _header_end(node):
-        out.append(_src(lines, doc.lineno, doc.end_lineno or doc.lineno))
+        out.append(_doc(lines, doc))
     for item in node.body:
         if item is doc:
             continue
