@@ -132,19 +132,23 @@ def python_cases(root: Path, files: list[Path]) -> tuple[list[Selection], dict[s
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
             called: dict[str, None] = {}
+            local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
+            local |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            local |= {n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Call):
                     func = inner.func
                     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-                    if isinstance(func, ast.Name) and name in BUILTINS:
-                        continue  # len(), next(): Python's, whatever the project defines
+                    if isinstance(func, ast.Name) and (name in BUILTINS or name in local):
+                        continue  # len(), a parameter `f(...)`: not the project's functions
                     if name and not name.startswith("__"):
                         called.setdefault(name, None)
             cross = [
                 n for n in called if len(defined.get(n, ())) == 1 and path not in defined[n]
             ]
-            if cross:
-                cases.append(Selection(path, node.lineno - 1, (node.end_lineno or node.lineno) - 1, cross))
+            if cross:  # the selection: the function with its decorators
+                first = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
+                cases.append(Selection(path, first, (node.end_lineno or node.lineno) - 1, cross))
     return cases, {}
 
 

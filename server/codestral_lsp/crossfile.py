@@ -108,8 +108,8 @@ def definitions_for(
                 continue
             key = (entry.path, definition.line)
             container = getattr(definition, "container", "")
-            if container and any(
-                p.path == entry.rel and p.name == container and p.kind == "definition"
+            if container and any(  # its class is in already, this method with it
+                p.path == entry.rel and p.name == container and definition.name + "(" in p.text
                 for p in pieces.values()
             ):
                 resolved.add(name)

@@ -541,7 +541,7 @@ class WorkspaceIndex:
             here = [d for d in entry.definitions if d.name == name and d.kind != "method"]
             if name == "default":
                 here = [d for d in entry.definitions if d.exported_default]
-            found.extend((entry, d) for d in here[:2])
+            found.extend((entry, d) for d in here[-1:])  # overloads first, the implementation last
             if here or depth >= 3:
                 continue
             for ref in entry.imports:  # re-exported: `from .models import X`, `export * from './x'`
