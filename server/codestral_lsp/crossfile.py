@@ -321,4 +321,6 @@ def assemble(
         nearby_lines=nearby_lines,
         diagnostics=diagnostics,
     )
-    return context, fit(related, budget_chars - context.context_chars())
+    # (the enclosing scope holds the selection, which the budget does not count)
+    used = context.context_chars() - (len(selection) if context.enclosing is not None else 0)
+    return context, fit(related, budget_chars - used)
