@@ -156,8 +156,25 @@ _JS_DEF = re.compile(
     r"(?:function\s*\*?\s*([A-Za-z_$][\w$]*)\s*(?:<[^>(]*>)?\s*\(|(?:const|let|var)\s+([A-Za-z_$][\w$]*)\s*(?::[^=]+)?=\s*"
     r"(?:async\s*)?(?:function\b|\([^)]*\)\s*(?::[^=]+)?=>|[A-Za-z_$][\w$]*\s*=>))"
 )
-_JS_CALL = re.compile(r"(?<![\w$])([A-Za-z_$][\w$]*)\s*\(")
+_JS_CALL = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)\s*\(")
+_JS_MEMBER_CALL = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*)\s*\(")
+_JS_IMPORTED = re.compile(r"import\s+(?:([\w$]+)|\*\s*as\s+([\w$]+))")
+_JS_PARAMS = re.compile(r"(?:function\s*\*?\s*[\w$]*\s*\(([^)]*)\)|\(([^()]*)\)\s*=>|([\w$]+)\s*=>)")
+_JS_DECLARED = re.compile(r"(?:const|let|var)\s+([\w$]+)")
 _JS_KEYWORDS = frozenset("if for while switch catch function return typeof new super import require".split())
+
+
+def js_calls(body: str, imported: set[str]) -> list[str]:
+    """Functions a JS/TS body calls: bare calls ``f(...)`` and ``ns.f(...)`` through an imported
+    module object, less the body's own parameters and variables (method calls on other objects
+    would need types to attribute, so they are not counted)."""
+    local: set[str] = set(_JS_DECLARED.findall(body))
+    for groups in _JS_PARAMS.findall(body):
+        for group in groups:
+            local.update(re.findall(r"[A-Za-z_$][\w$]*", group))
+    called = [m.group(1) for m in _JS_CALL.finditer(body)]
+    called += [m.group(2) for m in _JS_MEMBER_CALL.finditer(body) if m.group(1) in imported]
+    return [n for n in dict.fromkeys(called) if n not in local and n not in _JS_KEYWORDS]
 
 
 def _js_def_pattern(name: str) -> re.Pattern[str]:
@@ -182,6 +199,7 @@ def js_cases(root: Path, files: list[Path]) -> list[Selection]:
     cases: list[Selection] = []
     for path, text in texts.items():
         lines = text.splitlines(keepends=True)
+        imported = {a or b for a, b in _JS_IMPORTED.findall(text)}
         index = 0
         while index < len(lines):
             match = _JS_DEF.search(lines[index])
@@ -189,13 +207,10 @@ def js_cases(root: Path, files: list[Path]) -> list[Selection]:
                 index += 1
                 continue
             end, opened = _brace_end(lines, index)
-            body = "".join(lines[index + 1 : end + 1])
-            called = dict.fromkeys(m.group(1) for m in _JS_CALL.finditer(body))
-            cross = [
-                n
-                for n in called
-                if n not in _JS_KEYWORDS and len(defined.get(n, ())) == 1 and path not in defined[n]
-            ]
+            body = "".join(lines[index : end + 1])
+            body = body[body.find("{") + 1 :] if "{" in body else body
+            called = js_calls(body, imported)
+            cross = [n for n in called if len(defined.get(n, ())) == 1 and path not in defined[n]]
             if cross and end > index:
                 cases.append(Selection(path, index, end, cross))
             index = end + 1 if opened is not None else index + 1
