@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import asyncio
 import builtins
 import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -39,7 +39,7 @@ from codestral_lsp.crossfile import assemble, definitions_for, related_pieces
 from codestral_lsp.definitions import language_of
 from codestral_lsp.prompts import user_message
 from codestral_lsp.settings import ContextSettings
-from codestral_lsp.workspace_index import WorkspaceIndex
+from codestral_lsp.workspace_index import WorkspaceIndex, build, indexing_executor
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "codestral-lsp-bench"
@@ -50,6 +50,7 @@ PROJECTS: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("python", "click", "8.1.7", ()),
     ("javascript", "axios", "1.7.7", ("dist/**",)),
     ("typescript", "rxjs", "7.8.1", ("dist/**",)),
+    ("python", "django", "5.1.3", ()),  # a large repository: index time, memory, request delay
 ]
 DEFAULT = ContextSettings()
 SMALL_BUDGET_TOKENS = 2000
@@ -72,7 +73,8 @@ def fetch(kind: str, name: str, version: str) -> Path | None:
                  "-d", str(download), f"{name}=={version}"],
                 check=True, timeout=180, capture_output=True,
             )  # fmt: skip
-            archive = next(download.glob(f"{name}-{version}.tar.gz"))
+            wanted = f"{name}-{version}.tar.gz".lower()
+            archive = next(p for p in download.iterdir() if p.name.lower() == wanted)
         else:
             if shutil.which("npm") is None:
                 return None
@@ -133,7 +135,9 @@ def python_cases(root: Path, files: list[Path]) -> tuple[list[Selection], dict[s
                 continue
             called: dict[str, None] = {}
             local = {a.arg for a in ast.walk(node.args) if isinstance(a, ast.arg)}
-            local |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+            local |= {
+                n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            }
             local |= {n.name for n in ast.walk(node) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
             for inner in ast.walk(node):
                 if isinstance(inner, ast.Call):
@@ -143,9 +147,7 @@ def python_cases(root: Path, files: list[Path]) -> tuple[list[Selection], dict[s
                         continue  # len(), a parameter `f(...)`: not the project's functions
                     if name and not name.startswith("__"):
                         called.setdefault(name, None)
-            cross = [
-                n for n in called if len(defined.get(n, ())) == 1 and path not in defined[n]
-            ]
+            cross = [n for n in called if len(defined.get(n, ())) == 1 and path not in defined[n]]
             if cross:  # the selection: the function with its decorators
                 first = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
                 cases.append(Selection(path, first, (node.end_lineno or node.lineno) - 1, cross))
@@ -161,7 +163,22 @@ _JS_MEMBER_CALL = re.compile(r"(?<![\w$.])([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*)
 _JS_IMPORTED = re.compile(r"import\s+(?:([\w$]+)|\*\s*as\s+([\w$]+))")
 _JS_PARAMS = re.compile(r"(?:function\s*\*?\s*[\w$]*\s*\(([^)]*)\)|\(([^()]*)\)\s*=>|([\w$]+)\s*=>)")
 _JS_DECLARED = re.compile(r"(?:const|let|var)\s+([\w$]+)")
-_JS_KEYWORDS = frozenset("if for while switch catch function return typeof new super import require".split())
+_JS_KEYWORDS = frozenset(
+    [
+        "if",
+        "for",
+        "while",
+        "switch",
+        "catch",
+        "function",
+        "return",
+        "typeof",
+        "new",
+        "super",
+        "import",
+        "require",
+    ]
+)
 
 
 def js_calls(body: str, imported: set[str]) -> list[str]:
@@ -203,7 +220,7 @@ def js_cases(root: Path, files: list[Path]) -> list[Selection]:
         index = 0
         while index < len(lines):
             match = _JS_DEF.search(lines[index])
-            if match is None or lines[index].startswith((" ", "\t")) and "function" not in lines[index]:
+            if match is None or (lines[index].startswith((" ", "\t")) and "function" not in lines[index]):
                 index += 1
                 continue
             end, opened = _brace_end(lines, index)
@@ -239,6 +256,8 @@ class Result:
     recall: dict[str, float] = field(default_factory=dict)  # "new@6000" → share
     build_ms: dict[str, float] = field(default_factory=dict)  # p50 / p99
     index_seconds: float = 0.0
+    background_seconds: float = 0.0  # as the server builds it: a worker process, in batches
+    loop_lag_ms: dict[str, float] = field(default_factory=dict)  # p99 / max while indexing
     index_mb: float = 0.0
     definitions: int = 0
 
@@ -247,6 +266,23 @@ def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+async def _loop_lag_during(index: WorkspaceIndex) -> tuple[list[float], float]:
+    """How late the event loop wakes up (what a request would wait) while a scan runs in a thread,
+    as the server runs it."""
+    lags: list[float] = []
+    started = time.perf_counter()
+    executor = indexing_executor()
+    scan = asyncio.create_task(build(index, executor))
+    while not scan.done():
+        began = time.perf_counter()
+        await asyncio.sleep(0.002)
+        lags.append(time.perf_counter() - began - 0.002)
+    await scan
+    elapsed = time.perf_counter() - started
+    executor.shutdown()
+    return lags, elapsed
 
 
 def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], limit: int) -> Result | None:
@@ -266,13 +302,16 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
     index_mb = tracemalloc.get_traced_memory()[0] / 1e6
     tracemalloc.stop()
     del again
+    lags, background_seconds = asyncio.run(_loop_lag_during(WorkspaceIndex([root], exclude)))
     paths = [Path(e.path) for e in index.files.values()]
     if kind == "python":
         files = [p for p in paths if p.suffix == ".py"]
         cases, _ = python_cases(root, files)
         language = "python"
     else:
-        files = [p for p in paths if language_of(p.name) in ("javascript", "typescript") and ".d.ts" not in p.name]
+        files = [
+            p for p in paths if language_of(p.name) in ("javascript", "typescript") and ".d.ts" not in p.name
+        ]
         cases = js_cases(root, files)
         language = kind
     cases.sort(key=lambda c: (str(c.path), c.first))
@@ -318,6 +357,9 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
         index_mb=index_mb,
         definitions=sum(len(e.definitions) for e in index.files.values()),
     )
+    result.background_seconds = background_seconds
+    if lags:
+        result.loop_lag_ms = {"p99": pct(lags, 99) * 1000, "max": max(lags) * 1000}
     result.recall = {k: v / total for k, v in sorted(hits.items())} if total else {}
     if timings:
         result.build_ms = {"p50": pct(timings, 50) * 1000, "p99": pct(timings, 99) * 1000}
@@ -330,8 +372,9 @@ def table(results: list[Result]) -> str:
     d, s = DEFAULT.budget_tokens, SMALL_BUDGET_TOKENS
     out = [
         f"| project | files | selections | cross-file callees | recall @ {d:,} (old) | recall @ {s:,} (old) "
-        "| prompt build p50 / p99 | index build | index memory |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| prompt build p50 / p99 | index build (in process / in the background) | index memory "
+        "| request delay while indexing p99 / max |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         out.append(
@@ -339,7 +382,8 @@ def table(results: list[Result]) -> str:
             f"| **{r.recall.get(f'new@{d}', 0):.0%}** ({r.recall.get(f'old@{d}', 0):.0%}) "
             f"| **{r.recall.get(f'new@{s}', 0):.0%}** ({r.recall.get(f'old@{s}', 0):.0%}) "
             f"| {r.build_ms.get('p50', 0):.1f} / {r.build_ms.get('p99', 0):.1f} ms "
-            f"| {r.index_seconds:.2f} s | {r.index_mb:.1f} MB |"
+            f"| {r.index_seconds:.2f} s / {r.background_seconds:.2f} s | {r.index_mb:.1f} MB "
+            f"| {r.loop_lag_ms.get('p99', 0):.1f} / {r.loop_lag_ms.get('max', 0):.1f} ms |"
         )
     return "\n".join(out)
 
@@ -370,10 +414,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.markdown:
         write_markdown(text)
-    python = [r.recall.get(f"new@{DEFAULT.budget_tokens}", 0) for r in results if r.language == "python"]
-    script = [r.recall.get(f"new@{DEFAULT.budget_tokens}", 0) for r in results if r.language != "python"]
-    met = (not python or statistics.mean(python) >= 0.9) and (not script or statistics.mean(script) >= 0.8)
-    print(f"targets (≥ 90% Python, ≥ 80% TS/JS at the default budget): {'met' if met else 'NOT met'}")
+    key = f"new@{DEFAULT.budget_tokens}"
+    met = all(r.recall.get(key, 0) >= (0.9 if r.language == "python" else 0.8) for r in results)
+    verdict = "met" if met else "NOT met"
+    print(f"targets (each project: ≥ 90% Python, ≥ 80% TS/JS at the default budget): {verdict}")
     return 0
 
 

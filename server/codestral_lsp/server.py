@@ -28,7 +28,7 @@ from codestral_lsp.logs import redact_also
 from codestral_lsp.positions import ArgumentError, DocumentView
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.usage import UsageTotals
-from codestral_lsp.workspace_index import WorkspaceIndex
+from codestral_lsp.workspace_index import WorkspaceIndex, build, indexing_executor
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,11 @@ class CodestralLanguageServer(LanguageServer):
 
     async def _build_index(self, index: WorkspaceIndex) -> None:
         started = time.perf_counter()
-        result = await asyncio.to_thread(index.scan)
+        executor = indexing_executor()
+        try:
+            result = await build(index, executor)
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
         if self.index is index:
             index.install(result)
             log.info(

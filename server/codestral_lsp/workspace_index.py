@@ -22,6 +22,10 @@ re-reads them from the editor's buffer when they are next looked at. Scanning bl
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+import multiprocessing
 import os
 import posixpath
 import re
@@ -180,6 +184,56 @@ class ScanResult:
     crates: set[str] = field(default_factory=set)  # folders (real) holding Cargo.toml
     skipped: dict[str, int] = field(default_factory=dict)  # reason → count
     truncated: bool = False
+    pending: list[tuple[str, str, str]] = field(default_factory=list)  # (real path, rel, root) to read
+
+
+def index_files(items: Sequence[tuple[str, str, str]], max_bytes: int) -> list[FileEntry]:
+    """Read and index files (``(real path, rel, root)``); unreadable, binary or large ones are left
+    out. A plain function of plain data, so that it can run in another process."""
+    entries: list[FileEntry] = []
+    for real, rel, root in items:
+        text = read_text(real, max_bytes)
+        if text is not None:
+            entries.append(make_entry(real, rel, root, text))
+    return entries
+
+
+def _quiet_worker() -> None:
+    """In an indexing process: never touch the LSP channel (stdin/stdout), and yield the CPU."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(2, 1)
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
+
+
+def indexing_executor() -> concurrent.futures.Executor:
+    """One worker process for indexing: parsing thousands of files in the server's own process
+    would hold the interpreter lock for long stretches and delay requests. Threads where no
+    process can be started."""
+    try:
+        context = multiprocessing.get_context("spawn")
+        return concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_quiet_worker)
+    except (OSError, ValueError, NotImplementedError):  # pragma: no cover - no processes here
+        return concurrent.futures.ThreadPoolExecutor(1)
+
+
+async def build(
+    index: WorkspaceIndex, executor: concurrent.futures.Executor | None = None, batch: int = 64
+) -> ScanResult:
+    """List the workspace in a thread, then index its files in batches on ``executor`` (small
+    batches: taking each one back costs the event loop little)."""
+    loop = asyncio.get_running_loop()
+    if executor is not None:  # starting the worker process blocks: not on the event loop
+        await asyncio.to_thread(lambda: executor.submit(int).result())
+    result = await asyncio.to_thread(index.list_files)
+    limit = index.limits.max_file_bytes
+    for start in range(0, len(result.pending), batch):
+        chunk = result.pending[start : start + batch]
+        for entry in await loop.run_in_executor(executor, index_files, chunk, limit):
+            result.entries[entry.path] = entry
+    result.skipped["binary, too large or unreadable"] = len(result.pending) - len(result.entries)
+    return result
 
 
 def read_text(path: str, limit: int) -> str | None:
@@ -275,8 +329,9 @@ class WorkspaceIndex:
 
     # -- scanning (blocking: in a thread) --------------------------------------------------
 
-    def scan(self) -> ScanResult:
-        """Walk every workspace folder and index what the rules admit."""
+    def list_files(self) -> ScanResult:
+        """Walk every workspace folder: the files the rules admit (``pending``), the instruction
+        files, Go modules and Rust crates. Reads no code file."""
         result = ScanResult()
 
         def skip(reason: str) -> None:
@@ -322,14 +377,18 @@ class WorkspaceIndex:
                     if real != full and self.locate(real) is None:
                         skip("link out of the workspace")
                         continue
-                    if len(result.entries) >= self.limits.max_files:
+                    if len(result.pending) >= self.limits.max_files:
                         result.truncated = True
                         break
-                    text = read_text(real, self.limits.max_file_bytes)
-                    if text is None:
-                        skip("binary, too large or unreadable")
-                        continue
-                    result.entries[real] = make_entry(real, rel, root, text)
+                    result.pending.append((real, rel, root))
+        return result
+
+    def scan(self) -> ScanResult:
+        """List and index every admitted file, in this thread (see also :func:`build`)."""
+        result = self.list_files()
+        for entry in index_files(result.pending, self.limits.max_file_bytes):
+            result.entries[entry.path] = entry
+        result.skipped["binary, too large or unreadable"] = len(result.pending) - len(result.entries)
         return result
 
     def install(self, result: ScanResult) -> None:
