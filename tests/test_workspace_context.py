@@ -19,6 +19,7 @@ from codestral_lsp.crossfile import (
 from codestral_lsp.definitions import extract_definitions, parse_imports
 from codestral_lsp.workspace_index import IndexLimits, WorkspaceIndex, exclude_matcher
 from lsprotocol import types
+from pytest_lsp import LanguageClient
 
 from tests.editor import CAPABILITIES, Editor, lsp_range, utf16_position
 from tests.fake_codestral import FakeCodestral, Script
@@ -394,3 +395,65 @@ async def test_context_workspace_false_sends_only_the_file(
     fake.enqueue(Script(text="It normalizes rows."))
     await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(4, 0, 6, 0)})
     assert "Definition of" not in last_user_message(fake)
+
+
+async def test_the_server_asks_to_watch_files_when_the_client_can_register(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    registered: list[types.RegistrationParams] = []
+
+    def hook(client: LanguageClient) -> None:
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def register(params: types.RegistrationParams) -> None:
+            registered.append(params)
+
+    workspace = types.WorkspaceClientCapabilities(
+        apply_edit=True,
+        configuration=True,
+        did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True),
+    )
+    capabilities = types.ClientCapabilities(workspace=workspace, window=CAPABILITIES.window)
+    editor = await start_in(
+        start_session, tmp_path, {"pkg/rows.py": ROWS}, capabilities=capabilities, before_initialize=hook
+    )
+    [params] = registered
+    [registration] = params.registrations
+    assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+    assert registration.register_options["watchers"][0]["globPattern"] == "**/*"  # type: ignore[index]
+    # a file created on disk and reported by the watcher is in the next prompt
+    write(editor.folder, {"pkg/extra.py": "def extra_step(x):\n    return x\n"})
+    editor.client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[
+                types.FileEvent(
+                    uri=(editor.folder / "pkg" / "extra.py").as_uri(), type=types.FileChangeType.Created
+                )
+            ]
+        )
+    )
+    assert (await editor.run("codestral.index", {"wait": True}))["files"] == 2
+    code = "from pkg.extra import extra_step\n\n\ndef f(x):\n    return extra_step(x)\n"
+    uri = editor.open("main.py", code)
+    fake.enqueue(Script(text="It steps."))
+    await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(3, 0, 5, 0)})
+    assert "Definition of `extra_step` from pkg/extra.py, line 1:" in last_user_message(fake)
+
+
+def test_the_recall_benchmark_counts_cross_file_calls_on_a_small_project(tmp_path: Path) -> None:
+    from bench.context_recall import js_calls, present, python_cases
+
+    write(
+        tmp_path,
+        {
+            "a.py": "from b import helper\n\ndef run(f):\n    f()\n    len([])\n    return helper(1)\n",
+            "b.py": "def helper(x):\n    return x\n\ndef f():\n    pass\n",
+        },
+    )
+    cases, _ = python_cases(tmp_path, [tmp_path / "a.py", tmp_path / "b.py"])
+    assert [(c.path.name, c.callees) for c in cases] == [("a.py", ["helper"])]  # not the parameter f
+    assert js_calls("const y = load(x); (z) => z(1); utils.each(a); other.thing();", {"utils"}) == [
+        "load",
+        "each",
+    ]
+    assert present("def helper(x):", "helper", "python")
+    assert present("export const load = (x) => x", "load", "javascript")
