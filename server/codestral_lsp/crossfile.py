@@ -78,10 +78,13 @@ def _used_names(code: str) -> tuple[list[str], list[tuple[str, ...]]]:
 
 
 def _current_entry(index: WorkspaceIndex, real: str, text: str, refresh: bool) -> FileEntry:
-    """The index's entry of the current file with the imports of ``text`` (its definitions
-    refreshed from the buffer only when ``refresh``: parsing on each keystroke costs too much)."""
+    """The index's entry of the current file. With ``refresh`` (actions) its imports are read from
+    ``text`` and changed buffers are indexed first; without (inline completion, on every
+    keystroke) the entry is used as last indexed, the file being parsed only if it has none."""
     index.refresh_dirty(skip=None if refresh else real)
     entry = index.files.get(real)
+    if entry is not None and not refresh:
+        return entry
     language = language_of(real)
     imports = tuple(parse_imports(language, text))
     if entry is None:

@@ -407,6 +407,7 @@ class WorkspaceIndex:
         for entry in self.files.values():
             self._add_names(entry)
         self._modules = self._folders = None
+        self._module_map()  # built now rather than during the first completion
         self.touched.clear()
         self.ready = True
 
