@@ -382,7 +382,8 @@ def table(results: list[Result]) -> str:
     d, s = DEFAULT.budget_tokens, SMALL_BUDGET_TOKENS
     out = [
         f"| project | files | selections | cross-file callees | recall @ {d:,} (old) | recall @ {s:,} (old) "
-        "| prompt build p50 / p99 | completion header p99 | index build (in process / in the background) | index memory "
+        "| prompt build p50 / p99 | completion header p99 "
+        "| index build (in process / in the background) | index memory "
         "| request delay while indexing p99 / max |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
