@@ -448,7 +448,9 @@ def write_markdown(text: str) -> None:
         "built. Completion header: the cross-file comment block of an inline completion at the "
         "end of the selection. Index build: in one process, and as the server does it (a worker "
         "process, in batches). Request delay: how late the event loop wakes while the server "
-        "indexes. Index memory: Python objects allocated by the index (tracemalloc).\n\n"
+        "indexes. Index memory: Python objects allocated by the index (tracemalloc). Measured on "
+        f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores shared with other work; targets: "
+        "≥ 90% (Python) and ≥ 80% (TS/JS) at the default budget.\n\n"
         f"{text}\n{MARK_END}\n"
     )
     if MARK_BEGIN in current:

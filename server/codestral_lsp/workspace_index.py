@@ -16,8 +16,10 @@ read the user's global excludes file, and an ignored folder is never entered (as
 ``!`` rule cannot bring back a file below an ignored folder).
 
 Open documents win over the disk: the server marks them dirty and :meth:`WorkspaceIndex.entry`
-re-reads them from the editor's buffer when they are next looked at. Scanning blocks: run
-:meth:`WorkspaceIndex.scan` in a thread and hand its result to :meth:`WorkspaceIndex.install`.
+re-reads them from the editor's buffer when they are next looked at. The server builds the index
+with :func:`build` (the walk in a thread, parsing in a worker process, results taken back in small
+batches) and hands the result to :meth:`WorkspaceIndex.install`; :meth:`WorkspaceIndex.scan` does
+it all in the calling thread (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -609,10 +611,4 @@ class WorkspaceIndex:
                 if originals or ref.reexport:
                     target = originals[0] if originals else name
                     found.extend(self.find_in(self.module_files(entry, ref), target, depth + 1))
-                elif entry.language == "python" and ref.level and not ref.names and ref.module:
-                    continue
-            if not found and entry.language == "python" and os.path.basename(path) == "__init__.py":
-                # `from pkg import submodule`: the submodule's own top-level definitions are not
-                # wanted here; a name defined in it is found through the fallback search.
-                continue
         return found
