@@ -21,7 +21,7 @@ from codestral_lsp.workspace_index import IndexLimits, WorkspaceIndex, exclude_m
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
-from tests.editor import CAPABILITIES, Editor, lsp_range, utf16_position
+from tests.editor import CAPABILITIES, Editor, OpenDocument, lsp_range, utf16_position
 from tests.fake_codestral import FakeCodestral, Script
 
 ROWS = '''"""Rows of a table."""
@@ -457,3 +457,29 @@ def test_the_recall_benchmark_counts_cross_file_calls_on_a_small_project(tmp_pat
     ]
     assert present("def helper(x):", "helper", "python")
     assert present("export const load = (x) => x", "load", "javascript")
+
+
+async def test_a_workspace_folder_added_later_is_indexed(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_in(start_session, tmp_path, {"a.py": "x = 1\n"})
+    other = tmp_path / "other"
+    write(other, {"pkg/rows.py": ROWS, "main.py": MAIN})
+    editor.client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=other.as_uri(), name="other")], removed=[]
+            )
+        )
+    )
+    assert (await editor.run("codestral.index", {"wait": True}))["files"] == 3
+    uri = (other / "main.py").as_uri()
+    editor.documents[uri] = OpenDocument(MAIN, 1, "python")
+    editor.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=MAIN)
+        )
+    )
+    fake.enqueue(Script(text="It normalizes rows."))
+    await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(4, 0, 6, 0)})
+    assert "Definition of `normalize_row` from pkg/rows.py, line 4:" in last_user_message(fake)

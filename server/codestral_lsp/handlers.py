@@ -275,6 +275,10 @@ def register(server: CodestralLanguageServer) -> None:
             ls.open_paths.pop(path, None)
             _reload(ls, path)  # the disk's version counts again
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders_changed(ls: CodestralLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        ls.start_index()  # (re)built for the new set of folders
+
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def files_changed(ls: CodestralLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
         index = ls.index
