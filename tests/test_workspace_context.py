@@ -9,7 +9,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from codestral_lsp.context import build_context
 from codestral_lsp.crossfile import (
+    assemble,
     completion_header,
     definitions_for,
     fit,
@@ -483,3 +485,33 @@ async def test_a_workspace_folder_added_later_is_indexed(
     fake.enqueue(Script(text="It normalizes rows."))
     await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(4, 0, 6, 0)})
     assert "Definition of `normalize_row` from pkg/rows.py, line 4:" in last_user_message(fake)
+
+
+async def test_a_new_context_exclude_setting_takes_files_out(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_in(start_session, tmp_path, {"pkg/rows.py": ROWS, "gen/rows_gen.py": ROWS})
+    assert (await editor.run("codestral.index", {"wait": True}))["files"] == 2
+    editor.client.set_configuration({"context": {"exclude": ["pkg/**"]}}, section="codestral")
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    uri = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It normalizes rows."))
+    await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(4, 0, 6, 0)})
+    assert (await editor.run("codestral.index", {"wait": True}))["files"] == 2  # gen/ and main.py
+    fake.enqueue(Script(text="It normalizes rows."))
+    await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(4, 0, 6, 0)})
+    # the import now leads to no indexed file: treated like a library's, not guessed at
+    assert "Definition of `normalize_row`" not in last_user_message(fake)
+
+
+def test_without_other_files_the_in_file_context_is_as_before() -> None:
+    lines = [f"line_{i} = {i}\n" for i in range(200)]
+    lines[100:103] = ["def f():\n", "    return line_1\n", "\n"]
+    selection = "".join(lines[100:102])
+    old = build_context(
+        lines, 100, 101, selection, language="python", path="m.py", budget_chars=700, nearby_lines=30
+    )
+    new, related = assemble(
+        lines, 100, 101, selection, [], language="python", path="m.py", budget_chars=700, nearby_lines=30
+    )
+    assert new == old and related == []
