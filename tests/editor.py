@@ -9,6 +9,7 @@ the server's — so a conversion bug on either side shows up.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
@@ -271,6 +272,7 @@ async def start_editor(
     capabilities: types.ClientCapabilities = CAPABILITIES,
     server_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
+    before_initialize: Callable[[LanguageClient], None] | None = None,
 ) -> Editor:
     """Start the real server (``python -m codestral_lsp``) and initialize a session with it
     (``env``: variables added to, or replacing, the server's environment)."""
@@ -288,6 +290,8 @@ async def start_editor(
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         return editor.apply_edit(params)
 
+    if before_initialize is not None:
+        before_initialize(client)
     result = await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities,

@@ -23,6 +23,7 @@ Mode = Literal["replace", "explain", "insertAfter", "tests", "review"]
 CANCEL_COMMAND = "codestral.cancel"
 USAGE_COMMAND = "codestral.usage"
 STATUS_COMMAND = "codestral.status"
+INDEX_COMMAND = "codestral.index"
 CUSTOM_COMMAND = "codestral.custom"
 CLEAR_REVIEW_COMMAND = "codestral.clearReview"
 MODELS_COMMAND = "codestral.models"

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from codestral_lsp.answer import extract_code
 from codestral_lsp.api import CodestralError, Completion
@@ -33,6 +34,7 @@ from codestral_lsp.api.errors import (
     ModelNotFoundError,
     PermissionDeniedError,
 )
+from codestral_lsp.crossfile import completion_header
 from codestral_lsp.fim import (
     CompletionCache,
     clean_completion,
@@ -198,9 +200,10 @@ class InlineCompleter:
             await asyncio.sleep(settings.completion.debounce_ms / 1000)
         prefix = trim_prefix(view.source[:offset], settings.completion.prefix_chars)
         suffix = trim_suffix(view.source[offset:], settings.completion.suffix_chars)
+        header = self.cross_file_header(uri, view.source, offset)
         try:
             async with asyncio.timeout(settings.completion.timeout):
-                text = await self._ask(model, prefix, suffix)
+                text = await self._ask(model, prefix, suffix, header)
         except TimeoutError:
             log.info("completion timed out after %s s", settings.completion.timeout)
             return None
@@ -209,7 +212,7 @@ class InlineCompleter:
                 return None
             try:  # switched to the chat fallback: this request is answered by it, not dropped
                 async with asyncio.timeout(settings.completion.timeout):
-                    text = await self._ask(model, prefix, suffix)
+                    text = await self._ask(model, prefix, suffix, header)
             except TimeoutError:
                 return None
             except CodestralError as again:
@@ -223,7 +226,21 @@ class InlineCompleter:
         self.cache.put(uri, view.source, offset, key, cleaned)
         return Suggestion(cleaned, position)
 
-    async def _ask(self, model: str, prefix: str, suffix: str) -> str | None:
+    def cross_file_header(self, uri: str, source: str, offset: int) -> str:
+        """Definitions from other files as a comment header (see :func:`completion_header`)."""
+        server = self._server
+        settings = server.settings
+        path = to_fs_path(uri)
+        if server.index is None or not settings.context.workspace or not path:
+            return ""
+        budget = int(settings.completion.context_tokens * settings.context.chars_per_token)
+        try:
+            return completion_header(server.index, path, source, offset, budget)
+        except Exception:  # context is a bonus: a bug here must not cost the completion
+            log.exception("cross-file context for completion failed")
+            return ""
+
+    async def _ask(self, model: str, prefix: str, suffix: str, header: str = "") -> str | None:
         """The raw completion, or ``None`` for an answer not worth offering."""
         settings = self._server.settings.completion
         client = self._server.completion_client()
@@ -232,27 +249,28 @@ class InlineCompleter:
                 model=model,
                 messages=[
                     Message("system", COMPLETION_SYSTEM_PROMPT),
-                    Message("user", f"{prefix}{CURSOR_MARK}{suffix}"),
+                    Message("user", f"{header}{prefix}{CURSOR_MARK}{suffix}"),
                 ],
                 temperature=0.0,
                 max_tokens=settings.max_tokens,
             )
             answer = await client.chat(request)
-            self._count(model, answer, len(COMPLETION_SYSTEM_PROMPT) + len(prefix) + len(suffix))
+            prompt_chars = len(COMPLETION_SYSTEM_PROMPT) + len(header) + len(prefix) + len(suffix)
+            self._count(model, answer, prompt_chars)
             if answer.truncated:
                 log.info("chat completion cut at completion.maxTokens: not offered")
                 return None
             return trim_echo(extract_code(answer.text).rstrip("\n"), prefix)
         fim = FimRequest(
             model=model,
-            prompt=prefix,
+            prompt=header + prefix,
             suffix=suffix,
             temperature=0.0,
             max_tokens=settings.max_tokens,
             stop=stop_sequences(prefix, suffix),
         )
         completion = await self._fill_in_middle(client, fim)
-        self._count(model, completion, len(prefix) + len(suffix))
+        self._count(model, completion, len(header) + len(prefix) + len(suffix))
         return completion.text
 
     def _count(self, model: str, completion: Completion, prompt_chars: int) -> None:

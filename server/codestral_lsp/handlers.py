@@ -6,19 +6,24 @@ A command's path: ``execute`` (here) → :func:`codestral_lsp.runner.run_action`
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
 import re
 from typing import Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.uris import to_fs_path
 
 from codestral_lsp.actions import (
     BUILTIN_ACTIONS,
     CANCEL_COMMAND,
     CLEAR_REVIEW_COMMAND,
     CUSTOM_COMMAND,
+    INDEX_COMMAND,
     MENU_ORDER,
     MODELS_COMMAND,
     STATUS_COMMAND,
@@ -219,6 +224,46 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
         raise JsonRpcInternalError(message=message) from None
 
 
+def _real(uri: str) -> str | None:
+    path = to_fs_path(uri)
+    return os.path.realpath(path) if path else None
+
+
+def _buffer_changed(ls: CodestralLanguageServer, uri: str) -> None:
+    """An open document changed: the index re-reads its buffer when it next needs it."""
+    path = _real(uri)
+    if ls.index is not None and path is not None:
+        ls.index.mark_dirty(path)
+
+
+def _reload(ls: CodestralLanguageServer, path: str) -> None:
+    """Read a file again from disk, in a thread (the index forgets it if it is gone)."""
+    index = ls.index
+    if index is None:
+        return
+    index.dirty.discard(path)
+
+    async def reload() -> None:
+        text = await asyncio.to_thread(index.read_again, path)
+        if path not in ls.open_paths:  # reopened meanwhile: its buffer counts
+            index.reloaded(path, text)
+
+    ls.index_background(reload(), "index-reload")
+
+
+async def _watch_files(ls: CodestralLanguageServer) -> None:
+    """Ask the client to tell us about file changes in the workspace (dynamic registration)."""
+    watcher = types.DidChangeWatchedFilesRegistrationOptions(
+        watchers=[types.FileSystemWatcher(glob_pattern="**/*")]
+    )
+    registration = types.Registration(
+        id="codestral-watched-files",
+        method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+        register_options=watcher,
+    )
+    await ls.client_register_capability_async(types.RegistrationParams(registrations=[registration]))
+
+
 def register(server: CodestralLanguageServer) -> None:
     """Register every feature and command on ``server``."""
 
@@ -230,8 +275,14 @@ def register(server: CodestralLanguageServer) -> None:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: CodestralLanguageServer, params: types.InitializedParams) -> None:
+        ls.index_wanted = True  # from the first settings read on, the index follows them
         await ls.reload_settings()
         ls.start_model_check()
+        ls.start_index()
+        if get_capability(
+            ls.client_capabilities, "workspace.did_change_watched_files.dynamic_registration", False
+        ):
+            ls.index_background(_watch_files(ls), "register-file-watcher")
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def configuration_changed(
@@ -254,9 +305,25 @@ def register(server: CodestralLanguageServer) -> None:
         ls.document_updated(uri)
         if moved:
             ls.send_review_diagnostics(uri)
+        _buffer_changed(ls, uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def document_opened(ls: CodestralLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        path = _real(params.text_document.uri)
+        if path is not None:
+            ls.open_paths[path] = params.text_document.uri
+        _buffer_changed(ls, params.text_document.uri)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def document_saved(ls: CodestralLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        _buffer_changed(ls, params.text_document.uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def document_closed(ls: CodestralLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        path = _real(params.text_document.uri)
+        if path is not None:
+            ls.open_paths.pop(path, None)
+            _reload(ls, path)  # the disk's version counts again
         if ls.reviews.clear(params.text_document.uri):
             ls.send_review_diagnostics(params.text_document.uri)
 
@@ -273,6 +340,26 @@ def register(server: CodestralLanguageServer) -> None:
         uri = params.text_document.uri
         items = ls.reviews.diagnostics(uri) if ls.pulls_diagnostics() else []
         return types.RelatedFullDocumentDiagnosticReport(items=items)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def folders_changed(ls: CodestralLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        ls.start_index()  # (re)built for the new set of folders
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def files_changed(ls: CodestralLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        index = ls.index
+        if index is None:
+            return
+        for change in params.changes:
+            path = _real(change.uri)
+            if path is None or path in ls.open_paths:
+                continue  # an open document's buffer wins over the disk
+            if change.type == types.FileChangeType.Deleted:
+                index.remove(path)
+                for known in [p for p in index.files if p.startswith(path + os.sep)]:
+                    index.remove(known)  # a deleted folder
+            else:
+                _reload(ls, path)
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=CODE_ACTION_KINDS)
@@ -324,6 +411,21 @@ def register(server: CodestralLanguageServer) -> None:
             "runningJobs": len(ls.jobs.jobs),
             "backgroundTasks": len(ls.jobs.background),
             "completionsInFlight": ls.completer.in_flight(),
+        }
+
+    @server.command(INDEX_COMMAND)
+    async def index_status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, object]:
+        wait = bool(raw and isinstance(raw[0], dict) and raw[0].get("wait"))
+        await ls.current_settings()
+        if wait:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ls.index_settled(), 60)
+        index = ls.index
+        return {
+            "enabled": index is not None,
+            "ready": bool(index and index.ready),
+            "files": len(index.files) if index else 0,
+            "definitions": sum(len(e.definitions) for e in index.files.values()) if index else 0,
         }
 
     @server.command(USAGE_COMMAND)

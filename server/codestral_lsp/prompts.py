@@ -8,9 +8,12 @@ holding the complete replacement of the selected lines, without elision — and
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codestral_lsp.context import CodeContext, Snippet
+from codestral_lsp.crossfile import RelatedPiece
+from codestral_lsp.definitions import language_of
 
 BASE = (
     "You are Codestral, an expert programmer working inside the user's code editor. "
@@ -128,8 +131,25 @@ def describe_diagnostics(context: CodeContext) -> str:
     return "\n".join(f"- {d.describe()}" for d in context.diagnostics)
 
 
-def user_message(context: CodeContext, task: str, instruction: str | None = None) -> str:
-    """The user message: file facts, context blocks by priority, diagnostics, task, selection."""
+def related_blocks(pieces: Sequence[RelatedPiece], language: str) -> str:
+    """Context from other files, each block labelled with where it is from."""
+    text = ""
+    for piece in pieces:
+        body = piece.text if piece.text.endswith("\n") else piece.text + "\n"
+        fence = fence_for(body)
+        tag = "markdown" if piece.kind == "instructions" else (language_of(piece.path) or language)
+        text += f"{piece.label()}:\n{fence}{tag}\n{body}{fence}\n\n"
+    return text
+
+
+def user_message(
+    context: CodeContext,
+    task: str,
+    instruction: str | None = None,
+    related: Sequence[RelatedPiece] = (),
+) -> str:
+    """The user message: file facts, context blocks by priority, diagnostics, context from other
+    files, task, selection."""
     language = context.language or ""
     text = f"File: {context.path or '(unsaved)'}\nLanguage: {language or 'unknown'}\n\n"
     text += _block("Imports and header of the file", context.imports, language)
@@ -139,6 +159,7 @@ def user_message(context: CodeContext, task: str, instruction: str | None = None
     diagnostics = describe_diagnostics(context)
     if diagnostics:
         text += f"Diagnostics reported in the selection:\n{diagnostics}\n\n"
+    text += related_blocks(related, language)
     if instruction:
         text += f"Instruction: {instruction}\n\n"
     text += f"{task}\n\n"

@@ -11,19 +11,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
 from codestral_lsp import delivery, review
 from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
-from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
+from codestral_lsp.context import CodeContext, DiagnosticInfo
+from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, related_pieces
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
@@ -52,16 +55,32 @@ def diagnostics_for(selection: Selection, diagnostics: tuple[types.Diagnostic, .
     ]
 
 
+def gather_related(server: CodestralLanguageServer, view: DocumentView, code: str) -> list[RelatedPiece]:
+    """Context from beyond the file (definitions, similar open code, instructions), unfitted."""
+    index = server.index
+    path = to_fs_path(view.uri)
+    if index is None or not server.settings.context.workspace or not path:
+        return []
+    documents = [
+        (p, d.source)
+        for uri, d in server.workspace.text_documents.items()
+        if (p := to_fs_path(uri)) and uri != view.uri
+    ]
+    return related_pieces(index, path, view.source, code, open_documents(index, documents, path))
+
+
 def make_context(
     server: CodestralLanguageServer, view: DocumentView, selection: Selection, args: ActionArgs
-) -> CodeContext:
-    """The context of a selection, within the configured budget."""
+) -> tuple[CodeContext, list[RelatedPiece]]:
+    """The context of a selection, within the configured budget: the in-file part first (it
+    leaves at most half of the budget to what other files offer), then the other files."""
     settings = server.settings.context
-    return build_context(
+    return assemble(
         view.lines,
         selection.first_line,
         selection.last_line,
         selection.text,
+        gather_related(server, view, selection.text),
         language=view.document.language_id or _language_from_path(view.uri),
         path=server.relative_path(view.uri),
         budget_chars=settings.budget_chars,
@@ -80,6 +99,7 @@ def make_request(
     context: CodeContext,
     args: ActionArgs,
     client: CodestralClient,
+    related: Sequence[RelatedPiece] = (),
 ) -> ChatRequest:
     """The chat request for an action: its system prompt, the context, and the selection."""
     settings = server.settings
@@ -92,13 +112,13 @@ def make_request(
             instruction=args.instruction or "",
         )
         task = render_template(spec.template, parts)
-        content = user_message(context, task)
+        content = user_message(context, task, related=related)
     elif spec.mode == "review":  # the selected lines numbered as the editor numbers them
         numbered = review.numbered(context.selection, context.first_line + 1)
         shown = dataclasses.replace(context, selection=numbered)
-        content = user_message(shown, spec.task)
+        content = user_message(shown, spec.task, related=related)
     else:
-        content = user_message(context, spec.task, args.instruction)
+        content = user_message(context, spec.task, args.instruction, related)
     prediction = None
     predict = settings.predicted_outputs
     if spec.rewrites and (predict is True or (predict == "auto" and client.endpoint.is_mistral)):
@@ -188,8 +208,8 @@ async def run_action(
         server.tell_user(types.MessageType.Error, str(error))
         return _status("failed", str(error))
 
-    context = make_context(server, view, selection, args)
-    request = make_request(server, spec, context, args, client)
+    context, related = make_context(server, view, selection, args)
+    request = make_request(server, spec, context, args, client, related)
     name = _name(spec)
     job, superseded = server.jobs.add(
         args.uri, spec.title, selection.range, request_id, read_only=spec.mode == "review"

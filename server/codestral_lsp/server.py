@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
+from codestral_lsp.workspace_index import WorkspaceIndex, build, indexing_executor
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +193,12 @@ class CodestralLanguageServer(LanguageServer):
         self._edit_locks: dict[str, asyncio.Lock] = {}
         self._document_events: dict[str, asyncio.Event] = {}
 
+        self.index: WorkspaceIndex | None = None
+        self.index_wanted = False  # set once initialized: the index follows the settings then
+        self._index_key: tuple[object, ...] | None = None
+        self._index_tasks: set[asyncio.Task[Any]] = set()
+        self.open_paths: dict[str, str] = {}  # real path → URI of the open documents
+
     # -- transport ---------------------------------------------------------------------------
 
     def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
@@ -341,6 +349,8 @@ class CodestralLanguageServer(LanguageServer):
         """Replace the settings from raw sources (lowest precedence first); report problems."""
         self.settings, problems = parse_settings(*sources)
         self.completer.settings_changed()
+        if self.index_wanted:
+            self.start_index()
         for problem in problems:
             self.tell_user(types.MessageType.Warning, problem)
 
@@ -433,9 +443,80 @@ class CodestralLanguageServer(LanguageServer):
             self._completion_client = client
         return client
 
+    # -- the workspace index ------------------------------------------------------------------
+
+    def workspace_folders(self) -> list[Path]:
+        """Every workspace folder (else the root), as paths."""
+        folders = [Path(p) for f in self.workspace.folders.values() if (p := to_fs_path(f.uri))]
+        root = self.workspace_root()
+        return folders or ([root] if root is not None else [])
+
+    def buffer_text(self, path: str) -> str | None:
+        """The editor's text of the open document at a real path, if it is open."""
+        uri = self.open_paths.get(path)
+        document = self.workspace.text_documents.get(uri) if uri else None
+        return document.source if document is not None else None
+
+    def start_index(self) -> None:
+        """(Re)build the workspace index in the background when what it depends on changed.
+
+        Never awaited by a request: until the scan is done, context uses what it has (the open
+        documents). The scan runs in a thread; its result is installed on the event loop.
+        """
+        self.index_wanted = True
+        settings = self.settings.context
+        folders = self.workspace_folders()
+        key = (settings.workspace, settings.exclude, tuple(folders))
+        if key == self._index_key:
+            return
+        self._index_key = key
+        if not settings.workspace or not folders:
+            self.index = None
+            return
+        index = WorkspaceIndex(folders, settings.exclude, buffer_text=self.buffer_text)
+        index.dirty.update(self.open_paths)
+        self.index = index
+        self.index_background(self._build_index(index), "workspace-index")
+
+    async def _build_index(self, index: WorkspaceIndex) -> None:
+        started = time.perf_counter()
+        executor = indexing_executor()
+        try:
+            result = await build(index, executor)
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        if self.index is index:
+            index.install(result)
+            log.info(
+                "indexed %d files in %.2f s (skipped: %s%s)",
+                len(index.files),
+                time.perf_counter() - started,
+                result.skipped or "none",
+                "; stopped at the file limit" if result.truncated else "",
+            )
+
+    def index_background(self, coroutine: Any, name: str) -> None:
+        """Run index work as a tracked task (failures logged, cancelled at shutdown)."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._index_tasks.add(task)
+
+        def finished(done: asyncio.Task[Any]) -> None:
+            self._index_tasks.discard(done)
+            if not done.cancelled() and done.exception() is not None:
+                log.error("%s failed", name, exc_info=done.exception())
+
+        task.add_done_callback(finished)
+
+    async def index_settled(self) -> None:
+        """Wait for the index work under way (for tests and benchmarks)."""
+        while self._index_tasks:
+            await asyncio.wait(list(self._index_tasks))
+
     async def close(self) -> None:
         """Cancel every job and close the connection pool (at shutdown)."""
         self.jobs.cancel(reason="the server is shutting down")
+        for task in list(self._index_tasks):
+            task.cancel()
         for client in (self._client, self._completion_client):
             if client is not None:
                 await client.aclose()

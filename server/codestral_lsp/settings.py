@@ -82,6 +82,17 @@ class ContextSettings:
     nearby_lines: int = field(
         default=30, metadata=_meta("Lines above and below the selection to offer.", 0, 1000)
     )
+    workspace: bool = field(
+        default=True,
+        metadata=_meta(
+            "Also give the model definitions from other files of the workspace that the code uses, "
+            "similar code from other open files, and the project's instructions."
+        ),
+    )
+    exclude: tuple[str, ...] = field(
+        default=(),
+        metadata=_meta("Globs of workspace files never read for context (.gitignore'd ones never are)."),
+    )
 
     @property
     def budget_chars(self) -> int:
@@ -146,6 +157,15 @@ class CompletionSettings:
     )
     prefix_chars: int = field(default=6000, metadata=_meta("Code before the cursor sent.", 0, 400000))
     suffix_chars: int = field(default=2000, metadata=_meta("Code after the cursor sent.", 0, 400000))
+    context_tokens: int = field(
+        default=400,
+        metadata=_meta(
+            "Estimated tokens of definitions from other files put, as comments, before the code "
+            "(0: none; needs context.workspace).",
+            0,
+            8000,
+        ),
+    )
     timeout: float = field(default=5.0, metadata=_meta("Seconds allowed for one completion.", 0.1, 120))
     chat_fallback: bool = field(
         default=False,
