@@ -315,7 +315,8 @@ async def test_more_actions_than_connections_wait_their_turn(editor: Editor, fak
     deadline = time.monotonic() + 30
     while waiting() < count - 32 and time.monotonic() < deadline:
         await editor.sync()  # a round trip: the server's notifications so far have arrived
-    assert waiting() == count - 32
+    # (one more may have waited briefly behind the start-up's models request)
+    assert count - 32 <= waiting() <= count - 32 + 1
     assert len(fake.completion_requests()) == 32  # the others wait, they do not fail
     for gate in gates:
         gate.open()
