@@ -284,7 +284,8 @@ async def test_a_prompt_slower_to_read_than_the_keepalive_interval_succeeds_with
 
 
 def numbered_lines(count: int) -> str:
-    return "".join(f"total_{i} = total_{i - 1} + {i} * {i}\n" for i in range(1, count + 1))
+    """Lines of the same width (so the calibration's tokens per line hold for any count)."""
+    return "".join(f"total_{i:05d} = total_{i - 1:05d} + {i:05d} * 3\n" for i in range(1, count + 1))
 
 
 def calibrate(llamacpp: LlamaCpp) -> tuple[float, float]:

@@ -192,7 +192,11 @@ await step("5. Edit Selection… from the palette asks once for the instruction"
   await page.keyboard.press("Enter");
   await page.waitForSelector(".monaco-editor .view-lines >> text=NAME = \"circle\"", { timeout: 30000 });
   // asked once: no second input box comes up
-  seen.askedAgain = await page.locator(".quick-input-widget input").isVisible();
+  // asked once: the input goes away (a second prompt would stay, waiting for the user)
+  seen.askedAgain = await page
+    .locator(".quick-input-widget")
+    .waitFor({ state: "hidden", timeout: 5000 })
+    .then(() => false, () => true);
   await save();
 });
 
