@@ -297,6 +297,7 @@ def test_review_findings_are_problems_with_fix_this_on_the_lightbulb(
     assert "[Ln 6" in seen["problemsPanel"], seen["problemsPanel"]
     assert any("Codestral: Fix this" in item for item in seen["Codestral: Fix this"]), seen
     assert message not in seen["problemsAfterFix"]
+    assert seen["toastsAfterFix"] == [], "a finished job's progress notification stayed"
     chats = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]
     assert message in chats[-1].prompt_text() and "response_format" not in chats[-1].body
     assert (workspace / "shapes.py").read_text() == SOURCE.replace("pi = 3.14", "pi = math.pi")

@@ -167,6 +167,14 @@ if (scenario === "review") {
     await page.waitForSelector(".monaco-editor .view-lines >> text=pi = math.pi", { timeout: 30000 });
     await problems.first().waitFor({ state: "detached", timeout: 15000 });
     seen.problemsAfterFix = await page.locator(".markers-panel").innerText();
+    // the progress notifications of the finished jobs close
+    const toasts = page.locator(".notification-toast", { hasText: "Codestral" });
+    try {
+      await page.waitForFunction(() => !document.querySelector(".notification-toast"), null, { timeout: 15000 });
+    } catch {
+      // seen below
+    }
+    seen.toastsAfterFix = await toasts.allInnerTexts();
     await page.screenshot({ path: `${shots}-review-fixed.png` });
     await save();
   });
