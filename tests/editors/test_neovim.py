@@ -478,3 +478,61 @@ def test_no_ghost_text_stays_after_escape(session: Session) -> None:
     while time.monotonic() < deadline:
         assert ghost(nvim) == [], "ghost text appeared in normal mode"
     assert "# late" not in nvim.screen()
+
+
+# -- review: findings as diagnostics ---------------------------------------------------------
+
+
+def codestral_diagnostics(nvim: Neovim, line: int) -> list[dict[str, Any]]:
+    """The diagnostics Neovim holds on ``line`` (1-based) whose source is codestral."""
+    found: list[dict[str, Any]] = nvim.eval_lua(
+        f"vim.tbl_map(function(d) return {{source = d.source, message = d.message, lnum = d.lnum}} end, "
+        f"vim.tbl_filter(function(d) return d.source == 'codestral' end, vim.diagnostic.get(0, {{lnum = {line - 1}}})))"
+    )
+    return found
+
+
+def sign_on(screen: str, code: str) -> str:
+    """The sign column (first two cells) of the screen row showing ``code``."""
+    row = next(r for r in screen.splitlines() if code in r)
+    return row[:2].strip()
+
+
+def test_review_findings_show_on_their_line_with_fix_this_and_clear(session: Session) -> None:
+    message = "Use math.pi, not 3.14."
+    finding = {"line": 6, "severity": "warning", "message": message}
+    session.fake.enqueue(Script(text=json.dumps({"findings": [finding]}), chunk_size=9))
+    nvim = session.start()
+    session.attached()
+    nvim.keys("5G", "V", "3j")
+    nvim.type(":CodestralReview")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "shown", done
+    # Neovim (virtual text off by default since 0.11) puts a W sign in the gutter of line 6
+    # and W:1 in the status line; Ctrl-W d on that line opens the message in a float.
+    screen = nvim.wait_screen(lambda s: sign_on(s, "pi = 3.14") == "W", "the finding's sign on line 6")
+    assert sign_on(screen, "result = pi") == "" and "W:1" in screen.splitlines()[-2]
+    nvim.keys("Escape", "6G")
+    nvim.keys("C-w", "d")
+    screen = nvim.wait_screen(message, "the finding in the diagnostic float")
+    nvim.save("review")
+    rows = screen.splitlines()
+    assert "Diagnostics:" in rows[6]  # the float opens under line 6 (its source shows only "if_many")
+    nvim.keys("j", "k")  # the float closes when the cursor moves
+    nvim.wait(lambda: message not in nvim.screen(), "the float to close")
+    assert codestral_diagnostics(nvim, 6) == [{"source": "codestral", "message": message, "lnum": 5}]
+    assert codestral_diagnostics(nvim, 7) == []
+    [request] = session.fake.completion_requests()
+    assert request.body["response_format"] == {"type": "json_object"}
+    assert session.buffer() == SOURCE
+    # The code-action menu on that line offers the quick fix.
+    nvim.keys("6G", "g", "r", "a")
+    menu = nvim.wait_screen("Codestral: Fix this", "Fix this in the code-action menu")
+    assert menu_number(menu, "Codestral: Fix this")
+    nvim.keys("Escape")
+    nvim.wait(lambda: "Codestral: Fix this" not in nvim.screen(), "the menu to close")
+    nvim.command("CodestralClearReview")
+    nvim.wait(lambda: codestral_diagnostics(nvim, 6) == [], "the finding to be cleared")
+    nvim.wait_screen(lambda s: sign_on(s, "pi = 3.14") == "" and "W:1" not in s, "the sign to go")
+    assert session.buffer() == SOURCE

@@ -257,3 +257,48 @@ def test_the_server_is_found_as_python_tools_find_theirs() -> None:
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "# fail 0" in run.stdout
+
+
+def test_review_findings_are_problems_with_fix_this_on_the_lightbulb(
+    fake: FakeCodestral, code_server: tuple[str, Path, Path]
+) -> None:
+    """Review Selection from the palette: the finding is counted in the status bar, listed in the
+    Problems panel and squiggled on its line; the lightbulb there offers "Codestral: Fix this",
+    which fixes the line, and the finding goes."""
+    url, workspace, server_log = code_server
+    message = "Use math.pi, not 3.14."
+    finding = json.dumps({"findings": [{"line": 6, "severity": "warning", "message": message}]})
+
+    def answer(request: RecordedRequest) -> Script:
+        # The review asks in JSON mode (again if the first ask came before the server started);
+        # the fix is an ordinary chat request.
+        if request.body.get("response_format") == {"type": "json_object"}:
+            return Script(text=finding, chunk_size=9)
+        return Script(text="```python\n        pi = math.pi\n```")
+
+    fake.responder = answer
+    shots = ARTIFACTS / "vscode-review"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "editors" / "vscode" / "test" / "ui.mjs"), url, str(shots), "review"],
+        env=env,
+        cwd=CACHE / "playwright",
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    log = server_log.read_text() if server_log.exists() else "(no server log)"
+    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
+    seen = json.loads(Path(f"{shots}-seen.json").read_text())
+    assert seen["problem"] is True and "Warnings: 1" in seen["statusProblems"], seen
+    assert message in seen["problemsPanel"] and "codestral" in seen["problemsPanel"], seen["problemsPanel"]
+    assert "[Ln 6" in seen["problemsPanel"], seen["problemsPanel"]
+    assert any("Codestral: Fix this" in item for item in seen["Codestral: Fix this"]), seen
+    assert message not in seen["problemsAfterFix"]
+    assert seen["toastsAfterFix"] == [], "a finished job's progress notification stayed"
+    chats = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]
+    assert message in chats[-1].prompt_text() and "response_format" not in chats[-1].body
+    assert (workspace / "shapes.py").read_text() == SOURCE.replace("pi = 3.14", "pi = math.pi")
+    shutil.copyfile(f"{shots}-review.png", ROOT / "editors" / "screenshots" / "vscode-review.png")

@@ -23,5 +23,5 @@ if [ ! -d "$cache/playwright/node_modules/playwright-core" ]; then
 fi
 # The extension: its runtime dependencies, then the .vsix.
 (cd "$here/.." && npm ci --omit=dev --silent --no-audit --no-fund)
-(cd "$here/.." && npx --yes @vscode/vsce@4 package --allow-missing-repository -o "$cache/codestral-lsp.vsix" >/dev/null)
+(cd "$here/.." && npx --yes @vscode/vsce@4 package --allow-missing-repository --no-rewrite-relative-links -o "$cache/codestral-lsp.vsix" >/dev/null)
 echo "$cache"

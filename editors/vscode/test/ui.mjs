@@ -10,6 +10,7 @@
 //  5. "Codestral: Edit Selection…" from the palette asks for the instruction once, then edits;
 //  6. typing shows ghost text from fill-in-the-middle; Tab accepts it;
 //  7. "Codestral: Generate Tests for Selection" writes tests/test_shapes.py and opens it.
+// Scenario "review": Review Selection → a problem on line 6 → lightbulb "Codestral: Fix this".
 // Waits on UI state only. Screenshots of each step are written next to <png>.
 // Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <png-prefix>
 import { createRequire } from "node:module";
@@ -69,7 +70,7 @@ async function selectLines(first, last) {
 }
 
 /** Open the lightbulb menu and pick `label`; until the servers have started, ask again. */
-async function pickCodeAction(label, prepare) {
+async function pickCodeAction(label, prepare, whenShown = async () => {}) {
   for (let attempt = 0; attempt < 20; attempt++) {
     await prepare();
     await page.keyboard.press("Control+.");
@@ -77,6 +78,7 @@ async function pickCodeAction(label, prepare) {
     try {
       await item.first().waitFor({ state: "visible", timeout: 3000 });
       seen[label] = await page.getByRole("option").allInnerTexts();
+      await whenShown();
       await item.first().click();
       return;
     } catch {
@@ -130,6 +132,55 @@ if (scenario === "unreachable") {
   writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
   await browser.close();
   process.exit(seen.error ? 0 : 1);
+}
+
+if (scenario === "review") {
+  // Review Selection from the palette: the finding is a problem on its line, and the
+  // lightbulb there offers "Codestral: Fix this", which fixes it.
+  const message = "Use math.pi, not 3.14.";
+  const problems = page.locator(".markers-panel", { hasText: message });
+  await step("Review Selection from the palette; the finding shows in the Problems panel", async () => {
+    for (let attempt = 0; attempt < 10 && !seen.problem; attempt++) {
+      await selectLines(5, 8);
+      await runFromPalette("Codestral: Review Selection (findings as diagnostics)");
+      try {
+        // the status bar counts the problem; until the server has started, the command does nothing
+        await page.locator(".statusbar-item[id='status.problems']", { hasText: "1" }).waitFor({ timeout: 15000 });
+        seen.problem = true;
+      } catch {
+        // ask again
+      }
+    }
+    seen.statusProblems = await page.locator(".statusbar-item[id='status.problems']").getAttribute("aria-label");
+    await page.keyboard.press("Control+Shift+M");
+    await problems.first().waitFor({ state: "visible", timeout: 10000 });
+    seen.problemsPanel = await page.locator(".markers-panel").innerText();
+  });
+  await step("the lightbulb on line 6 offers Codestral: Fix this", async () => {
+    await pickCodeAction("Codestral: Fix this", async () => {
+      await goToLine(6);
+      await page.locator(".monaco-editor .squiggly-warning").first().waitFor({ timeout: 10000 });
+    }, () => page.screenshot({ path: `${shots}-review.png` }));
+    seen.squiggle = true;
+  });
+  await step("Fix this fixes the line and the finding goes", async () => {
+    await page.waitForSelector(".monaco-editor .view-lines >> text=pi = math.pi", { timeout: 30000 });
+    await problems.first().waitFor({ state: "detached", timeout: 15000 });
+    seen.problemsAfterFix = await page.locator(".markers-panel").innerText();
+    // the progress notifications of the finished jobs close
+    const toasts = page.locator(".notification-toast", { hasText: "Codestral" });
+    try {
+      await page.waitForFunction(() => !document.querySelector(".notification-toast"), null, { timeout: 15000 });
+    } catch {
+      // seen below
+    }
+    seen.toastsAfterFix = await toasts.allInnerTexts();
+    await page.screenshot({ path: `${shots}-review-fixed.png` });
+    await save();
+  });
+  writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
+  await browser.close();
+  process.exit(0);
 }
 
 await step("1. lightbulb → Codestral: Refactor on lines 5-8", () =>
