@@ -335,7 +335,7 @@ def test_review_findings_are_flymake_diagnostics_with_fix_this(fake: FakeCodestr
     emacs.pick_code_action("Codestral: Review")
     emacs.wait(lambda: "codestral: Use math.pi, not 3.14." in (emacs.eval_json(DIAGNOSTICS) or []), "the finding")
     emacs.capture("review")
-    emacs.keys("C-g", "M-<", *["C-n"] * 5)  # the cursor on line 6, where the finding is
+    emacs.keys("C-g", "M-<", *["C-n"] * 5, "M-m")  # the cursor on the finding, in line 6's code
     fake.enqueue(Script(text="```python\n        pi = math.pi\n```"))
     emacs.pick_code_action("Codestral: Fix this")
     emacs.wait(lambda: "pi = math.pi" in emacs.buffer(), "the fix to land")
