@@ -219,8 +219,8 @@ def js_cases(root: Path, files: list[Path]) -> list[Selection]:
         imported = {a or b for a, b in _JS_IMPORTED.findall(text)}
         index = 0
         while index < len(lines):
-            match = _JS_DEF.search(lines[index])
-            if match is None or (lines[index].startswith((" ", "\t")) and "function" not in lines[index]):
+            found = _JS_DEF.search(lines[index])
+            if found is None or (lines[index].startswith((" ", "\t")) and "function" not in lines[index]):
                 index += 1
                 continue
             end, opened = _brace_end(lines, index)

@@ -286,7 +286,7 @@ async def start_editor(
     editor = Editor(client, fake, folder)
     _fix_code_action_union(client)
 
-    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    @client.feature(types.WORKSPACE_APPLY_EDIT)  # type: ignore[untyped-decorator]  # pygls: unannotated
     def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
         return editor.apply_edit(params)
 

@@ -52,7 +52,7 @@ def texts(result: types.InlineCompletionList | list[Any] | None) -> list[str]:
     if result is None:
         return []
     items = result.items if isinstance(result, types.InlineCompletionList) else result
-    return [i.insert_text for i in items]
+    return [i.insert_text if isinstance(i.insert_text, str) else i.insert_text.value for i in items]
 
 
 async def test_a_completion_request_has_the_right_shape(

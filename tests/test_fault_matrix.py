@@ -9,6 +9,7 @@ import email.utils
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from lsprotocol import types
@@ -171,7 +172,7 @@ FAILURES: list[tuple[str, list[Script], str]] = [
 ]
 
 # Answers that ended for another reason than "stop": kept for the user, never applied.
-INCOMPLETE: list[tuple[str | None, dict[str, bool], str]] = [
+INCOMPLETE: list[tuple[str | None, dict[str, Any], str]] = [
     ("length", {}, "cut off at maxTokens"),
     ("model_length", {}, "cut off at the model's context length"),
     ("content_filter", {}, "content filter"),
@@ -268,7 +269,7 @@ async def test_failures(
 
 @pytest.mark.parametrize(("reason", "options", "words"), INCOMPLETE, ids=[str(i[0]) for i in INCOMPLETE])
 async def test_an_answer_that_did_not_stop_is_kept_not_applied(
-    editor: Editor, fake: FakeCodestral, reason: str | None, options: dict[str, bool], words: str
+    editor: Editor, fake: FakeCodestral, reason: str | None, options: dict[str, Any], words: str
 ) -> None:
     uri = editor.open("t.py", CODE)
     fake.enqueue(Script(text=ANSWER, finish_reason=reason, **options))

@@ -55,6 +55,7 @@ async def test_server_advertises_its_commands_and_action_kinds(editor: Editor) -
         "codestral.usage",
     } <= commands
     kinds = result.code_action_provider.code_action_kinds
+    assert kinds is not None
     assert "quickfix" in kinds and "refactor.rewrite" in kinds
 
 
@@ -72,6 +73,7 @@ async def test_refactor_rewrites_exactly_the_selection(editor: Editor, fake: Fak
     assert result["status"] == "applied"
     assert editor.text(uri) == PYTHON.replace('"Hello, " + name', 'f"Hello, {name}"')
     [applied] = editor.edits
+    assert applied.edit.document_changes is not None
     [document_edit] = applied.edit.document_changes
     assert document_edit.text_document.version == 1
     assert applied.label == "Codestral: Refactor"
@@ -93,7 +95,9 @@ async def test_a_one_line_change_in_a_long_selection_is_a_one_line_edit(
     changed[20] = "    value_20 = compute(20) * 2\n"
     fake.enqueue(Script(text=fenced("".join(changed)), chunk_size=50))
     await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(1, 0, 41, 0)})
-    [document_edit] = editor.edits[0].edit.document_changes
+    changes = editor.edits[0].edit.document_changes
+    assert changes is not None
+    [document_edit] = changes
     [edit] = document_edit.edits
     assert edit.range.start.line == edit.range.end.line == 21
     assert edit.new_text == " * 2"
@@ -187,6 +191,7 @@ async def test_fix_sends_the_diagnostics_and_is_offered_as_a_quick_fix(
     [fix] = await editor.code_actions(uri, range_of(7, 0, 7, 0), diagnostics=[diagnostic])
     assert fix.kind == types.CodeActionKind.QuickFix and fix.command.command == "codestral.fix"
     fake.enqueue(Script(text=fenced("        log.info(message)\n")))
+    assert fix.command is not None and fix.command.arguments is not None
     result = await editor.run(fix.command.command, *fix.command.arguments)
     assert result["status"] == "applied"
     assert "        log.info(message)\n" in editor.text(uri) and "print(" not in editor.text(uri)
@@ -238,7 +243,7 @@ async def test_a_client_without_progress_or_document_changes_still_gets_the_edit
     assert result["status"] == "applied"
     assert editor.text(uri).endswith("        return 2\n")
     [applied] = editor.edits
-    assert applied.edit.document_changes is None and list(applied.edit.changes) == [uri]
+    assert applied.edit.document_changes is None and list(applied.edit.changes or {}) == [uri]
     assert editor.client.progress_reports == {}
 
 

@@ -11,7 +11,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from tests.editor import Editor, lsp_range
+from tests.editor import CAPABILITIES, Editor, lsp_range
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
 CODE = "def first():\n    return 1\n\n\ndef second():\n    return 2\n"
@@ -408,3 +408,47 @@ async def test_an_answer_that_cannot_be_saved_is_still_returned_and_said(
     [warning] = editor.message_texts(types.MessageType.Warning)
     assert "could not be saved to a file" in warning and "in the command result" in warning
     assert editor.message_texts(types.MessageType.Error) == []
+
+
+async def test_a_settings_change_while_a_job_streams_does_not_change_that_job(
+    fake: FakeCodestral, start_session: Callable[..., Awaitable[Editor]]
+) -> None:
+    """A job keeps the settings it started with: its cut-off message and its price."""
+    started = {"maxTokens": 50, "prices": {"codestral-latest": {"input": 1.0, "output": 2.0}}}
+    changed = {"maxTokens": 999, "prices": {"codestral-latest": {"input": 10.0, "output": 10.0}}}
+    pushing = types.ClientCapabilities(  # settings pushed: applied as the notification is handled
+        workspace=types.WorkspaceClientCapabilities(
+            apply_edit=True, workspace_edit=CAPABILITIES.workspace.workspace_edit
+        ),
+        window=CAPABILITIES.window,
+        text_document=CAPABILITIES.text_document,
+    )
+    editor = await start_session(capabilities=pushing, initialization_options=started)
+    uri = editor.open("m.py", CODE)
+    gate = Gate()
+    fake.enqueue(
+        Script(
+            text=NEW_SECOND,
+            chunk_size=5,
+            hold_after_chunks=2,
+            gate=gate,
+            finish_reason="length",
+            usage=(1000, 200),
+        )
+    )
+    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": SECOND}))
+    await wait_for(gate.reached)
+    editor.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=changed))
+    await editor.sync()
+    gate.open()
+    result = await running
+    assert result["status"] == "kept" and editor.text(uri) == CODE
+    assert result["message"].startswith("The answer was cut off at maxTokens (50), so it was not applied")
+    assert any("maxTokens (50)" in text for text in editor.message_texts(types.MessageType.Warning))
+    assert result["usage"]["estimatedCostUsd"] == pytest.approx((1000 * 1.0 + 200 * 2.0) / 1e6)
+    session = await editor.run("codestral.usage")
+    assert session["estimatedCostUsd"] == pytest.approx((1000 * 1.0 + 200 * 2.0) / 1e6)
+    # The change did arrive: the next job asks with it.
+    fake.enqueue(Script(text="It returns 2."))
+    await editor.run("codestral.explain", {"uri": uri, "range": SECOND})
+    assert fake.completion_requests()[-1].body["max_tokens"] == 999

@@ -113,7 +113,10 @@ async def test_user_defined_actions_are_offered_and_run(
     by_title = {a.title: a for a in actions}
     assert {"Codestral: Add type hints", "Codestral: Usage example", "Codestral: Review"} <= set(by_title)
     hints = by_title["Codestral: Add type hints"].command
-    assert hints.command == "codestral.custom" and hints.arguments[0]["action"] == "typehints"
+    assert hints is not None and hints.arguments is not None
+    argument = hints.arguments[0]
+    assert isinstance(argument, dict)
+    assert hints.command == "codestral.custom" and argument["action"] == "typehints"
 
     fake.enqueue(Script(text="```python\ndef add(a: int, b: int) -> int:\n    return a + b\n```"))
     await editor.run(hints.command, *hints.arguments)

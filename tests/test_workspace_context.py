@@ -405,7 +405,7 @@ async def test_the_server_asks_to_watch_files_when_the_client_can_register(
     registered: list[types.RegistrationParams] = []
 
     def hook(client: LanguageClient) -> None:
-        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)  # type: ignore[untyped-decorator]  # pygls: unannotated
         def register(params: types.RegistrationParams) -> None:
             registered.append(params)
 

@@ -46,6 +46,7 @@ from codestral_lsp.fim import (
     trim_suffix,
 )
 from codestral_lsp.prompts import COMPLETION_SYSTEM_PROMPT, CURSOR_MARK
+from codestral_lsp.settings import Settings
 from codestral_lsp.usage import usage_or_estimate
 
 if TYPE_CHECKING:
@@ -162,13 +163,13 @@ class InlineCompleter:
 
     async def suggest(self, uri: str, position: types.Position, explicit: bool) -> Suggestion | None:
         """A suggestion at ``position``, or ``None``; never raises for API failures."""
-        settings = self._server.settings.completion
-        if not settings.enabled or self.disabled_reason is not None:
+        settings = self._server.settings  # this request's snapshot: every stage below reads it
+        if not settings.completion.enabled or self.disabled_reason is not None:
             return None
         older = self._in_flight.pop(uri, None)
         if older is not None and not older.done():
             older.cancel()
-        work = asyncio.create_task(self._suggest(uri, position, explicit), name=f"complete {uri}")
+        work = asyncio.create_task(self._suggest(settings, uri, position, explicit), name=f"complete {uri}")
         self._in_flight[uri] = work
         try:
             return await work
@@ -182,9 +183,10 @@ class InlineCompleter:
             if self._in_flight.get(uri) is work:
                 del self._in_flight[uri]
 
-    async def _suggest(self, uri: str, position: types.Position, explicit: bool) -> Suggestion | None:
+    async def _suggest(
+        self, settings: Settings, uri: str, position: types.Position, explicit: bool
+    ) -> Suggestion | None:
         server = self._server
-        settings = server.settings
         view = server.open_document_view(uri)
         if view is None:
             return None
@@ -200,23 +202,23 @@ class InlineCompleter:
             await asyncio.sleep(settings.completion.debounce_ms / 1000)
         prefix = trim_prefix(view.source[:offset], settings.completion.prefix_chars)
         suffix = trim_suffix(view.source[offset:], settings.completion.suffix_chars)
-        header = self.cross_file_header(uri, view.source, offset)
+        header = self.cross_file_header(uri, view.source, offset, settings)
         try:
             async with asyncio.timeout(settings.completion.timeout):
-                text = await self._ask(model, prefix, suffix, header)
+                text = await self._ask(settings, model, prefix, suffix, header)
         except TimeoutError:
             log.info("completion timed out after %s s", settings.completion.timeout)
             return None
         except CodestralError as error:
-            if not self._failed(error, explicit):
+            if not self._failed(settings, error, explicit):
                 return None
             try:  # switched to the chat fallback: this request is answered by it, not dropped
                 async with asyncio.timeout(settings.completion.timeout):
-                    text = await self._ask(model, prefix, suffix, header)
+                    text = await self._ask(settings, model, prefix, suffix, header)
             except TimeoutError:
                 return None
             except CodestralError as again:
-                self._failed(again, explicit)
+                self._failed(settings, again, explicit)
                 return None
         if text is None:
             return None
@@ -226,10 +228,10 @@ class InlineCompleter:
         self.cache.put(uri, view.source, offset, key, cleaned)
         return Suggestion(cleaned, position)
 
-    def cross_file_header(self, uri: str, source: str, offset: int) -> str:
-        """Definitions from other files as a comment header (see :func:`completion_header`)."""
+    def cross_file_header(self, uri: str, source: str, offset: int, settings: Settings) -> str:
+        """Definitions from other files as a comment header (see :func:`completion_header`);
+        ``settings`` is the request's snapshot."""
         server = self._server
-        settings = server.settings
         path = to_fs_path(uri)
         if server.index is None or not settings.context.workspace or not path:
             return ""
@@ -240,10 +242,12 @@ class InlineCompleter:
             log.exception("cross-file context for completion failed")
             return ""
 
-    async def _ask(self, model: str, prefix: str, suffix: str, header: str = "") -> str | None:
+    async def _ask(
+        self, snapshot: Settings, model: str, prefix: str, suffix: str, header: str = ""
+    ) -> str | None:
         """The raw completion, or ``None`` for an answer not worth offering."""
-        settings = self._server.settings.completion
-        client = self._server.completion_client()
+        settings = snapshot.completion
+        client = self._server.completion_client(snapshot)
         if self.use_chat:
             request = ChatRequest(
                 model=model,
@@ -256,7 +260,7 @@ class InlineCompleter:
             )
             answer = await client.chat(request)
             prompt_chars = len(COMPLETION_SYSTEM_PROMPT) + len(header) + len(prefix) + len(suffix)
-            self._count(model, answer, prompt_chars)
+            self._count(snapshot, model, answer, prompt_chars)
             if answer.truncated:
                 log.info("chat completion cut at completion.maxTokens: not offered")
                 return None
@@ -269,29 +273,30 @@ class InlineCompleter:
             max_tokens=settings.max_tokens,
             stop=stop_sequences(prefix, suffix),
         )
-        completion = await self._fill_in_middle(client, fim)
-        self._count(model, completion, len(header) + len(prefix) + len(suffix))
+        completion = await self._fill_in_middle(client, fim, snapshot)
+        self._count(snapshot, model, completion, len(header) + len(prefix) + len(suffix))
         return completion.text
 
-    def _count(self, model: str, completion: Completion, prompt_chars: int) -> None:
+    def _count(self, settings: Settings, model: str, completion: Completion, prompt_chars: int) -> None:
         """Add a completion's tokens to the session's usage (estimated when the API sent none)."""
-        settings = self._server.settings
         usage, estimated = usage_or_estimate(
             completion.usage, prompt_chars, len(completion.text), settings.context.chars_per_token
         )
         self._server.usage.add(usage, settings.price_for(model), estimated, kind="completion", model=model)
 
-    def _candidates(self, client: CodestralClient) -> tuple[FimDialect, ...]:
-        configured = self._server.settings.completion.api
+    def _candidates(self, client: CodestralClient, settings: Settings) -> tuple[FimDialect, ...]:
+        configured = settings.completion.api
         return candidate_dialects(configured, client, self.dialects.get(client.endpoint.base_url))
 
-    async def _fill_in_middle(self, client: CodestralClient, request: FimRequest) -> Completion:
+    async def _fill_in_middle(
+        self, client: CodestralClient, request: FimRequest, settings: Settings
+    ) -> Completion:
         """Ask in the known dialect, or probe them in turn (see module docstring)."""
-        return await fill_in_middle(client, request, self._candidates(client), self.dialects)
+        return await fill_in_middle(client, request, self._candidates(client, settings), self.dialects)
 
-    def _failed(self, error: CodestralError, explicit: bool) -> bool:
+    def _failed(self, snapshot: Settings, error: CodestralError, explicit: bool) -> bool:
         """Report a failure; True when it switched to the chat fallback (ask again now)."""
-        settings = self._server.settings.completion
+        settings = snapshot.completion
         no_fim = isinstance(error, NoFimEndpoint | FimRefused) or (
             isinstance(error, ModelNotFoundError | BadRequestError) and not self.use_chat
         )

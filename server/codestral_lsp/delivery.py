@@ -37,6 +37,7 @@ from codestral_lsp.project_files import (
     read_regular,
     real,
 )
+from codestral_lsp.settings import Settings
 from codestral_lsp.shapes import Plan, plan_rewrite
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ def plan_for(
 
 async def deliver(
     server: CodestralLanguageServer,
+    settings: Settings,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -81,16 +83,17 @@ async def deliver(
 
     A rewrite's answer goes through :func:`codestral_lsp.shapes.plan_rewrite`: an answer that
     cannot be mapped exactly onto the selection is kept, with the reason, never applied.
+    ``settings`` is the job's snapshot (the limits the answer was asked with).
     """
     if spec.mode == "explain":
-        cut = server.settings.max_tokens if completion.finish_reason == "length" else None
+        cut = settings.max_tokens if completion.finish_reason == "length" else None
         return await show_markdown(server, spec, view.uri, completion.text, cut_at=cut)
     if completion.finish_reason == "length":
         return await keep_answer(
             server,
             view,
             completion.text,
-            f"The answer was cut off at maxTokens ({server.settings.max_tokens}), so it was not applied; "
+            f"The answer was cut off at maxTokens ({settings.max_tokens}), so it was not applied; "
             f"raise the maxTokens setting or select less code.",
         )
     why = completion.why_incomplete()

@@ -194,13 +194,13 @@ def offered_actions(
 async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]) -> dict[str, Any]:
     """Run an action command; bad arguments answer InvalidParams and tell the user why."""
     request_id = server.protocol.msg_id
-    await server.current_settings()
+    settings = await server.current_settings()  # the job's snapshot, read once
     try:
         args = parse_action_args(command, list(raw))
         if command == CUSTOM_COMMAND:
-            action = server.settings.action(args.action or "")
+            action = settings.action(args.action or "")
             if action is None:
-                known = ", ".join(a.id for a in server.settings.actions) or "none defined"
+                known = ", ".join(a.id for a in settings.actions) or "none defined"
                 raise ArgumentError(
                     f"There is no action {args.action!r} in the codestral.actions setting (known: {known})."
                 )
@@ -209,7 +209,7 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
             spec = BUILTIN_ACTIONS[command.removeprefix("codestral.")]
             if spec.id == "fix" and not args.diagnostics:
                 spec = UNDIAGNOSED_FIX
-        return await run_action(server, spec, args, request_id)
+        return await run_action(server, spec, args, request_id, settings)
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
         raise JsonRpcInvalidParams(message=str(error)) from None

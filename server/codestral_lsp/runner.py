@@ -30,6 +30,7 @@ from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, rela
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
+from codestral_lsp.settings import Settings
 from codestral_lsp.usage import describe_tokens, usage_or_estimate
 
 if TYPE_CHECKING:
@@ -55,11 +56,13 @@ def diagnostics_for(selection: Selection, diagnostics: tuple[types.Diagnostic, .
     ]
 
 
-def gather_related(server: CodestralLanguageServer, view: DocumentView, code: str) -> list[RelatedPiece]:
+def gather_related(
+    server: CodestralLanguageServer, settings: Settings, view: DocumentView, code: str
+) -> list[RelatedPiece]:
     """Context from beyond the file (definitions, similar open code, instructions), unfitted."""
     index = server.index
     path = to_fs_path(view.uri)
-    if index is None or not server.settings.context.workspace or not path:
+    if index is None or not settings.context.workspace or not path:
         return []
     documents = [
         (p, d.source)
@@ -70,21 +73,24 @@ def gather_related(server: CodestralLanguageServer, view: DocumentView, code: st
 
 
 def make_context(
-    server: CodestralLanguageServer, view: DocumentView, selection: Selection, args: ActionArgs
+    server: CodestralLanguageServer,
+    settings: Settings,
+    view: DocumentView,
+    selection: Selection,
+    args: ActionArgs,
 ) -> tuple[CodeContext, list[RelatedPiece]]:
     """The context of a selection, within the configured budget: the in-file part first (it
     leaves at most half of the budget to what other files offer), then the other files."""
-    settings = server.settings.context
     return assemble(
         view.lines,
         selection.first_line,
         selection.last_line,
         selection.text,
-        gather_related(server, view, selection.text),
+        gather_related(server, settings, view, selection.text),
         language=view.document.language_id or _language_from_path(view.uri),
         path=server.relative_path(view.uri),
-        budget_chars=settings.budget_chars,
-        nearby_lines=settings.nearby_lines,
+        budget_chars=settings.context.budget_chars,
+        nearby_lines=settings.context.nearby_lines,
         diagnostics=diagnostics_for(selection, args.diagnostics),
     )
 
@@ -94,7 +100,7 @@ def _language_from_path(uri: str) -> str:
 
 
 def make_request(
-    server: CodestralLanguageServer,
+    settings: Settings,
     spec: ActionSpec,
     context: CodeContext,
     args: ActionArgs,
@@ -102,7 +108,6 @@ def make_request(
     related: Sequence[RelatedPiece] = (),
 ) -> ChatRequest:
     """The chat request for an action: its system prompt, the context, and the selection."""
-    settings = server.settings
     if spec.template is not None:
         parts = PromptParts(
             selection=context.selection,
@@ -193,9 +198,12 @@ def _status(status: str, message: str, **extra: Any) -> dict[str, Any]:
 
 
 async def run_action(
-    server: CodestralLanguageServer, spec: ActionSpec, args: ActionArgs, request_id: Any
+    server: CodestralLanguageServer, spec: ActionSpec, args: ActionArgs, request_id: Any, settings: Settings
 ) -> dict[str, Any]:
-    """Run one action to its end; see the module docstring. Raises only :class:`ArgumentError`."""
+    """Run one action to its end; see the module docstring. Raises only :class:`ArgumentError`.
+
+    ``settings`` is the job's snapshot: every stage reads it, never ``server.settings``, so a
+    settings change while the answer streams does not change this job's limits or price."""
     view = server.document_view(args.uri)
     selection = view.selection(args.range)
     if not selection.text.strip():
@@ -203,13 +211,13 @@ async def run_action(
     if spec.needs_instruction and not args.instruction:
         raise ArgumentError(f'{_name(spec)} needs an "instruction" saying what to change.')
     try:
-        client = server.api_client()
+        client = server.api_client(settings)
     except CodestralError as error:
         server.tell_user(types.MessageType.Error, str(error))
         return _status("failed", str(error))
 
-    context, related = make_context(server, view, selection, args)
-    request = make_request(server, spec, context, args, client, related)
+    context, related = make_context(server, settings, view, selection, args)
+    request = make_request(settings, spec, context, args, client, related)
     name = _name(spec)
     job, superseded = server.jobs.add(
         args.uri, spec.title, selection.range, request_id, read_only=spec.mode == "review"
@@ -222,7 +230,7 @@ async def run_action(
         )
     progress = JobProgress(server, spec.title, on_cancel=lambda: job.cancel("cancelled from the editor"))
     outcome = "failed"
-    chars_per_token = server.settings.context.chars_per_token
+    chars_per_token = settings.context.chars_per_token
     # What has happened so far, read by the cancel and failure paths: the request being asked,
     # how much of its answer arrived, and the finished answer once there is one.
     state = _JobState(asked=request, received=Received())
@@ -242,20 +250,20 @@ async def run_action(
                 completion.usage, state.prompt_chars, len(completion.text), chars_per_token
             )
             cost = server.usage.add(
-                usage, server.settings.price_for(state.asked.model), estimated, model=state.asked.model
+                usage, settings.price_for(state.asked.model), estimated, model=state.asked.model
             )
             costs.append((usage, cost, estimated))
-            retry = _elision_retry(server, spec, view, selection, args, state.asked, completion, len(costs))
+            retry = _elision_retry(settings, spec, view, selection, args, state.asked, completion, len(costs))
             if retry is None:
                 break
             progress.report("the answer left out code; asking again for all of it…", force=True)
             state.asked, state.received = retry, Received()
         state.answer = completion
         if spec.mode == "review":
-            result = deliver_review(server, job, selection, completion)
+            result = deliver_review(server, settings, job, selection, completion)
         else:
             result = await delivery.deliver(
-                server, spec, job, view, selection, completion, args.instruction or ""
+                server, settings, spec, job, view, selection, completion, args.instruction or ""
             )
         total = Usage(
             prompt_tokens=sum(u.prompt_tokens for u, _, _ in costs),
@@ -299,7 +307,7 @@ async def run_action(
                 outcome = f"cancelled{why}; the change was not confirmed"
                 return {**kept, "status": "cancelled"}
             spent, extra = _count_unfinished(
-                server, state.asked.model, state.prompt_chars, state.received, chars_per_token
+                server, settings, state.asked.model, state.prompt_chars, state.received, chars_per_token
             )
             outcome = f"cancelled{why}; nothing was changed{spent}"
             return _status("cancelled", f"{name} cancelled{why}; nothing was changed.", **extra)
@@ -307,7 +315,7 @@ async def run_action(
         return result
     except CodestralError as error:
         spent, extra = _count_unfinished(
-            server, state.asked.model, state.prompt_chars, state.received, chars_per_token
+            server, settings, state.asked.model, state.prompt_chars, state.received, chars_per_token
         )
         outcome = f"failed: {error}{spent}"
         server.tell_user(types.MessageType.Error, f"{spec.title} failed: {error}")
@@ -340,7 +348,11 @@ class _JobState:
 
 
 def deliver_review(
-    server: CodestralLanguageServer, job: Any, selection: Selection, completion: Completion
+    server: CodestralLanguageServer,
+    settings: Settings,
+    job: Any,
+    selection: Selection,
+    completion: Completion,
 ) -> dict[str, Any]:
     """Publish a review's findings as diagnostics on the document as it is now; a bad answer,
     or code changed under the review, gives one sentence and publishes nothing."""
@@ -349,7 +361,7 @@ def deliver_review(
     try:
         if completion.truncated:
             raise review.ReviewError(
-                f"The review was cut off at maxTokens ({server.settings.max_tokens}), so nothing was "
+                f"The review was cut off at maxTokens ({settings.max_tokens}), so nothing was "
                 "published; raise the maxTokens setting or select less code."
             )
         if view is None or job.conflicted:
@@ -378,7 +390,7 @@ FIRMER = (
 
 
 def _elision_retry(
-    server: CodestralLanguageServer,
+    settings: Settings,
     spec: ActionSpec,
     view: DocumentView,
     selection: Selection,
@@ -389,7 +401,7 @@ def _elision_retry(
 ) -> ChatRequest | None:
     """The one follow-up request for a rewrite whose answer elided code, if ``retryOnElision``
     allows it; ``None`` otherwise (then the answer is delivered — kept, with its reason)."""
-    if asked > 1 or not spec.rewrites or completion.truncated or not server.settings.retry_on_elision:
+    if asked > 1 or not spec.rewrites or completion.truncated or not settings.retry_on_elision:
         return None
     plan = delivery.plan_for(spec, view, selection, completion.text, args.instruction or "")
     if not plan.elided:
@@ -411,7 +423,12 @@ def _usage_json(usage: Usage, cost: float, estimated: bool, model: str) -> dict[
 
 
 def _count_unfinished(
-    server: CodestralLanguageServer, model: str, prompt_chars: int, received: Received, chars_per_token: float
+    server: CodestralLanguageServer,
+    settings: Settings,
+    model: str,
+    prompt_chars: int,
+    received: Received,
+    chars_per_token: float,
 ) -> tuple[str, dict[str, Any]]:
     """Count a cancelled or failed job whose answer had started: tokens were spent (estimated,
     as the API reports usage only at the end). Returns `` (about N tokens (estimated))`` for the
@@ -419,5 +436,5 @@ def _count_unfinished(
     if received.chars == 0:
         return "", {}
     usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
-    cost = server.usage.add(usage, server.settings.price_for(model), True, kind="unfinished", model=model)
+    cost = server.usage.add(usage, settings.price_for(model), True, kind="unfinished", model=model)
     return f" ({describe_tokens(usage, cost, True, model)})", {"usage": _usage_json(usage, cost, True, model)}

@@ -379,12 +379,13 @@ class CodestralLanguageServer(LanguageServer):
                 self.settings_ready.set()
         return self.settings
 
-    def api_client(self) -> CodestralClient:
-        """The client for the current settings (rebuilt when they change what it depends on).
+    def api_client(self, settings: Settings | None = None) -> CodestralClient:
+        """The client for ``settings`` (a job's snapshot; the current settings by default),
+        rebuilt when they change what it depends on.
 
         Raises :class:`~codestral_lsp.api.CodestralError` when the endpoint cannot be used.
         """
-        s = self.settings
+        s = settings if settings is not None else self.settings
         config = (s.base_url, s.api_key_env, s.timeouts, s.retry)
         if self._client is None or config != self._client_config:
             endpoint = resolve_endpoint(self.env, s.base_url, s.api_key_env)
@@ -427,11 +428,13 @@ class CodestralLanguageServer(LanguageServer):
                 self._model_warnings.add(problem)
                 self.tell_user(types.MessageType.Warning, problem)
 
-    def completion_client(self) -> CodestralClient:
+    def completion_client(self, settings: Settings | None = None) -> CodestralClient:
         """A client for inline completion: the same endpoint, shorter limits, no retries
-        (a completion that is late is worthless: the user has typed on)."""
-        chat = self.api_client()
-        limit = self.settings.completion.timeout
+        (a completion that is late is worthless: the user has typed on). ``settings`` as for
+        :meth:`api_client`."""
+        s = settings if settings is not None else self.settings
+        chat = self.api_client(s)
+        limit = s.completion.timeout
         timeouts = Timeouts(
             connect=min(chat.timeouts.connect, limit), first_byte=limit, idle=min(chat.timeouts.idle, limit)
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 STORED = Path(__file__).with_name("openapi_schemas.json")
@@ -18,7 +18,8 @@ BASE_URI = "urn:mistral-openapi"
 @cache
 def _registry() -> Registry:
     document = json.loads(STORED.read_text(encoding="utf-8"))
-    return Registry().with_resource(BASE_URI, Resource(contents=document, specification=DRAFT202012))
+    registry: Registry = Registry().with_resource(BASE_URI, DRAFT202012.create_resource(document))
+    return registry
 
 
 @cache
