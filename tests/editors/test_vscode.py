@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,27 @@ def wait_until_listening(process: subprocess.Popen[str]) -> None:
             threading.Thread(target=process.stdout.read, daemon=True).start()
             return
     raise RuntimeError("code-server exited before listening")
+
+
+def drive(url: str, server_log: Path, name: str, scenario: str = "session", before_check: Any = None) -> dict[str, Any]:
+    """Run editors/vscode/test/ui.mjs on one scenario; return what it saw (``<name>-seen.json``)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = ARTIFACTS / name
+    run = subprocess.run(
+        [str(NODE), str(ROOT / "editors" / "vscode" / "test" / "ui.mjs"), url, str(shots), scenario],
+        env={**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")},
+        cwd=CACHE / "playwright",
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    if before_check is not None:
+        before_check()
+    log = server_log.read_text() if server_log.exists() else "(no server log)"
+    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
+    seen: dict[str, Any] = json.loads(Path(f"{shots}-seen.json").read_text())
+    return seen
 
 
 @pytest.fixture
@@ -158,23 +180,8 @@ def test_a_session_as_a_user_drives_it(fake: FakeCodestral, code_server: tuple[s
         return chat.pop(0)
 
     fake.responder = answer
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    seen = drive(url, server_log, "vscode", before_check=slow.open)
     shots = ARTIFACTS / "vscode"
-    driver = ROOT / "editors" / "vscode" / "test" / "ui.mjs"
-    env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
-    run = subprocess.run(
-        [str(NODE), str(driver), url, str(shots)],
-        env=env,
-        cwd=CACHE / "playwright",
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    slow.open()
-    log = server_log.read_text() if server_log.exists() else "(no server log)"
-    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
-    seen = json.loads(Path(f"{shots}-seen.json").read_text())
 
     # 1. the refactoring landed and was saved
     refactored = SOURCE.replace(
@@ -223,21 +230,7 @@ def test_an_unreachable_api_is_one_plain_notification(
     """With the API down, Document Selection ends in one notification saying what happened and
     what to check; the code is untouched."""
     url, workspace, server_log = code_server
-    shots = ARTIFACTS / "vscode-unreachable"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
-    run = subprocess.run(
-        [str(NODE), str(ROOT / "editors" / "vscode" / "test" / "ui.mjs"), url, str(shots), "unreachable"],
-        env=env,
-        cwd=CACHE / "playwright",
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    log = server_log.read_text() if server_log.exists() else "(no server log)"
-    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
-    seen = json.loads(Path(f"{shots}-seen.json").read_text())
+    seen = drive(url, server_log, "vscode-unreachable", "unreachable")
     assert "Could not reach http://127.0.0.1:" in seen["error"]
     assert "Check the network, or baseUrl" in seen["error"]
     assert seen["errorToasts"] == 1, "the failure was said more than once"
@@ -277,21 +270,8 @@ def test_review_findings_are_problems_with_fix_this_on_the_lightbulb(
         return Script(text="```python\n        pi = math.pi\n```")
 
     fake.responder = answer
+    seen = drive(url, server_log, "vscode-review", "review")
     shots = ARTIFACTS / "vscode-review"
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")}
-    run = subprocess.run(
-        [str(NODE), str(ROOT / "editors" / "vscode" / "test" / "ui.mjs"), url, str(shots), "review"],
-        env=env,
-        cwd=CACHE / "playwright",
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    log = server_log.read_text() if server_log.exists() else "(no server log)"
-    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
-    seen = json.loads(Path(f"{shots}-seen.json").read_text())
     assert seen["problem"] is True and "Warnings: 1" in seen["statusProblems"], seen
     assert message in seen["problemsPanel"] and "codestral" in seen["problemsPanel"], seen["problemsPanel"]
     assert "[Ln 6" in seen["problemsPanel"], seen["problemsPanel"]
@@ -301,4 +281,5 @@ def test_review_findings_are_problems_with_fix_this_on_the_lightbulb(
     chats = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]
     assert message in chats[-1].prompt_text() and "response_format" not in chats[-1].body
     assert (workspace / "shapes.py").read_text() == SOURCE.replace("pi = 3.14", "pi = math.pi")
-    shutil.copyfile(f"{shots}-review.png", ROOT / "editors" / "screenshots" / "vscode-review.png")
+    if os.environ.get("CODESTRAL_SCREENSHOTS"):  # refresh the README's picture on request
+        shutil.copyfile(f"{shots}-review.png", ROOT / "editors" / "screenshots" / "vscode-review.png")
