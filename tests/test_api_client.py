@@ -693,8 +693,10 @@ async def test_more_requests_than_connections_wait_their_turn(fake: FakeCodestra
     notices: list[RetryNotice] = []
     tasks = [asyncio.create_task(collect(client, chat(), notices)) for _ in range(count)]
     assert await asyncio.to_thread(fake.wait_for_completion_requests, MAX_CONCURRENT_REQUESTS)
-    while len(notices) < count - MAX_CONCURRENT_REQUESTS:
-        await asyncio.sleep(0)  # let the remaining tasks reach the queue (no time passes)
+    for _ in range(10_000):  # let the remaining tasks reach the queue (no time passes; bounded)
+        if len(notices) >= count - MAX_CONCURRENT_REQUESTS:
+            break
+        await asyncio.sleep(0)
     assert all("already running" in n.describe() for n in notices)
     assert len(fake.completion_requests()) == MAX_CONCURRENT_REQUESTS
     for gate in gates:

@@ -18,13 +18,21 @@ RequestKind = Literal["action", "completion", "unfinished"]
 
 @dataclass
 class ModelTotals:
-    """What one model has used this session."""
+    """Requests, tokens and cost counted together: for the session, and for each model."""
 
     requests: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
     estimated_cost_usd: float = 0.0
     priced: bool = True
+
+    def add(self, usage: Usage, cost: float, priced: bool) -> None:
+        """Count one request."""
+        self.requests += 1
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.estimated_cost_usd += cost
+        self.priced = self.priced and priced
 
     def as_result(self) -> dict[str, object]:
         """The JSON shape of one entry of ``codestral.usage``'s ``byModel``."""
@@ -41,16 +49,10 @@ class ModelTotals:
 class UsageTotals:
     """Running totals for the session (what ``codestral.usage`` returns)."""
 
-    requests: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    estimated_cost_usd: float = 0.0
-    estimated_tokens: bool = False
-    actions: int = 0
-    inline_completions: int = 0
-    unfinished_actions: int = 0
-    estimated_requests: int = 0
+    total: ModelTotals = field(default_factory=ModelTotals)
     by_model: dict[str, ModelTotals] = field(default_factory=dict)
+    by_kind: dict[RequestKind, int] = field(default_factory=dict)
+    estimated_requests: int = 0
 
     def add(
         self,
@@ -64,38 +66,20 @@ class UsageTotals:
         cost = 0.0
         if price is not None:
             cost = (usage.prompt_tokens * price.input + usage.completion_tokens * price.output) / 1e6
-        per_model = self.by_model.setdefault(model or "(unnamed)", ModelTotals())
-        per_model.requests += 1
-        per_model.prompt_tokens += usage.prompt_tokens
-        per_model.completion_tokens += usage.completion_tokens
-        per_model.estimated_cost_usd += cost
-        per_model.priced = per_model.priced and price is not None
-        self.requests += 1
-        self.prompt_tokens += usage.prompt_tokens
-        self.completion_tokens += usage.completion_tokens
-        self.estimated_cost_usd += cost
-        self.estimated_tokens = self.estimated_tokens or estimated
+        self.total.add(usage, cost, priced=True)  # the session's cost counts the priced models
+        self.by_model.setdefault(model or "(unnamed)", ModelTotals()).add(usage, cost, price is not None)
+        self.by_kind[kind] = self.by_kind.get(kind, 0) + 1
         self.estimated_requests += int(estimated)
-        if kind == "completion":
-            self.inline_completions += 1
-        elif kind == "unfinished":
-            self.unfinished_actions += 1
-        else:
-            self.actions += 1
         return cost
 
     def as_result(self) -> dict[str, object]:
         """The JSON shape of ``codestral.usage``."""
         return {
-            "requests": self.requests,
-            "promptTokens": self.prompt_tokens,
-            "completionTokens": self.completion_tokens,
-            "totalTokens": self.prompt_tokens + self.completion_tokens,
-            "estimatedCostUsd": round(self.estimated_cost_usd, 6),
-            "tokensEstimated": self.estimated_tokens,
-            "actions": self.actions,
-            "inlineCompletions": self.inline_completions,
-            "unfinishedActions": self.unfinished_actions,
+            **self.total.as_result(),
+            "tokensEstimated": self.estimated_requests > 0,
+            "actions": self.by_kind.get("action", 0),
+            "inlineCompletions": self.by_kind.get("completion", 0),
+            "unfinishedActions": self.by_kind.get("unfinished", 0),
             "estimatedRequests": self.estimated_requests,
             "byModel": {name: totals.as_result() for name, totals in sorted(self.by_model.items())},
         }
