@@ -25,7 +25,7 @@ from codestral_lsp.api.client import KEEPALIVE_CONNECTIONS
 
 from bench import answers
 from bench.lsp_client import RawLspClient
-from tests.fake_codestral import FakeCodestral, Script
+from fake_codestral import FakeCodestral, Script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"

@@ -1,1 +1,1 @@
-"""Test suite for codestral-lsp (also makes ``python -m tests.fake_codestral`` work)."""
+"""Test suite for codestral-lsp (a package, so tests import ``tests.editor`` and each other)."""

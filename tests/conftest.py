@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.fake_codestral import FakeCodestral
+from fake_codestral import FakeCodestral
 
 if TYPE_CHECKING:
     from tests.editor import Editor

@@ -17,8 +17,8 @@ from typing import Any, Union
 from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from fake_codestral import FakeCodestral
 from tests.conftest import CANARY_KEY
-from tests.fake_codestral import FakeCodestral
 
 
 def lines_of(text: str) -> list[str]:

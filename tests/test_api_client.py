@@ -35,8 +35,8 @@ from codestral_lsp.api.errors import (
 )
 from codestral_lsp.api.types import RetryPolicy, Timeouts
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.conftest import CANARY_KEY
-from tests.fake_codestral import FakeCodestral, Gate, Script
 
 FAST_RETRY = RetryPolicy(max_attempts=4, initial_delay=0.01, max_delay=2.0, total_seconds=10.0)
 

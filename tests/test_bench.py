@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.fake_codestral import environment_without_keys
+from fake_codestral import environment_without_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 

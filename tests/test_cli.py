@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from fake_codestral import FakeCodestral, environment_without_keys
 from tests.conftest import CANARY_KEY
-from tests.fake_codestral import FakeCodestral, environment_without_keys
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

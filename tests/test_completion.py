@@ -10,8 +10,8 @@ import pytest
 from codestral_lsp.fim import CompletionCache, clean_completion, stop_sequences, trim_prefix, trim_suffix
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.editor import CAPABILITIES, Editor, utf16_position
-from tests.fake_codestral import FakeCodestral, Gate, Script
 
 INLINE = types.ClientCapabilities(
     workspace=CAPABILITIES.workspace,

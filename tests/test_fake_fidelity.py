@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fake_codestral import FakeCodestral, Script
-from tests.fake_codestral.extract_schemas import STORED, extract
-from tests.fake_codestral.schemas import violations
+from fake_codestral import FakeCodestral, Script
+from fake_codestral.extract_schemas import STORED, extract
+from fake_codestral.schemas import violations
 
 OPENAPI = Path(__file__).resolve().parents[2] / "shared" / "mistral-openapi.yaml"
 

@@ -15,9 +15,9 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.conftest import CANARY_KEY
 from tests.editor import Editor, OpenDocument, lsp_range
-from tests.fake_codestral import FakeCodestral, Gate, Script
 
 CODE = "def total(items):\n    s = 0\n    for i in items:\n        s += i\n    return s\n"
 BODY = lsp_range(1, 0, 5, 0)

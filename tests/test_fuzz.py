@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from fake_codestral import FakeCodestral, Script
 from tests.conftest import CANARY_KEY
 from tests.editor import Editor, lines_of, lsp_range, start_editor, utf16_offset
-from tests.fake_codestral import FakeCodestral, Script
 
 # A variable a hostile workspace might name with apiKeyEnv; it must never be sent.
 OTHER_SECRET = "aws-secret-Hq83nVb20XkLp"

@@ -11,8 +11,8 @@ from codestral_lsp.settings import DEFAULT_PRICES, Price, parse_settings
 from codestral_lsp.usage import UsageTotals, describe_tokens
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script
 from tests.editor import Editor, lsp_range
-from tests.fake_codestral import FakeCodestral, Script
 
 CODE = "def f(x):\n    return x + 1\n"
 ALL = lsp_range(0, 0, 2, 0)

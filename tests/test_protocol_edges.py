@@ -16,8 +16,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.editor import CAPABILITIES, Editor, lsp_range, start_editor, utf16_position
-from tests.fake_codestral import FakeCodestral, Gate, Script
 from tests.test_completion import INLINE, inline, texts
 
 CODE = "def first():\n    return 1\n\n\ndef second():\n    return 2\n"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script
 from tests.editor import CAPABILITIES, Editor, lines_of, lsp_range, utf16_position
-from tests.fake_codestral import FakeCodestral, Script
 
 # CRLF, a tab, and an emoji before the code a finding points at: columns must be UTF-16.
 CODE = (

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script, environment_without_keys
+from fake_codestral.server import DEFAULT_MODELS
 from tests.conftest import CANARY_KEY
 from tests.editor import Editor, lsp_range, start_editor
-from tests.fake_codestral import FakeCodestral, Script, environment_without_keys
-from tests.fake_codestral.server import DEFAULT_MODELS
 
 CODE = "def f(x):\n    return x + 1\n"
 

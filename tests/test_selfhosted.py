@@ -21,9 +21,9 @@ from codestral_lsp.api.client import (
 from codestral_lsp.api.errors import ApiError, ErrorBody
 from codestral_lsp.fim import endpoint_missing, trim_echo
 
+from fake_codestral import FakeCodestral, Script, environment_without_keys
 from tests.conftest import CANARY_KEY
 from tests.editor import Editor, lsp_range
-from tests.fake_codestral import FakeCodestral, Script, environment_without_keys
 
 CODE = "def area(r):\n    return 3.14 * r * r\n"
 

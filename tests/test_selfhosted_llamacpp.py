@@ -24,9 +24,9 @@ import httpx
 import pytest
 from lsprotocol import types
 
+from fake_codestral import environment_without_keys
 from tests.editor import CAPABILITIES, Editor, lsp_range, start_editor, utf16_position
 from tests.editors.needs import require_tool
-from tests.fake_codestral import environment_without_keys
 
 pytestmark = pytest.mark.selfhosted
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script
 from tests.editor import Editor, lsp_range, range_of
-from tests.fake_codestral import FakeCodestral, Script
 
 PYTHON = """import os
 from pathlib import Path

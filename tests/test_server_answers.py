@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script
 from tests.answer_shapes import CASES, Case, Kept
 from tests.editor import Editor, lsp_range
-from tests.fake_codestral import FakeCodestral, Script
 
 END_TO_END = [
     "py-echo-header",

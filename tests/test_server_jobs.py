@@ -11,8 +11,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.editor import CAPABILITIES, Editor, lsp_range
-from tests.fake_codestral import FakeCodestral, Gate, Script
 
 CODE = "def first():\n    return 1\n\n\ndef second():\n    return 2\n"
 SECOND = lsp_range(4, 0, 6, 0)

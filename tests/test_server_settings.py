@@ -10,8 +10,8 @@ import pytest
 from codestral_lsp.settings import Settings
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script
 from tests.editor import CAPABILITIES, Editor, lsp_range, range_of
-from tests.fake_codestral import FakeCodestral, Script
 
 CODE = "def add(a, b):\n    return a + b\n"
 ALL = lsp_range(0, 0, 2, 0)

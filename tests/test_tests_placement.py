@@ -19,8 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lsprotocol import types
 
+from fake_codestral import FakeCodestral, Script
 from tests.editor import Editor, lsp_range, start_editor
-from tests.fake_codestral import FakeCodestral, Script
 
 CODE = "def add(a, b):\n    return a + b\n"
 TESTS = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"

@@ -23,8 +23,8 @@ from codestral_lsp.workspace_index import IndexLimits, WorkspaceIndex, exclude_m
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from fake_codestral import FakeCodestral, Script
 from tests.editor import CAPABILITIES, Editor, OpenDocument, lsp_range, utf16_position
-from tests.fake_codestral import FakeCodestral, Script
 
 ROWS = '''"""Rows of a table."""
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from codestral_lsp.placement import test_file_for as expected_test_file
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.conftest import CANARY_KEY
 from tests.editors.emacs_session import EmacsSession
-from tests.fake_codestral import FakeCodestral, Gate, Script
 
 SOURCE = """import math
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
+from fake_codestral import FakeCodestral, Gate, Script
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.editors.tmux_nvim import ROOT, Neovim
-from tests.fake_codestral import FakeCodestral, Gate, Script
 
 PLUGIN = ROOT / "editors" / "neovim"
 SOURCE = """import os

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
+from fake_codestral import FakeCodestral, Gate, RecordedRequest, Script
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.editors.test_neovim import REFACTORED, SOURCE
-from tests.fake_codestral import FakeCodestral, Gate, RecordedRequest, Script
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("CODESTRAL_EDITORS_CACHE", Path.home() / ".cache" / "codestral-editors"))

@@ -2,10 +2,10 @@
 
 It frames SSE exactly as the API does, answers with the API's error bodies and headers, records
 every request and validates each body against the API's OpenAPI schemas. Tests script what it
-answers; ``python -m tests.fake_codestral --port 8787`` runs it by hand.
+answers; ``python -m fake_codestral --port 8787`` runs it by hand.
 """
 
-from tests.fake_codestral.server import (
+from fake_codestral.server import (
     FakeCodestral,
     Gate,
     RecordedRequest,

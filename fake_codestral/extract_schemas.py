@@ -4,9 +4,9 @@ The full description (``../shared/mistral-openapi.yaml``, about 1 MB) is not par
 repository, so the few schemas the fake needs — with every schema they reference — are kept in
 ``openapi_schemas.json`` beside this file. Regenerate it after the description changes::
 
-    python -m tests.fake_codestral.extract_schemas ../shared/mistral-openapi.yaml
+    python -m fake_codestral.extract_schemas ../shared/mistral-openapi.yaml
 
-``tests/test_fake_schemas.py`` checks the stored copy still matches the description when the
+``tests/test_fake_fidelity.py`` checks the stored copy still matches the description when the
 description is present.
 """
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fake_codestral.schemas import violations
+from fake_codestral.schemas import violations
 
 SCHEMA_BY_PATH = {
     "/v1/chat/completions": "ChatCompletionRequest",
@@ -124,7 +124,8 @@ def json_mode_violations(body: Any) -> list[dict[str, Any]]:
                 }
             ]
     if kind == "json_schema" and not body["response_format"].get("json_schema"):
-        return [{"type": "missing", "loc": ["body", "response_format", "json_schema"], "msg": "Field required"}]
+        loc = ["body", "response_format", "json_schema"]
+        return [{"type": "missing", "loc": loc, "msg": "Field required"}]
     return []
 
 

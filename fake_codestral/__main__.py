@@ -1,4 +1,4 @@
-"""Run the fake Codestral by hand: ``python -m tests.fake_codestral --port 8787``.
+"""Run the fake Codestral by hand: ``python -m fake_codestral --port 8787``.
 
 Then point an editor at it, with no key needed::
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from tests.fake_codestral.server import FakeCodestral
+from fake_codestral.server import FakeCodestral
 
 
 def main() -> None:
