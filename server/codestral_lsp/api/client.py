@@ -50,11 +50,11 @@ from codestral_lsp.api.errors import (
     StreamInterrupted,
     StreamStalled,
     TlsError,
-    error_for_status,
     parse_error_body,
     shorten,
 )
 from codestral_lsp.api.sse import LineTooLong, SseEvent, SseParser
+from codestral_lsp.api.status import error_for_status
 from codestral_lsp.api.types import (
     Completion,
     ModelInfo,
