@@ -108,8 +108,9 @@ async def test_non_streaming_chat_and_fim(fake: FakeCodestral) -> None:
     fake.enqueue(Script(text="whole answer"), Script(text="b):\n    return a + b"))
     client = make_client(fake)
     answer = await client.chat(chat())
-    fim = await client.fim(
-        FimRequest(model="codestral-latest", prompt="def add(a, ", suffix="\n", max_tokens=64, stop=["\n\n"])
+    fim = await client.fill_in_middle(
+        "mistral",
+        FimRequest(model="codestral-latest", prompt="def add(a, ", suffix="\n", max_tokens=64, stop=["\n\n"]),
     )
     await client.aclose()
     assert answer.text == "whole answer" and answer.usage is not None
@@ -117,19 +118,6 @@ async def test_non_streaming_chat_and_fim(fake: FakeCodestral) -> None:
     chat_request, fim_request = fake.completion_requests()
     assert chat_request.body["stream"] is False and chat_request.headers["accept"] == "application/json"
     assert fim_request.path == "/v1/fim/completions" and fim_request.body["suffix"] == "\n"
-
-
-async def test_streaming_fim(fake: FakeCodestral) -> None:
-    fake.enqueue(Script(text="return a + b", chunk_size=2))
-    client = make_client(fake)
-    texts = []
-    async with aclosing(
-        client.stream_fim(FimRequest(model="codestral-latest", prompt="def f(a, b):\n    "))
-    ) as stream:
-        async for item in stream:
-            texts.append(item.text if isinstance(item, TextDelta) else "")
-    await client.aclose()
-    assert "".join(texts) == "return a + b"
 
 
 async def test_one_connection_is_reused(fake: FakeCodestral) -> None:

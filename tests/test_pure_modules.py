@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from codestral_lsp.actions import BUILTIN_ACTIONS, ActionSpec
 from codestral_lsp.anchors import shift_range
 from codestral_lsp.answer import extract_code, fit_to_selection, lines_after_selection
 from codestral_lsp.api.errors import parse_error_body
 from codestral_lsp.api.sse import SseParser
 from codestral_lsp.context import build_context, enclosing_scopes
-from codestral_lsp.edits import apply_hunks, minimal_hunks
+from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.prompts import PromptParts, fence_for, render_template
 from hypothesis import given
 from hypothesis import strategies as st
@@ -69,6 +70,18 @@ def test_lines_after_selection() -> None:
 
 
 # -- minimal edits ------------------------------------------------------------------------
+
+
+def apply_hunks(old: str, hunks: list[Hunk]) -> str:
+    """What an editor makes of the hunks (as the edit's TextEdits, applied in order)."""
+    out, position = [], 0
+    for hunk in hunks:
+        out.append(old[position : hunk.start])
+        out.append(hunk.text)
+        position = hunk.end
+    out.append(old[position:])
+    return "".join(out)
+
 
 line = st.text(alphabet=st.sampled_from("ab \t😀é"), max_size=6)
 lines = st.lists(line, max_size=12)
@@ -246,3 +259,13 @@ def test_the_fix_prompt_without_diagnostics_asks_to_find_the_bugs() -> None:
     from codestral_lsp.prompts import SYSTEM_PROMPTS, TASKS
 
     assert "listed" not in SYSTEM_PROMPTS["fix:undiagnosed"] and "listed" not in TASKS["fix:undiagnosed"]
+
+
+def test_an_action_spec_is_built_by_name() -> None:
+    """Four strings in a row cannot be swapped unnoticed: every field is named."""
+    fix = BUILTIN_ACTIONS["fix"]
+    with pytest.raises(TypeError):
+        ActionSpec(fix.id, fix.title, fix.kind, fix.mode, fix.system_prompt, fix.task)  # type: ignore[misc]
+    assert ActionSpec(
+        id=fix.id, title=fix.title, kind=fix.kind, mode=fix.mode, system_prompt=fix.system_prompt, task=fix.task
+    ) == fix

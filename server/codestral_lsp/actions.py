@@ -16,9 +16,11 @@ from codestral_lsp.positions import ArgumentError
 from codestral_lsp.prompts import SYSTEM_PROMPTS, TASKS
 from codestral_lsp.review import SYSTEM_PROMPT as REVIEW_SYSTEM_PROMPT
 from codestral_lsp.review import TASK as REVIEW_TASK
-from codestral_lsp.settings import CustomAction
+from codestral_lsp.settings import ActionMode, CustomAction
 
-Mode = Literal["replace", "explain", "insertAfter", "tests", "review"]
+Mode = Literal[ActionMode, "tests", "review"]
+"""What becomes of an action's answer: a custom action's modes, and the two only built-in
+actions have (tests go to the test file, review findings become diagnostics)."""
 
 CANCEL_COMMAND = "codestral.cancel"
 USAGE_COMMAND = "codestral.usage"
@@ -29,7 +31,7 @@ CLEAR_REVIEW_COMMAND = "codestral.clearReview"
 MODELS_COMMAND = "codestral.models"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ActionSpec:
     """What an action is: its command, menu entry, prompt, and what becomes of the answer."""
 
@@ -58,60 +60,72 @@ BUILTIN_ACTIONS: dict[str, ActionSpec] = {
     spec.id: spec
     for spec in (
         ActionSpec(
-            "explain",
-            "Codestral: Explain",
-            "refactor",
-            "explain",
-            SYSTEM_PROMPTS["explain"],
-            TASKS["explain"],
+            id="explain",
+            title="Codestral: Explain",
+            kind="refactor",
+            mode="explain",
+            system_prompt=SYSTEM_PROMPTS["explain"],
+            task=TASKS["explain"],
         ),
         ActionSpec(
-            "refactor",
-            "Codestral: Refactor",
-            "refactor.rewrite",
-            "replace",
-            SYSTEM_PROMPTS["refactor"],
-            TASKS["refactor"],
+            id="refactor",
+            title="Codestral: Refactor",
+            kind="refactor.rewrite",
+            mode="replace",
+            system_prompt=SYSTEM_PROMPTS["refactor"],
+            task=TASKS["refactor"],
         ),
         ActionSpec(
-            "fix",
-            "Codestral: Fix",
-            types.CodeActionKind.QuickFix.value,
-            "replace",
-            SYSTEM_PROMPTS["fix"],
-            TASKS["fix"],
+            id="fix",
+            title="Codestral: Fix",
+            kind=types.CodeActionKind.QuickFix.value,
+            mode="replace",
+            system_prompt=SYSTEM_PROMPTS["fix"],
+            task=TASKS["fix"],
         ),
         ActionSpec(
-            "document",
-            "Codestral: Document",
-            "refactor.rewrite",
-            "replace",
-            SYSTEM_PROMPTS["document"],
-            TASKS["document"],
+            id="document",
+            title="Codestral: Document",
+            kind="refactor.rewrite",
+            mode="replace",
+            system_prompt=SYSTEM_PROMPTS["document"],
+            task=TASKS["document"],
         ),
         ActionSpec(
-            "tests", "Codestral: Generate tests", "refactor", "tests", SYSTEM_PROMPTS["tests"], TASKS["tests"]
+            id="tests",
+            title="Codestral: Generate tests",
+            kind="refactor",
+            mode="tests",
+            system_prompt=SYSTEM_PROMPTS["tests"],
+            task=TASKS["tests"],
         ),
         ActionSpec(
-            "edit",
-            "Codestral: Edit with instruction…",
-            "refactor.rewrite",
-            "replace",
-            SYSTEM_PROMPTS["edit"],
-            TASKS["edit"],
+            id="edit",
+            title="Codestral: Edit with instruction…",
+            kind="refactor.rewrite",
+            mode="replace",
+            system_prompt=SYSTEM_PROMPTS["edit"],
+            task=TASKS["edit"],
             needs_instruction=True,
         ),
-        ActionSpec("review", "Codestral: Review", "refactor", "review", REVIEW_SYSTEM_PROMPT, REVIEW_TASK),
+        ActionSpec(
+            id="review",
+            title="Codestral: Review",
+            kind="refactor",
+            mode="review",
+            system_prompt=REVIEW_SYSTEM_PROMPT,
+            task=REVIEW_TASK,
+        ),
     )
 }
 # Fix asked for where nothing was diagnosed: the prompt must not speak of "the diagnostics listed".
 UNDIAGNOSED_FIX = ActionSpec(
-    "fix",
-    "Codestral: Fix",
-    types.CodeActionKind.QuickFix.value,
-    "replace",
-    SYSTEM_PROMPTS["fix:undiagnosed"],
-    TASKS["fix:undiagnosed"],
+    id="fix",
+    title="Codestral: Fix",
+    kind=types.CodeActionKind.QuickFix.value,
+    mode="replace",
+    system_prompt=SYSTEM_PROMPTS["fix:undiagnosed"],
+    task=TASKS["fix:undiagnosed"],
 )
 # The order of the code-action menu (fix, when offered, comes first as a quick fix).
 MENU_ORDER = ("fix", "explain", "review", "refactor", "document", "tests", "edit")

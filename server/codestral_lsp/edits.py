@@ -62,13 +62,3 @@ def minimal_hunks(old: str, new: str) -> list[Hunk]:
             hunks.append(hunk)
     return hunks
 
-
-def apply_hunks(old: str, hunks: list[Hunk]) -> str:
-    """Apply hunks to ``old`` (for tests and for checking an edit before sending it)."""
-    out, position = [], 0
-    for hunk in hunks:
-        out.append(old[position : hunk.start])
-        out.append(hunk.text)
-        position = hunk.end
-    out.append(old[position:])
-    return "".join(out)

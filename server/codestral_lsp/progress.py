@@ -38,7 +38,7 @@ class JobProgress:
         self.token: str | None = None
         self._last_report = 0.0
         self._ended = False
-        self._early: list[tuple[str, int | None, bool]] = []
+        self._early: list[tuple[str, bool]] = []
 
     async def begin(self, message: str) -> None:
         """Create a fresh token (if the client supports progress) and send ``begin``."""
@@ -62,25 +62,25 @@ class JobProgress:
             token, types.WorkDoneProgressBegin(title=self._title, cancellable=True, message=message)
         )
         early, self._early = self._early, []
-        for message_, percentage_, _ in early:  # reported while the editor was accepting the token
-            self.report(message_, force=True, percentage=percentage_)
+        for message_, _ in early:  # reported while the editor was accepting the token
+            self.report(message_, force=True)
 
-    def report(self, message: str, *, force: bool = False, percentage: int | None = None) -> None:
+    def report(self, message: str, *, force: bool = False) -> None:
         """Send a report, unless one went out less than 1/10 s ago (``force`` skips the wait)."""
         now = time.monotonic()
         if self._ended:
             return
         if self.token is None:  # not accepted yet (or not supported): sent on begin
             if force:  # a notice (a retry): each one is worth seeing
-                self._early = [*self._early[-4:], (message, percentage, True)]
+                self._early = [*self._early[-4:], (message, True)]
             else:  # a running count: only the latest
-                self._early = [*[e for e in self._early if e[2]], (message, percentage, False)][-5:]
+                self._early = [*[e for e in self._early if e[1]], (message, False)][-5:]
             return
         if not force and now - self._last_report < 1.0 / MAX_REPORTS_PER_SECOND:
             return
         self._last_report = now
         self._server.work_done_progress.report(
-            self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            self.token, types.WorkDoneProgressReport(message=message)
         )
 
     def streaming(self, chars: int, tokens: int, text: str) -> None:

@@ -42,7 +42,7 @@ PROGRESS_GRACE_SECONDS = 1.0  # how long a finished job waits for the editor to 
 _SEVERITY = {1: "error", 2: "warning", 3: "info", 4: "hint"}
 
 
-def diagnostics_for(selection: Selection, diagnostics: tuple[types.Diagnostic, ...]) -> list[DiagnosticInfo]:
+def diagnostics_for(diagnostics: tuple[types.Diagnostic, ...]) -> list[DiagnosticInfo]:
     """Diagnostics as the prompt describes them."""
     return [
         DiagnosticInfo(
@@ -91,7 +91,7 @@ def make_context(
         path=server.relative_path(view.uri),
         budget_chars=settings.context.budget_chars,
         nearby_lines=settings.context.nearby_lines,
-        diagnostics=diagnostics_for(selection, args.diagnostics),
+        diagnostics=diagnostics_for(args.diagnostics),
     )
 
 

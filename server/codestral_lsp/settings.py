@@ -22,25 +22,23 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 from codestral_lsp.api.types import RetryPolicy, Timeouts
 
 ActionMode = Literal["replace", "explain", "insertAfter"]
+"""What becomes of a custom action's answer (the built-in actions add theirs: ``actions.Mode``)."""
 FimApi = Literal["auto", "mistral", "openai", "llamacpp"]
 
 
-def _meta(doc: str, minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
-    return {"doc": doc, "minimum": minimum, "maximum": maximum}
+def _bounds(minimum: float | None = None, maximum: float | None = None) -> dict[str, Any]:
+    """A numeric setting's range, checked by :func:`parse_settings` (what each setting means is
+    the README's Configuration table, checked against these classes by the settings tests)."""
+    return {"minimum": minimum, "maximum": maximum}
 
 
 @dataclass(frozen=True)
 class TimeoutSettings:
     """Time limits, in seconds, for explicit actions."""
 
-    connect: float = field(default=10.0, metadata=_meta("Opening the connection.", 0.1, 300))
-    first_byte: float = field(
-        default=300.0,
-        metadata=_meta("Until the answer's first text (and between two pieces of it).", 0.1, 3600),
-    )
-    idle: float = field(
-        default=60.0, metadata=_meta("Silence (no byte) allowed once the answer has started.", 0.1, 3600)
-    )
+    connect: float = field(default=10.0, metadata=_bounds(0.1, 300))
+    first_byte: float = field(default=300.0, metadata=_bounds(0.1, 3600))
+    idle: float = field(default=60.0, metadata=_bounds(0.1, 3600))
 
     def to_api(self) -> Timeouts:
         """The client's form."""
@@ -51,12 +49,10 @@ class TimeoutSettings:
 class RetrySettings:
     """Retries of 429, 5xx and connection failures."""
 
-    max_attempts: int = field(default=4, metadata=_meta("Requests in all, the first included.", 1, 20))
-    initial_delay: float = field(default=0.5, metadata=_meta("First backoff wait, seconds.", 0, 60))
-    max_delay: float = field(
-        default=20.0, metadata=_meta("Longest single wait; a longer Retry-After gives up.", 0, 600)
-    )
-    total_seconds: float = field(default=60.0, metadata=_meta("Time budget for all attempts.", 0, 3600))
+    max_attempts: int = field(default=4, metadata=_bounds(1, 20))
+    initial_delay: float = field(default=0.5, metadata=_bounds(0, 60))
+    max_delay: float = field(default=20.0, metadata=_bounds(0, 600))
+    total_seconds: float = field(default=60.0, metadata=_bounds(0, 3600))
 
     def to_api(self) -> RetryPolicy:
         """The client's form."""
@@ -72,27 +68,11 @@ class RetrySettings:
 class ContextSettings:
     """How much surrounding code the model sees."""
 
-    budget_tokens: int = field(
-        default=6000,
-        metadata=_meta("Estimated tokens of context besides the selection.", 0, 120000),
-    )
-    chars_per_token: float = field(
-        default=3.5, metadata=_meta("Characters per token, for the estimate.", 1, 10)
-    )
-    nearby_lines: int = field(
-        default=30, metadata=_meta("Lines above and below the selection to offer.", 0, 1000)
-    )
-    workspace: bool = field(
-        default=True,
-        metadata=_meta(
-            "Also give the model definitions from other files of the workspace that the code uses, "
-            "similar code from other open files, and the project's instructions."
-        ),
-    )
-    exclude: tuple[str, ...] = field(
-        default=(),
-        metadata=_meta("Globs of workspace files never read for context (.gitignore'd ones never are)."),
-    )
+    budget_tokens: int = field(default=6000, metadata=_bounds(0, 120000))
+    chars_per_token: float = field(default=3.5, metadata=_bounds(1, 10))
+    nearby_lines: int = field(default=30, metadata=_bounds(0, 1000))
+    workspace: bool = True
+    exclude: tuple[str, ...] = ()
 
     @property
     def budget_chars(self) -> int:
@@ -104,22 +84,19 @@ class ContextSettings:
 class CustomAction:
     """An action defined by the user: a prompt template and what to do with the answer."""
 
-    id: str = field(default="", metadata=_meta("Identifier, used by codestral.custom."))
-    title: str = field(default="", metadata=_meta("Shown in the code-action menu."))
-    prompt: str = field(
-        default="",
-        metadata=_meta("Template: {selection} {language} {path} {diagnostics} {instruction} are filled in."),
-    )
-    mode: ActionMode = field(default="replace", metadata=_meta("replace | explain | insertAfter"))
-    model: str | None = field(default=None, metadata=_meta("Model for this action; default: model."))
+    id: str = ""
+    title: str = ""
+    prompt: str = ""
+    mode: ActionMode = "replace"
+    model: str | None = None
 
 
 @dataclass(frozen=True)
 class Price:
     """US dollars per million tokens."""
 
-    input: float = field(default=0.0, metadata=_meta("Per 1M prompt tokens.", 0, 1e6))
-    output: float = field(default=0.0, metadata=_meta("Per 1M completion tokens.", 0, 1e6))
+    input: float = field(default=0.0, metadata=_bounds(0, 1e6))
+    output: float = field(default=0.0, metadata=_bounds(0, 1e6))
 
 
 # Built-in defaults (USD per 1M tokens, input/output) from Mistral's 2026 price list; the
@@ -144,70 +121,35 @@ DEFAULT_PRICES: dict[str, Price] = {
 class CompletionSettings:
     """Inline (ghost-text) completion from the fill-in-the-middle endpoint."""
 
-    enabled: bool = field(default=True, metadata=_meta("Offer inline completion."))
-    debounce_ms: int = field(default=200, metadata=_meta("Pause in typing before asking.", 0, 5000))
-    max_tokens: int = field(default=128, metadata=_meta("Longest completion.", 1, 4096))
-    model: str | None = field(default=None, metadata=_meta("FIM model; default: model."))
-    api: FimApi = field(
-        default="auto",
-        metadata=_meta(
-            "Fill-in-the-middle dialect: auto (probe once per server), mistral (/v1/fim/completions), "
-            "openai (/v1/completions with suffix: Ollama, vLLM), llamacpp (/infill)."
-        ),
-    )
-    prefix_chars: int = field(default=6000, metadata=_meta("Code before the cursor sent.", 0, 400000))
-    suffix_chars: int = field(default=2000, metadata=_meta("Code after the cursor sent.", 0, 400000))
-    context_tokens: int = field(
-        default=400,
-        metadata=_meta(
-            "Estimated tokens of definitions from other files put, as comments, before the code "
-            "(0: none; needs context.workspace).",
-            0,
-            8000,
-        ),
-    )
-    timeout: float = field(default=5.0, metadata=_meta("Seconds allowed for one completion.", 0.1, 120))
-    chat_fallback: bool = field(
-        default=False,
-        metadata=_meta("Where the server has no fill-in-the-middle, complete with a chat prompt."),
-    )
-    fallback_completion_item: bool = field(
-        default=True,
-        metadata=_meta("For clients without inline completion, offer one completion item."),
-    )
+    enabled: bool = True
+    debounce_ms: int = field(default=200, metadata=_bounds(0, 5000))
+    max_tokens: int = field(default=128, metadata=_bounds(1, 4096))
+    model: str | None = None
+    api: FimApi = "auto"
+    prefix_chars: int = field(default=6000, metadata=_bounds(0, 400000))
+    suffix_chars: int = field(default=2000, metadata=_bounds(0, 400000))
+    context_tokens: int = field(default=400, metadata=_bounds(0, 8000))
+    timeout: float = field(default=5.0, metadata=_bounds(0.1, 120))
+    chat_fallback: bool = False
+    fallback_completion_item: bool = True
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything a user can set. See the README's Configuration section for each key."""
 
-    base_url: str | None = field(default=None, metadata=_meta("API base URL; see endpoint rules."))
-    model: str = field(default="codestral-latest", metadata=_meta("Chat model for actions."))
-    api_key_env: str | None = field(
-        default=None, metadata=_meta("Name of the environment variable holding the key.")
-    )
-    temperature: float = field(default=0.2, metadata=_meta("Sampling temperature.", 0, 1.5))
-    max_tokens: int = field(default=4096, metadata=_meta("Longest answer, tokens.", 1, 262144))
+    base_url: str | None = None
+    model: str = "codestral-latest"
+    api_key_env: str | None = None
+    temperature: float = field(default=0.2, metadata=_bounds(0, 1.5))
+    max_tokens: int = field(default=4096, metadata=_bounds(1, 262144))
     timeouts: TimeoutSettings = field(default_factory=TimeoutSettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     context: ContextSettings = field(default_factory=ContextSettings)
-    predicted_outputs: bool | Literal["auto"] = field(
-        default="auto",
-        metadata=_meta(
-            "Send the selection as `prediction` for rewrites: auto (Mistral's endpoints only), "
-            "true (always, e.g. a proxy to Mistral), false (never)."
-        ),
-    )
-    retry_on_elision: bool = field(
-        default=True,
-        metadata=_meta(
-            "When a rewrite's answer leaves code out (`# ... existing code ...`), ask once more, "
-            "firmly, for the complete code; the answer is never applied either way."
-        ),
-    )
+    predicted_outputs: bool | Literal["auto"] = "auto"
+    retry_on_elision: bool = True
     models: dict[str, str] = field(
         default_factory=dict,
-        metadata=_meta("Model per action id (explain, review, refactor, fix, document, tests, edit)."),
     )
     actions: tuple[CustomAction, ...] = ()
     prices: dict[str, Price] = field(default_factory=dict)

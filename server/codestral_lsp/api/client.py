@@ -409,19 +409,9 @@ class CodestralClient:
         finally:
             await stream.aclose()
 
-    def stream_fim(
-        self, request: FimRequest, on_retry: RetryCallback | None = None
-    ) -> AsyncGenerator[StreamItem, None]:
-        """Stream a fill-in-the-middle answer, like :meth:`stream_chat`."""
-        return self._stream("fim/completions", request.body(stream=True), request.model, on_retry)
-
     async def chat(self, request: ChatRequest, on_retry: RetryCallback | None = None) -> Completion:
         """Ask for a whole chat answer at once (no streaming)."""
         return await self._complete("chat/completions", request.body(stream=False), request.model, on_retry)
-
-    async def fim(self, request: FimRequest, on_retry: RetryCallback | None = None) -> Completion:
-        """Ask for a whole fill-in-the-middle answer at once (no streaming)."""
-        return await self._complete("fim/completions", request.body(stream=False), request.model, on_retry)
 
     async def fill_in_middle(
         self, dialect: FimDialect, request: FimRequest, on_retry: RetryCallback | None = None
