@@ -31,3 +31,22 @@ def test_a_quick_benchmark_run_reports_every_measure(tmp_path: Path) -> None:
     soak = next(m for m in measures if m["name"].startswith("5."))
     assert soak["met"] is True  # every soak action was applied
     assert all(m["value"] for m in measures)
+
+
+def test_the_startup_benchmark_prints_its_table() -> None:
+    """``python -m bench.startup --quick`` times both servers and prints the ratio (the timing
+    itself depends on the machine and is not checked)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.startup", "--quick"],
+        cwd=ROOT,
+        env=environment_without_keys(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = {line.split("|")[1].strip(): line for line in run.stdout.splitlines() if line.startswith("| ")}
+    assert {"bare pygls server", "codestral-lsp", "ratio (codestral-lsp / bare, medians)"} <= set(rows)
+    assert "| 3 |" in rows["codestral-lsp"] and " ms |" in rows["codestral-lsp"]
+    assert "target ≤ 1.1" in rows["ratio (codestral-lsp / bare, medians)"]

@@ -1,0 +1,155 @@
+"""Start-up against a bare pygls server: ``python -m bench.startup`` from the repository root
+(``--quick``: fewer rounds, a smoke run; ``--markdown``: rewrite the "Start-up" section of
+BENCHMARKS.md).
+
+Both servers are spawned the same way (this Python, stdio pipes, the same environment) and timed
+from spawn to the ``initialize`` answer by the same raw client, in alternating rounds of the same
+run, so that the machine's load falls on both alike. The bare server is pygls's
+``LanguageServer`` with no feature: what any pygls server pays (the interpreter, pygls,
+lsprotocol). The ratio of the medians is what codestral-lsp adds; target ≤ 1.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.lsp_client import RawLspClient
+from fake_codestral import environment_without_keys
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = "## Start-up"
+TARGET_RATIO = 1.1
+
+BARE = (
+    "from pygls.lsp.server import LanguageServer\n"
+    "LanguageServer('bare-pygls', '0').start_io()\n"
+)
+COMMANDS = {
+    "bare pygls server": [sys.executable, "-c", BARE],
+    "codestral-lsp": [sys.executable, "-m", "codestral_lsp"],
+}
+
+
+@dataclass(frozen=True)
+class Timing:
+    """One server's spawn → ``initialize`` answered, over the rounds."""
+
+    name: str
+    seconds: tuple[float, ...]
+
+    @property
+    def median(self) -> float:
+        """The median, in seconds."""
+        return statistics.median(self.seconds)
+
+    @property
+    def p90(self) -> float:
+        """The 90th percentile (nearest rank), in seconds."""
+        ordered = sorted(self.seconds)
+        return ordered[max(0, -(-len(ordered) * 9 // 10) - 1)]
+
+
+async def spawn_to_initialize(command: list[str], root: Path) -> float:
+    """Seconds from spawning ``command`` to its answer to ``initialize``; then stop it."""
+    client = RawLspClient()
+    started = time.perf_counter()
+    await client.start(command, environment_without_keys(XDG_STATE_HOME=str(root / "state")))
+    await client.initialize(root.as_uri())
+    seconds = time.perf_counter() - started
+    await client.stop()
+    return seconds
+
+
+async def measure(rounds: int) -> list[Timing]:
+    """Alternate the servers for ``rounds`` rounds, after one unmeasured round (byte-code
+    caches written, files in the page cache)."""
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    with tempfile.TemporaryDirectory() as workdir:
+        root = Path(workdir)
+        for round_ in range(rounds + 1):
+            for name, command in COMMANDS.items():
+                seconds = await spawn_to_initialize(command, root)
+                if round_:
+                    times[name].append(seconds)
+    return [Timing(name, tuple(seconds)) for name, seconds in times.items()]
+
+
+def ratio(timings: list[Timing]) -> float:
+    """codestral-lsp's median over the bare server's."""
+    bare, ours = timings
+    return ours.median / bare.median
+
+
+def table(timings: list[Timing]) -> str:
+    """The Markdown table: each server's median and p90, and the ratio."""
+    lines = [
+        "| Server | Rounds | spawn → initialize answered, median | p90 |",
+        "|---|---|---|---|",
+    ]
+    for timing in timings:
+        lines.append(
+            f"| {timing.name} | {len(timing.seconds)} | {timing.median * 1000:.1f} ms "
+            f"| {timing.p90 * 1000:.1f} ms |"
+        )
+    value = ratio(timings)
+    verdict = "met" if value <= TARGET_RATIO else "**missed**"
+    lines.append(f"| ratio (codestral-lsp / bare, medians) | | {value:.2f} | target ≤ {TARGET_RATIO}: {verdict} |")
+    return "\n".join(lines)
+
+
+def section(timings: list[Timing], note: str) -> str:
+    """The Markdown section for BENCHMARKS.md."""
+    return "\n".join(
+        [
+            HEADING,
+            "",
+            "`python -m bench.startup` (`--markdown` rewrites this section): codestral-lsp and a bare",
+            "pygls `LanguageServer` spawned the same way (`python -m codestral_lsp`, `python -c …`), timed",
+            "by the same raw client from spawn to the `initialize` answer, in alternating rounds of one run.",
+            "",
+            table(timings),
+            "",
+            note,
+            "",
+        ]
+    )
+
+
+def write_markdown(text: str) -> None:
+    """Replace (or append) the section in BENCHMARKS.md."""
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text(encoding="utf-8")
+    if HEADING in current:
+        before, rest = current.split(HEADING, 1)
+        after = rest.split("\n## ", 1)
+        current = before + text + ("\n## " + after[1] if len(after) > 1 else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + text
+    path.write_text(current, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print the table; with ``--markdown`` also write it to BENCHMARKS.md."""
+    parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="3 rounds instead of 20 (a smoke run)")
+    parser.add_argument("--rounds", type=int, help="rounds to measure (default 20, 3 with --quick)")
+    parser.add_argument("--markdown", action="store_true", help="rewrite BENCHMARKS.md's section")
+    parser.add_argument("--note", default="", help="a sentence under the table (with --markdown)")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (3 if args.quick else 20)
+    timings = asyncio.run(measure(rounds))
+    print(table(timings))
+    if args.markdown:
+        write_markdown(section(timings, args.note))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
