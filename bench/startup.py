@@ -100,7 +100,9 @@ def table(timings: list[Timing]) -> str:
         )
     value = ratio(timings)
     verdict = "met" if value <= TARGET_RATIO else "**missed**"
-    lines.append(f"| ratio (codestral-lsp / bare, medians) | | {value:.2f} | target ≤ {TARGET_RATIO}: {verdict} |")
+    lines.append(
+        f"| ratio (codestral-lsp / bare, medians) | | {value:.2f} | target ≤ {TARGET_RATIO}: {verdict} |"
+    )
     return "\n".join(lines)
 
 
