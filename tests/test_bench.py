@@ -50,3 +50,4 @@ def test_the_startup_benchmark_prints_its_table() -> None:
     assert {"bare pygls server", "codestral-lsp", "ratio (codestral-lsp / bare, medians)"} <= set(rows)
     assert "| 3 |" in rows["codestral-lsp"] and " ms |" in rows["codestral-lsp"]
     assert "target ≤ 1.1" in rows["ratio (codestral-lsp / bare, medians)"]
+    assert "CPU time" in run.stdout

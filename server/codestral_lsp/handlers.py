@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -38,12 +38,13 @@ from codestral_lsp.actions import (
     ranges_intersect,
 )
 from codestral_lsp.api import CodestralError
-from codestral_lsp.completion import Suggestion
 from codestral_lsp.models import models_json
 from codestral_lsp.positions import ArgumentError, LspTextDocument, document_key, use_lsp_lines
 from codestral_lsp.review import SOURCE as REVIEW_SOURCE
-from codestral_lsp.runner import run_action
 from codestral_lsp.server import CodestralLanguageServer
+
+if TYPE_CHECKING:  # imported where first used: start-up imports only what `initialize` needs
+    from codestral_lsp.completion import Suggestion
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,8 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
             spec = BUILTIN_ACTIONS[command.removeprefix("codestral.")]
             if spec.id == "fix" and not args.diagnostics:
                 spec = UNDIAGNOSED_FIX
+        from codestral_lsp.runner import run_action
+
         return await run_action(server, spec, args, request_id, settings)
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from codestral_lsp.context import CodeContext, Snippet
-from codestral_lsp.crossfile import RelatedPiece
-from codestral_lsp.definitions import language_of
+
+if TYPE_CHECKING:
+    from codestral_lsp.crossfile import RelatedPiece
 
 BASE = (
     "You are Codestral, an expert programmer working inside the user's code editor. "
@@ -133,6 +135,8 @@ def describe_diagnostics(context: CodeContext) -> str:
 
 def related_blocks(pieces: Sequence[RelatedPiece], language: str) -> str:
     """Context from other files, each block labelled with where it is from."""
+    from codestral_lsp.definitions import language_of  # not needed at start-up
+
     text = ""
     for piece in pieces:
         body = piece.text if piece.text.endswith("\n") else piece.text + "\n"

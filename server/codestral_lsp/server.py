@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.capabilities import get_capability
@@ -27,10 +27,9 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
-from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts, resolve_endpoint
-from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars
-from codestral_lsp.api.types import ModelInfo
-from codestral_lsp.completion import InlineCompleter
+from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars, resolve_endpoint
+from codestral_lsp.api.errors import CodestralError
+from codestral_lsp.api.types import ModelInfo, RetryPolicy, Timeouts
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
 from codestral_lsp.positions import ArgumentError, DocumentView, document_key
@@ -39,7 +38,11 @@ from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
 from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
-from codestral_lsp.workspace_index import WorkspaceIndex, build, indexing_executor
+
+if TYPE_CHECKING:  # imported where first used: start-up imports only what `initialize` needs
+    from codestral_lsp.api.client import CodestralClient
+    from codestral_lsp.completion import InlineCompleter
+    from codestral_lsp.workspace_index import WorkspaceIndex
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +190,7 @@ class CodestralLanguageServer(LanguageServer):
         self._client_config: tuple[Any, ...] | None = None
         self.settings_ready = asyncio.Event()
         self._completion_client: CodestralClient | None = None
-        self.completer = InlineCompleter(self)
+        self._completer: InlineCompleter | None = None
         self.client_timeout = _seconds(self.env, "CODESTRAL_LSP_CLIENT_TIMEOUT", CLIENT_REQUEST_SECONDS)
         self.exit_code: int | None = None
         self._edit_locks: dict[str, asyncio.Lock] = {}
@@ -198,6 +201,15 @@ class CodestralLanguageServer(LanguageServer):
         self._index_key: tuple[object, ...] | None = None
         self._index_tasks: set[asyncio.Task[Any]] = set()
         self.open_paths: dict[str, str] = {}  # real path → URI of the open documents
+
+    @property
+    def completer(self) -> InlineCompleter:
+        """Inline completion, made on first use (its modules and httpx are not needed before)."""
+        if self._completer is None:
+            from codestral_lsp.completion import InlineCompleter
+
+            self._completer = InlineCompleter(self)
+        return self._completer
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -348,7 +360,8 @@ class CodestralLanguageServer(LanguageServer):
     def apply_settings(self, *sources: Any) -> None:
         """Replace the settings from raw sources (lowest precedence first); report problems."""
         self.settings, problems = parse_settings(*sources)
-        self.completer.settings_changed()
+        if self._completer is not None:
+            self._completer.settings_changed()
         if self.index_wanted:
             self.start_index()
         for problem in problems:
@@ -388,6 +401,8 @@ class CodestralLanguageServer(LanguageServer):
         s = settings if settings is not None else self.settings
         config = (s.base_url, s.api_key_env, s.timeouts, s.retry)
         if self._client is None or config != self._client_config:
+            from codestral_lsp.api.client import CodestralClient
+
             endpoint = resolve_endpoint(self.env, s.base_url, s.api_key_env)
             old = self._client
             self._client = CodestralClient(endpoint, timeouts=s.timeouts.to_api(), retry=s.retry.to_api())
@@ -442,6 +457,8 @@ class CodestralLanguageServer(LanguageServer):
         if client is None or client.endpoint != chat.endpoint or client.timeouts != timeouts:
             if client is not None:
                 self.jobs.spawn(client.aclose(), "close-old-completion-client")
+            from codestral_lsp.api.client import CodestralClient
+
             client = CodestralClient(chat.endpoint, timeouts=timeouts, retry=RetryPolicy(max_attempts=1))
             self._completion_client = client
         return client
@@ -476,6 +493,8 @@ class CodestralLanguageServer(LanguageServer):
         if not settings.workspace or not folders:
             self.index = None
             return
+        from codestral_lsp.workspace_index import WorkspaceIndex
+
         index = WorkspaceIndex(folders, settings.exclude, buffer_text=self.buffer_text)
         index.dirty.update(self.open_paths)
         self.index = index
@@ -483,6 +502,8 @@ class CodestralLanguageServer(LanguageServer):
 
     async def _build_index(self, index: WorkspaceIndex) -> None:
         started = time.perf_counter()
+        from codestral_lsp.workspace_index import build, indexing_executor
+
         executor = indexing_executor()
         try:
             result = await build(index, executor)
