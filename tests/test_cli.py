@@ -242,3 +242,50 @@ async def test_ctrl_c_stops_the_tcp_server_without_a_traceback() -> None:
     writer.close()
     assert status in (0, 130), stderr
     assert "Traceback" not in stderr and "Fatal Python error" not in stderr
+
+
+# What the server needs for `initialize` is pygls, the settings and the handlers; these come on
+# first use (an action, a completion, the index, the model check after `initialized`).
+NOT_NEEDED_TO_START = (
+    "httpx",
+    "codestral_lsp.api.client",
+    "codestral_lsp.completion",
+    "codestral_lsp.runner",
+    "codestral_lsp.delivery",
+    "codestral_lsp.shapes",
+    "codestral_lsp.crossfile",
+    "codestral_lsp.workspace_index",
+    "codestral_lsp.definitions",
+)
+
+
+def test_start_up_imports_only_what_initialize_needs() -> None:
+    """The server answers ``initialize`` (with every command) before importing what later
+    requests need: Python's import log, read up to the answer, lists none of it."""
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}}
+    ).encode()
+    process = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "codestral_lsp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment_without_keys(),
+    )
+    try:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        process.stdin.flush()
+        headers = iter(process.stdout.readline, b"\r\n")
+        length = next(int(h.split(b":")[1]) for h in headers if h.lower().startswith(b"content-length"))
+        for _ in headers:  # the rest of the header
+            pass
+        answer = json.loads(process.stdout.read(length))
+    finally:
+        process.kill()
+        _, log = process.communicate(timeout=30)
+    commands = answer["result"]["capabilities"]["executeCommandProvider"]["commands"]
+    assert "codestral.explain" in commands and "codestral.review" in commands
+    imported = {line.split("|")[-1].strip() for line in log.decode().splitlines() if "|" in line}
+    assert "codestral_lsp.handlers" in imported  # the log is read
+    assert sorted(set(NOT_NEEDED_TO_START) & imported) == []
