@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 from codestral_lsp.api.client import KEEPALIVE_CONNECTIONS
 
-from bench import answers
+from bench import answers, startup
 from bench.lsp_client import RawLspClient
 from fake_codestral import FakeCodestral, Script
 
@@ -620,6 +620,8 @@ def write_markdown(bench: Bench, path: Path) -> None:
         detail = f" ({m.detail})" if m.detail else ""
         lines.append(f"| {m.name.strip()} | {m.value}{detail} | {m.target} | {mark} |")
     lines += ["", "## Notes", "", NOTES, "", answers.section().rstrip("\n")]
+    kept = startup.current_section(path.read_text(encoding="utf-8")) if path.exists() else ""
+    lines += ["", kept.rstrip("\n")] if kept else []  # written by `python -m bench.startup --markdown`
     path.write_text("\n".join(lines) + "\n")
 
 
