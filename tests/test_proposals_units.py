@@ -8,6 +8,7 @@ from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.positions import DocumentView, LspTextDocument
 from codestral_lsp.proposals import (
+    MAX_OPEN,
     ProposalStore,
     apply_hunks,
     is_multiline_change,
@@ -159,3 +160,15 @@ def test_the_range_follows_edits_and_an_edit_inside_marks_it_conflicted() -> Non
     inside = types.TextDocumentContentChangePartial(range=rng(2, 0, 2, 1), text="B")
     store.document_changed(URI, inside, len)
     assert proposal.tracked.conflicted
+
+
+def test_the_oldest_proposal_goes_beyond_the_limit() -> None:
+    store, first = _store_with(rng(1, 0, 2, 0))
+    view = view_of("a\nb\nc\nd\n")
+    job = Job(8, URI, "Codestral: Refactor", rng(2, 0, 3, 0))
+    spec = BUILTIN_ACTIONS["refactor"]
+    for _ in range(MAX_OPEN):
+        store.add(
+            spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
+        )
+    assert len(store.open) == MAX_OPEN and first not in store.open

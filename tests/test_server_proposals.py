@@ -355,3 +355,16 @@ async def test_auto_on_a_change_annotation_client_applies_a_one_line_change_plai
     [applied] = editor.edits
     assert applied.edit.change_annotations is None
     assert editor.text(uri) == PYTHON.replace('"Hello, " + name', 'f"Hello, {name}"')
+
+
+async def test_a_retry_after_an_edit_inside_the_range_keeps_the_answer_and_asks_nothing(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri, proposed = await propose(editor, fake)
+    at = PYTHON.index("print(message)")
+    editor.replace(uri, at, at + len("print"), "log")
+    result = await editor.run("codestral.accept", {"jobId": proposed["jobId"], "instruction": "shorter"})
+    assert result["status"] == "kept"
+    assert result["message"].startswith("You edited the proposed code after Codestral proposed its change")
+    assert len(fake.completion_requests()) == 1
+    assert editor.text(uri) == PYTHON.replace("print(message)", "log(message)")
