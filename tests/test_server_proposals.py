@@ -368,3 +368,16 @@ async def test_a_retry_after_an_edit_inside_the_range_keeps_the_answer_and_asks_
     assert result["message"].startswith("You edited the proposed code after Codestral proposed its change")
     assert len(fake.completion_requests()) == 1
     assert editor.text(uri) == PYTHON.replace("print(message)", "log(message)")
+
+
+async def test_a_crlf_document_is_proposed_without_carriage_returns_and_keeps_them(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    text = PYTHON.replace("\n", "\r\n")
+    uri = editor.open("crlf.py", text)
+    fake.enqueue(Script(text=fenced(NEW_GREET)))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": GREET})
+    assert result["status"] == "proposed"
+    assert "\r" not in result["diff"] and '+    message = f"Hello, {name}"\n' in result["diff"]
+    await editor.run("codestral.accept", {"jobId": result["jobId"]})
+    assert editor.text(uri) == REWRITTEN.replace("\n", "\r\n")

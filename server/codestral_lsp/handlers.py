@@ -254,6 +254,13 @@ async def answer_proposal(
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
         raise JsonRpcInvalidParams(message=str(error)) from None
+    except Exception as error:  # a bug: say so plainly, keep the traceback for the log only
+        log.exception("%s failed", command)
+        message = (
+            f"{command} failed unexpectedly ({type(error).__name__}); the log has details. Please report it."
+        )
+        server.tell_user(types.MessageType.Error, message)
+        raise JsonRpcInternalError(message=message) from None
 
 
 def _real(uri: str) -> str | None:
