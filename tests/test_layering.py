@@ -37,6 +37,7 @@ PURE = [
     "settings",
     "review",
     "models",
+    "proposals",
 ]
 
 

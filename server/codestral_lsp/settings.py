@@ -148,6 +148,8 @@ class Settings:
     context: ContextSettings = field(default_factory=ContextSettings)
     predicted_outputs: bool | Literal["auto"] = "auto"
     retry_on_elision: bool = True
+    review: Literal["auto", "always", "never"] = "auto"
+    review_expiry_seconds: float = field(default=900.0, metadata=_bounds(1, 86400))
     models: dict[str, str] = field(
         default_factory=dict,
     )
