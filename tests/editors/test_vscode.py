@@ -237,12 +237,14 @@ def test_an_unreachable_api_is_one_plain_notification(
     assert (workspace / "shapes.py").read_text() == SOURCE
 
 
-def test_the_server_is_found_as_python_tools_find_theirs() -> None:
-    """Unit tests of editors/vscode/server-path.js with node's own test runner."""
+def test_the_extensions_pure_modules() -> None:
+    """Unit tests, with node's own test runner, of editors/vscode/server-path.js (the server is
+    found as Python tools find theirs) and proposals.js (a proposal's hunks follow the user's
+    edits; the diff shows what accepting would make)."""
     node = str(NODE) if NODE.exists() else shutil.which("node")
     node = require_tool(node, "node")
     run = subprocess.run(
-        [node, "--test", "--test-reporter=tap", str(ROOT / "editors" / "vscode" / "test" / "server-path.test.js")],
+        [node, "--test", "--test-reporter=tap", *(str(ROOT / "editors" / "vscode" / "test" / f) for f in ("server-path.test.js", "proposals.test.js"))],
         capture_output=True,
         text=True,
         timeout=120,
