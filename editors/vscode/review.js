@@ -16,6 +16,13 @@ function rangeOf(document, span) {
   return new vscode.Range(document.positionAt(span.start), document.positionAt(span.end));
 }
 
+/** The lines `span` covers: a selection ending at the start of a line does not take that line. */
+function linesOf(document, span) {
+  const range = rangeOf(document, span);
+  if (range.end.character > 0 || range.end.line === range.start.line) return range;
+  return new vscode.Range(range.start, document.lineAt(range.end.line - 1).range.end);
+}
+
 function documentFor(uri) {
   return vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
 }
@@ -68,7 +75,7 @@ class StreamingMarks {
   render(uri) {
     for (const editor of editorsFor(uri)) {
       const mine = [...this.marks].filter((m) => m.uri === uri);
-      editor.setDecorations(this.type, mine.map((m) => rangeOf(editor.document, m.span)));
+      editor.setDecorations(this.type, mine.map((m) => linesOf(editor.document, m.span)));
       editor.setDecorations(
         this.noteType,
         mine.map((m) => {

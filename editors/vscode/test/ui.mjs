@@ -14,7 +14,7 @@
 // Waits on UI state only. Screenshots of each step are written next to <png>.
 // Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <png-prefix>
 import { createRequire } from "node:module";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 
 const require = createRequire(`${process.env.PLAYWRIGHT_DIR || process.cwd()}/`);
 const { chromium } = require("playwright-core");
@@ -132,6 +132,13 @@ if (scenario === "unreachable") {
   writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
   await browser.close();
   process.exit(seen.error ? 0 : 1);
+}
+
+if (scenario === "proposal") {
+  await proposalScenario();
+  writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
+  await browser.close();
+  process.exit(0);
 }
 
 if (scenario === "review") {
@@ -284,3 +291,154 @@ await step("7. Generate Tests for Selection writes the test file into the projec
 writeFileSync(`${shots}-seen.json`, JSON.stringify(seen, null, 2));
 await browser.close();
 console.log("ok");
+
+// Scenario "proposal" (geometry.py; rewrites are reviewed): each step runs Refactor Selection
+// from the palette, sees the proposal as a diff, and answers it as a person would.
+//  A. the region is marked while the model writes; the diff opens; Accept (title button); the
+//     changed lines are highlighted;
+//  B. type a line above the code, then "Codestral: Accept Proposal" from the palette: it lands;
+//  C. type inside the code, then Ctrl+Enter in the diff: refused, the answer kept, the user told;
+//  D. Reject (title button): nothing changes;
+//  E. Retry (title button) asks once for an instruction; the new proposal is accepted;
+//  F. reviewExpirySeconds is lowered; a proposal left alone expires: the diff closes, one message.
+// Signals to the test (stdout): "signal:streaming" while A is held.
+async function proposalScenario() {
+  const proposalTab = page.locator(".tabs-container .tab", { hasText: "Codestral's proposal" });
+  const toasts = page.locator(".notification-toast");
+  const button = (name) => page.locator(`.editor-actions .action-label[aria-label^="${name}"]`);
+  // Decorations of extensions have generated classes "ced-…"; whole-line ones are overlays.
+  const markedLines = () => page.$$eval(".view-overlays [class*='ced-']", (els) => els.length);
+  const notes = () =>
+    page.$$eval(".monaco-editor .view-lines [class*='ced-']", (els) =>
+      els.map((el) => `${el.textContent}${getComputedStyle(el, "::after").content}`.replace(/^"|"$/g, "")).join(" "),
+    );
+  const diffShows = (text) =>
+    page.locator(".monaco-diff-editor .editor.modified .view-lines", { hasText: text }).first().waitFor({ timeout: 30000 });
+  const propose = async (first, last, proposedText) => {
+    await selectLines(first, last);
+    await runFromPalette("Codestral: Refactor Selection");
+    await proposalTab.first().waitFor({ state: "visible", timeout: 30000 });
+    await diffShows(proposedText);
+  };
+  const closed = () => proposalTab.first().waitFor({ state: "detached", timeout: 15000 });
+  const dismissToasts = async () => {
+    await page.keyboard.press("Escape");
+    if (await toasts.count()) await runFromPalette("Notifications: Clear All Notifications");
+    await page.waitForFunction(() => !document.querySelector(".notification-toast"), null, { timeout: 10000 });
+  };
+
+  await step("open geometry.py", () => openFile("geometry.py", "def circle_area"));
+
+  await step("A. Refactor: the region is marked while the model writes", async () => {
+    await selectLines(5, 7);
+    await runFromPalette("Codestral: Refactor Selection");
+    await page.waitForFunction(
+      () => document.querySelectorAll(".view-overlays [class*='ced-']").length >= 3, null, { timeout: 30000 });
+    seen.markedWhileStreaming = await markedLines();
+    await page.waitForFunction(() => {
+      const els = [...document.querySelectorAll(".view-lines [class*='ced-']")];
+      return els.some((el) => `${el.textContent}${getComputedStyle(el, "::after").content}`.includes("Refactor is writing"));
+    }, null, { timeout: 30000 });
+    seen.noteWhileStreaming = await notes();
+    await page.screenshot({ path: `${shots}-streaming.png` });
+    console.log("signal:streaming");
+  });
+  await step("A. the proposal opens as a diff; the mark is gone", async () => {
+    await proposalTab.first().waitFor({ state: "visible", timeout: 30000 });
+    await diffShows("pi = math.pi");
+    seen.proposalTab = await proposalTab.first().innerText();
+    seen.markedAfterStreaming = await page.$$eval(
+      ".monaco-diff-editor .editor.original .view-overlays [class*='ced-']", (els) => els.length);
+    seen.titleButtons = await page.$$eval(".editor-actions .action-label", (els) => els.map((el) => el.getAttribute("aria-label")));
+    seen.statusWhenProposed = await page.locator(".statusbar").innerText();
+    await page.screenshot({ path: `${shots}-proposal.png` });
+  });
+  await step("A. Accept from the title bar: it lands, the changed lines are highlighted", async () => {
+    await button("Accept Proposal").click();
+    await closed();
+    await page.waitForSelector(".monaco-editor .view-lines >> text=pi = math.pi", { timeout: 15000 });
+    await page.waitForFunction(
+      () => document.querySelectorAll(".view-overlays [class*='ced-']").length >= 2, null, { timeout: 5000 });
+    seen.highlightedAfterAccept = await markedLines();
+    await page.screenshot({ path: `${shots}-accepted.png` });
+    await page.waitForFunction(
+      () => document.querySelectorAll(".view-overlays [class*='ced-']").length === 0, null, { timeout: 15000 });
+    seen.highlightFaded = true;
+  });
+
+  await step("B. typing above the code, then Accept Proposal from the palette: it lands below", async () => {
+    await propose(11, 12, "area = side * side");
+    await openFile("geometry.py", "def circle_area"); // back to the file's own editor
+    await goToLine(1);
+    await page.keyboard.type("# geometry", { delay: 20 });
+    await page.keyboard.press("Enter");
+    await cursorAt(2, 1);
+    await runFromPalette("Codestral: Accept Proposal");
+    await closed();
+    await page.waitForSelector(".monaco-editor .view-lines >> text=return area", { timeout: 15000 });
+  });
+
+  await step("C. typing inside the code, then Ctrl+Enter in the diff: refused, kept, said", async () => {
+    await propose(17, 18, "base / 2.0"); // one line lower since B
+    await openFile("geometry.py", "def circle_area");
+    await goToLine(17);
+    await page.keyboard.press("End");
+    await page.keyboard.type("  # halve", { delay: 20 });
+    await proposalTab.first().click();
+    await page.locator(".monaco-diff-editor .editor.modified .view-lines").first().click();
+    await page.keyboard.press("Control+Enter");
+    await closed();
+    const warning = toasts.filter({ hasText: "geometry" });
+    await warning.first().waitFor({ state: "visible", timeout: 15000 });
+    seen.refusedToasts = await toasts.allInnerTexts();
+    await page.screenshot({ path: `${shots}-refused.png` });
+    await dismissToasts();
+  });
+
+  await step("D. Reject from the title bar: nothing changes", async () => {
+    await openFile("geometry.py", "def circle_area");
+    await propose(22, 23, "shape.name.title()");
+    await button("Reject Proposal").click();
+    await closed();
+    await page.waitForSelector(".statusbar >> text=/rejected/", { timeout: 15000 });
+    seen.statusAfterReject = await page.locator(".statusbar").innerText();
+  });
+
+  await step("E. Retry asks once for what to change; the new proposal is accepted", async () => {
+    await openFile("geometry.py", "def circle_area");
+    await propose(27, 28, "tau = 6.28");
+    await button("Retry Proposal").click();
+    const input = page.locator(".quick-input-widget", { hasText: "What should change in this answer?" });
+    await input.waitFor({ state: "visible", timeout: 10000 });
+    seen.retryPrompt = await input.innerText();
+    await page.keyboard.type("use math.tau", { delay: 10 });
+    await page.keyboard.press("Enter");
+    await diffShows("tau = math.tau");
+    seen.askedAgain = await page
+      .locator(".quick-input-widget")
+      .waitFor({ state: "hidden", timeout: 5000 })
+      .then(() => false, () => true);
+    seen.proposalTabsAfterRetry = await proposalTab.count();
+    await button("Accept Proposal").click();
+    await closed();
+    await page.waitForSelector(".monaco-editor .view-lines >> text=tau = math.tau", { timeout: 15000 });
+  });
+
+  await step("save", async () => {
+    await openFile("geometry.py", "def circle_area");
+    await save({ typed: true });
+  });
+
+  await step("F. a proposal left unanswered expires: its diff closes, one message says so", async () => {
+    const settingsFile = process.env.CODESTRAL_USER_SETTINGS;
+    const settings = JSON.parse(readFileSync(settingsFile, "utf8"));
+    writeFileSync(settingsFile, JSON.stringify({ ...settings, "codestral.reviewExpirySeconds": Number(process.env.CODESTRAL_EXPIRY) }));
+    await propose(12, 13, "side ** 2");
+    const expired = toasts.filter({ hasText: "expired" });
+    await expired.first().waitFor({ state: "visible", timeout: 60000 });
+    await closed();
+    seen.expiredToasts = await toasts.allInnerTexts();
+    seen.proposalTabsAfterExpiry = await proposalTab.count();
+    await page.screenshot({ path: `${shots}-expired.png` });
+  });
+}
