@@ -10,6 +10,7 @@ const { hunksOf, spanOf, shift, applyHunks, changedRanges } = require("./proposa
 
 const PROPOSAL_SCHEME = "codestral-proposal";
 const HIGHLIGHT_MS = 4000;
+const INVALID_PARAMS = -32602;
 
 /** Offsets {start, end} in `document` → a vscode.Range. */
 function rangeOf(document, span) {
@@ -198,6 +199,9 @@ class Review {
       view,
     };
     this.proposals.set(proposal.jobId, proposal);
+    // The server drops it after reviewExpirySeconds and says so; then its diff closes too.
+    const seconds = Number(vscode.workspace.getConfiguration("codestral").get("reviewExpirySeconds")) || 900;
+    proposal.timer = setTimeout(() => this.proposals.has(proposal.jobId) && this.close(proposal), seconds * 1000 + 250);
     this.documents.set(view, applyHunks(text, proposal.hunks));
     await this.open(proposal);
     vscode.window.setStatusBarMessage(
@@ -309,15 +313,19 @@ class Review {
     else await this.showResult(result);
   }
 
-  /** The server no longer has it (expired, answered, or its document closed): say so once. */
+  /**
+   * The server no longer has it (expired, answered, or its document closed): its diff closes.
+   * The server has said so (InvalidParams comes with its message); anything else is said here.
+   */
   async gone(proposal, error) {
     await this.close(proposal);
-    const message = (error && error.message) || String(error);
-    vscode.window.showWarningMessage(message.startsWith("That Codestral") ? message : `Codestral: ${message}`);
+    if (error && error.code === INVALID_PARAMS) return;
+    vscode.window.showWarningMessage(`Codestral: ${(error && error.message) || String(error)}`);
   }
 
   /** Forget the proposal and close its diff. */
   async close(proposal) {
+    clearTimeout(proposal.timer);
     this.proposals.delete(proposal.jobId);
     const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs);
     const open = tabs.filter(

@@ -377,7 +377,6 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
         return answers[next(order)]
 
     fake.responder = answer
-    settings = workspace.parent / "user-data" / "User" / "settings.json"
     seen = drive(
         url,
         server_log,
@@ -385,7 +384,7 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
         "proposal",
         before_check=held.open,
         signals={"streaming": held.open},
-        env={"CODESTRAL_USER_SETTINGS": str(settings), "CODESTRAL_EXPIRY": str(EXPIRY_SECONDS)},
+        env={"CODESTRAL_EXPIRY": str(EXPIRY_SECONDS)},
     )
     shots = ARTIFACTS / "vscode-proposal"
     chats = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]

@@ -14,7 +14,7 @@
 // Waits on UI state only. Screenshots of each step are written next to <png>.
 // Usage: PLAYWRIGHT_DIR=<folder with node_modules/playwright-core> node ui.mjs <url> <png-prefix>
 import { createRequire } from "node:module";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 
 const require = createRequire(`${process.env.PLAYWRIGHT_DIR || process.cwd()}/`);
 const { chromium } = require("playwright-core");
@@ -425,14 +425,29 @@ async function proposalScenario() {
   });
 
   await step("save", async () => {
-    await openFile("geometry.py", "def circle_area");
+    // Accept showed the file's own editor
+    await page.locator(".tab.active", { hasText: "geometry.py" }).waitFor();
     await save({ typed: true });
   });
 
   await step("F. a proposal left unanswered expires: its diff closes, one message says so", async () => {
-    const settingsFile = process.env.CODESTRAL_USER_SETTINGS;
-    const settings = JSON.parse(readFileSync(settingsFile, "utf8"));
-    writeFileSync(settingsFile, JSON.stringify({ ...settings, "codestral.reviewExpirySeconds": Number(process.env.CODESTRAL_EXPIRY) }));
+    // in the Settings editor, as a user sets it
+    await page.keyboard.press("Control+,");
+    await page.waitForSelector(".settings-editor .suggest-input-container", { timeout: 15000 });
+    await page.keyboard.type("codestral.reviewExpirySeconds", { delay: 10 });
+    const field = page.locator('.settings-editor input[aria-label="codestral.reviewExpirySeconds"]');
+    await field.waitFor({ state: "visible", timeout: 15000 });
+    await field.click();
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type(process.env.CODESTRAL_EXPIRY, { delay: 10 });
+    await page.keyboard.press("Tab");
+    // saved: the setting shows as modified
+    await page
+      .locator('.settings-editor .setting-item-contents.is-configured[data-key="codestral.reviewExpirySeconds"]')
+      .waitFor({ timeout: 15000 });
+    await page.screenshot({ path: `${shots}-expiry-setting.png` });
+    await page.keyboard.press("Control+W");
+    await page.locator(".tab.active", { hasText: "geometry.py" }).waitFor();
     await propose(12, 13, "side ** 2");
     const expired = toasts.filter({ hasText: "expired" });
     await expired.first().waitFor({ state: "visible", timeout: 60000 });
