@@ -10,7 +10,7 @@ const {
   WorkDoneProgressCancelNotification,
 } = require("vscode-languageclient/node");
 const { findServer } = require("./server-path");
-const { Review } = require("./review");
+const { Review, PROPOSAL_SCHEME } = require("./review");
 
 /** Settings that configure this extension, not the server. */
 const CLIENT_ONLY = ["serverPath", "pythonPath", "trace"];
@@ -175,6 +175,10 @@ function titleOf(action) {
 async function runAction(action) {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !client) return;
+  if (editor.document.uri.scheme === PROPOSAL_SCHEME) {
+    vscode.window.showWarningMessage("Codestral: this is a proposal; run actions in the file's own editor.");
+    return;
+  }
   if (editor.selection.isEmpty) {
     vscode.window.showWarningMessage("Codestral: select some code first.");
     return;

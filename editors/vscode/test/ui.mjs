@@ -1,5 +1,6 @@
 // Drives VS Code (code-server) in headless Chromium like a user, through one session:
-//  1. select lines, open the lightbulb, pick "Codestral: Refactor", see the new code, save;
+//  1. select lines, open the lightbulb, pick "Codestral: Refactor", see the proposal (a diff),
+//     accept it with Ctrl+Enter, see the new code, save;
 //  2. run "Codestral: Explain Selection" from the command palette: a Markdown preview opens and
 //     no unsaved "Untitled" editor is left behind;
 //  3. run "Codestral: Refactor Selection" on a slow answer: a notification shows the progress
@@ -7,7 +8,8 @@
 //  4. open a TypeScript file with a type error reported by VS Code's own TypeScript server, put
 //     the cursor on it, open the lightbulb: "Codestral: Fix" is offered for that foreign
 //     diagnostic; pick it, see the fix, save;
-//  5. "Codestral: Edit Selection…" from the palette asks for the instruction once, then edits;
+//  5. "Codestral: Edit Selection…" from the palette asks for the instruction once, then proposes
+//     its edit; "Codestral: Accept Proposal" from the palette applies it;
 //  6. typing shows ghost text from fill-in-the-middle; Tab accepts it;
 //  7. "Codestral: Generate Tests for Selection" writes tests/test_shapes.py and opens it.
 // Scenario "review": Review Selection → a problem on line 6 → lightbulb "Codestral: Fix this".
@@ -193,7 +195,14 @@ if (scenario === "review") {
 await step("1. lightbulb → Codestral: Refactor on lines 5-8", () =>
   pickCodeAction("Codestral: Refactor", () => selectLines(5, 8)),
 );
-await step("1. see the new code and save", async () => {
+const proposalTab = page.locator(".tabs-container .tab", { hasText: "Codestral's proposal" });
+await step("1. the rewrite is proposed as a diff; Ctrl+Enter accepts it; see the new code and save", async () => {
+  await proposalTab.first().waitFor({ state: "visible", timeout: 30000 });
+  // the diff has the keyboard: Ctrl+Enter goes to it
+  await page.locator(".monaco-diff-editor .editor.modified .monaco-editor.focused", { hasText: "3.14 * r ** 2" })
+    .waitFor({ timeout: 15000 });
+  await page.keyboard.press("Control+Enter");
+  await proposalTab.first().waitFor({ state: "detached", timeout: 15000 });
   await page.waitForSelector(".monaco-editor .view-lines >> text=3.14 * r ** 2", { timeout: 30000 });
   await save();
   await page.screenshot({ path: `${shots}-refactor.png` });
@@ -248,6 +257,9 @@ await step("5. Edit Selection… from the palette asks once for the instruction"
   seen.instructionPrompt = await page.locator(".quick-input-widget").innerText();
   await page.keyboard.type("return a constant", { delay: 10 });
   await page.keyboard.press("Enter");
+  await proposalTab.first().waitFor({ state: "visible", timeout: 30000 });
+  await runFromPalette("Codestral: Accept Proposal");
+  await proposalTab.first().waitFor({ state: "detached", timeout: 15000 });
   await page.waitForSelector(".monaco-editor .view-lines >> text=NAME = \"circle\"", { timeout: 30000 });
   // asked once: no second input box comes up
   // asked once: the input goes away (a second prompt would stay, waiting for the user)
