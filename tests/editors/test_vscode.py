@@ -262,6 +262,9 @@ def test_an_unreachable_api_is_one_plain_notification(
     assert (workspace / "shapes.py").read_text() == SOURCE
 
 
+NODE_TESTS = ("server-path.test.js", "proposals.test.js")
+
+
 def test_the_extensions_pure_modules() -> None:
     """Unit tests, with node's own test runner, of editors/vscode/server-path.js (the server is
     found as Python tools find theirs) and proposals.js (a proposal's hunks follow the user's
@@ -269,7 +272,7 @@ def test_the_extensions_pure_modules() -> None:
     node = str(NODE) if NODE.exists() else shutil.which("node")
     node = require_tool(node, "node")
     run = subprocess.run(
-        [node, "--test", "--test-reporter=tap", *(str(ROOT / "editors" / "vscode" / "test" / f) for f in ("server-path.test.js", "proposals.test.js"))],
+        [node, "--test", "--test-reporter=tap", *(str(ROOT / "editors" / "vscode" / "test" / f) for f in NODE_TESTS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -418,4 +421,6 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
     expected = expected.replace("    pi = 3.14\n    return 2 * pi * r\n", "    tau = math.tau\n    return tau * r\n")
     assert (workspace / "geometry.py").read_text() == expected
     if os.environ.get("CODESTRAL_SCREENSHOTS"):  # refresh the README's picture on request
-        shutil.copyfile(f"{shots}-proposal.png", ROOT / "editors" / "screenshots" / "vscode-proposal.png")
+        for shot in ("proposal", "proposal-streaming"):
+            picture = ROOT / "editors" / "screenshots" / f"vscode-{shot}.png"
+            shutil.copyfile(f"{shots}-{shot.removeprefix('proposal-')}.png", picture)
