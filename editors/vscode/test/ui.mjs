@@ -322,7 +322,12 @@ async function proposalScenario() {
   const markedLines = () => page.$$eval(".view-overlays [class*='ced-']", (els) => els.length);
   const notes = () =>
     page.$$eval(".monaco-editor .view-lines [class*='ced-']", (els) =>
-      els.map((el) => `${el.textContent}${getComputedStyle(el, "::after").content}`.replace(/^"|"$/g, "")).join(" "),
+      els
+        .map((el) => [el.textContent, getComputedStyle(el, "::after").content])
+        .flat()
+        .filter((text) => text && text !== "none")
+        .map((text) => text.replace(/^"|"$/g, ""))
+        .join(" "),
     );
   const diffShows = (text) =>
     page.locator(".monaco-diff-editor .editor.modified .view-lines", { hasText: text }).first().waitFor({ timeout: 30000 });
