@@ -127,6 +127,10 @@ class Review {
       overviewRulerLane: vscode.OverviewRulerLane.Full,
     });
     this.count = 0;
+    // While proposals are open, the status bar says so (a closed diff is not a forgotten proposal).
+    this.item = vscode.window.createStatusBarItem("codestral.proposals", vscode.StatusBarAlignment.Left, 100);
+    this.item.name = "Codestral proposals";
+    this.item.command = "codestral-vscode.showProposal";
   }
 
   register(context) {
@@ -134,6 +138,8 @@ class Review {
       this.marks.type,
       this.marks.noteType,
       this.highlight,
+      this.item,
+      vscode.window.tabGroups.onDidChangeTabs((event) => this.tabsClosed(event.closed)),
       vscode.workspace.registerTextDocumentContentProvider(PROPOSAL_SCHEME, this.documents),
       vscode.workspace.onDidChangeTextDocument((event) => this.edited(event)),
       vscode.window.onDidChangeVisibleTextEditors(() => this.marks.renderAll()),
@@ -336,8 +342,26 @@ class Review {
     this.updateContext();
   }
 
+  /** The user closed a proposal's diff: it stays open (until it expires); say how to get it back. */
+  tabsClosed(tabs) {
+    for (const tab of tabs) {
+      if (!(tab.input instanceof vscode.TabInputTextDiff)) continue;
+      const proposal = [...this.proposals.values()].find((p) => p.view.toString() === tab.input.modified.toString());
+      if (!proposal) continue; // answered: closed by us
+      vscode.window.setStatusBarMessage(
+        `Codestral: the ${proposal.title} proposal is still open; click "Codestral: proposal" below to see it again, or run Reject Proposal.`,
+        10000,
+      );
+    }
+  }
+
   updateContext() {
-    vscode.commands.executeCommand("setContext", "codestral.hasProposal", this.proposals.size > 0);
+    const open = this.proposals.size;
+    vscode.commands.executeCommand("setContext", "codestral.hasProposal", open > 0);
+    this.item.text = `$(git-compare) Codestral: ${open === 1 ? "proposal" : `${open} proposals`}`;
+    this.item.tooltip = "Show Codestral's proposal waiting for Accept, Reject or Retry";
+    if (open > 0) this.item.show();
+    else this.item.hide();
   }
 }
 

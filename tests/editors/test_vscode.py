@@ -403,7 +403,8 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
     assert seen["highlightedAfterAccept"] >= 2 and seen["highlightFaded"] is True, seen
     # C. refused: the user was told, and the answer was kept (the server opened it)
     assert any("geometry" in t for t in seen["refusedToasts"]), seen["refusedToasts"]
-    # D. rejected: said in the status bar
+    # D. a closed diff came back from the status bar item; rejected: said in the status bar
+    assert "Codestral: proposal" in seen["statusItemAfterClose"], seen
     assert "nothing was changed" in seen["statusAfterReject"], seen["statusAfterReject"]
     # E. retry asked once; the instruction and the first answer went to the model
     assert "What should change in this answer?" in seen["retryPrompt"], seen

@@ -310,7 +310,7 @@ console.log("ok");
 //     changed lines are highlighted;
 //  B. type a line above the code, then "Codestral: Accept Proposal" from the palette: it lands;
 //  C. type inside the code, then Ctrl+Enter in the diff: refused, the answer kept, the user told;
-//  D. Reject (title button): nothing changes;
+//  D. the diff closed by hand comes back from the status bar; Reject (title button): nothing changes;
 //  E. Retry (title button) asks once for an instruction; the new proposal is accepted;
 //  F. reviewExpirySeconds is lowered; a proposal left alone expires: the diff closes, one message.
 // Signals to the test (stdout): "signal:streaming" while A is held.
@@ -415,6 +415,15 @@ async function proposalScenario() {
   await step("D. Reject from the title bar: nothing changes", async () => {
     await openFile("geometry.py", "def circle_area");
     await propose(22, 23, "shape.name.title()");
+    // closing the diff does not lose the proposal: the status bar offers it again
+    await page.keyboard.press("Control+W");
+    await closed();
+    const item = page.locator(".statusbar-item", { hasText: "Codestral: proposal" });
+    await item.first().waitFor({ state: "visible", timeout: 10000 });
+    seen.statusItemAfterClose = await item.first().innerText();
+    await item.first().click();
+    await proposalTab.first().waitFor({ state: "visible", timeout: 15000 });
+    await diffShows("shape.name.title()");
     await button("Reject Proposal").click();
     await closed();
     await page.waitForSelector(".statusbar >> text=/rejected/", { timeout: 15000 });
