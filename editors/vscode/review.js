@@ -210,10 +210,7 @@ class Review {
     proposal.timer = setTimeout(() => this.proposals.has(proposal.jobId) && this.close(proposal), seconds * 1000 + 250);
     this.documents.set(view, applyHunks(text, proposal.hunks));
     await this.open(proposal);
-    vscode.window.setStatusBarMessage(
-      `Codestral: ${result.message} (Accept ✓, Reject ✗ or Retry ↻ in the diff's title bar)`,
-      15000,
-    );
+    vscode.window.setStatusBarMessage(`Codestral: ${result.message}`, 15000);
   }
 
   async open(proposal) {

@@ -400,6 +400,7 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
     labels = " ".join(seen["titleButtons"])
     assert all(f"{what} Proposal" in labels for what in ("Accept", "Reject", "Retry")), labels
     assert "proposes" in seen["statusWhenProposed"], seen["statusWhenProposed"]
+    assert seen["toastsWhenProposed"] == [], "the finished job's progress notification stayed"
     assert seen["highlightedAfterAccept"] >= 2 and seen["highlightFaded"] is True, seen
     # C. refused: the user was told, and the answer was kept (the server opened it)
     assert any("geometry" in t for t in seen["refusedToasts"]), seen["refusedToasts"]

@@ -368,6 +368,9 @@ async function proposalScenario() {
       ".monaco-diff-editor .editor.original .view-overlays [class*='ced-']", (els) => els.length);
     seen.titleButtons = await page.$$eval(".editor-actions .action-label", (els) => els.map((el) => el.getAttribute("aria-label")));
     seen.statusWhenProposed = await page.locator(".statusbar").innerText();
+    // the finished job's progress notification closes
+    await toasts.filter({ hasText: "Refactor" }).first().waitFor({ state: "detached", timeout: 15000 }).catch(() => {});
+    seen.toastsWhenProposed = await toasts.allInnerTexts();
     await page.screenshot({ path: `${shots}-proposal.png` });
   });
   await step("A. Accept from the title bar: it lands, the changed lines are highlighted", async () => {
