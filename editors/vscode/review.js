@@ -296,8 +296,9 @@ class Review {
       prompt: "What should change in this answer?",
       placeHolder: "e.g. keep the variable names, use math.pi",
       ignoreFocusOut: true,
+      validateInput: (text) => (text.trim() ? undefined : "Say what Codestral should change, or press Escape."),
     });
-    if (!instruction) return;
+    if (!instruction || !instruction.trim()) return;
     await this.close(proposal);
     const document = documentFor(proposal.uri);
     const unmark = document ? this.marks.add(proposal.uri, proposal.range, proposal.title) : () => {};
