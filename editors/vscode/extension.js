@@ -202,7 +202,7 @@ async function runAction(action) {
   }
   try {
     const send = () => client.sendRequest(ExecuteCommandRequest.type, { command: `codestral.${action}`, arguments: [argument] });
-    const result = await review.run(titleOf(action), argument, send);
+    const result = await review.run(action, titleOf(action), argument, send);
     await showResult(result);
   } catch (error) {
     // The server has already said what went wrong in a message.
@@ -302,8 +302,9 @@ async function activate(context) {
           }
           const argument = args && args[0];
           const name = command.startsWith("codestral.") ? command.slice("codestral.".length) : "";
-          const title = name === "custom" ? (argument && argument.id) || "Codestral" : titleOf(name);
-          const result = name ? await review.run(title, argument, () => next(command, args)) : await next(command, args);
+          const title = name === "custom" ? (argument && argument.action) || "Codestral" : titleOf(name);
+          const send = () => next(command, args);
+          const result = name ? await review.run(name, title, argument, send) : await next(command, args);
           if (command === "codestral.explain" || command === "codestral.custom") await showResult(result);
           return result;
         },

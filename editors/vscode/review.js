@@ -24,6 +24,16 @@ function linesOf(document, span) {
   return new vscode.Range(range.start, document.lineAt(range.end.line - 1).range.end);
 }
 
+/** Whether action `name` rewrites the document (its answer would be a proposal). */
+function rewrites(name, argument) {
+  if (name === "custom") {
+    const actions = vscode.workspace.getConfiguration("codestral").get("actions") || [];
+    const action = actions.find((a) => a && a.id === (argument && argument.action));
+    return !action || (action.mode || "replace") !== "explain";
+  }
+  return ["refactor", "fix", "document", "edit"].includes(name);
+}
+
 function documentFor(uri) {
   return vscode.workspace.textDocuments.find((d) => d.uri.toString() === uri);
 }
@@ -155,14 +165,21 @@ class Review {
   }
 
   /**
-   * Run a Codestral command over `argument.range` of `argument.uri`: the region is marked until
-   * the answer is in, whatever it is; a proposal opens for review. `send` sends the command.
+   * Run the Codestral action `name` over `argument.range` of `argument.uri`: the region is marked
+   * until the answer is in, whatever it is; a proposal opens for review. `send` sends the command.
+   * A new rewrite of code that has a proposal open ends that proposal (the server drops it).
    */
-  async run(title, argument, send) {
+  async run(name, title, argument, send) {
     const document = argument && argument.uri && argument.range && documentFor(argument.uri);
-    const unmark = document
-      ? this.marks.add(argument.uri, spanOf(argument.range, document.getText()), title)
-      : () => {};
+    let unmark = () => {};
+    if (document) {
+      const span = spanOf(argument.range, document.getText());
+      if (rewrites(name, argument)) {
+        const overlapping = (p) => p.uri === argument.uri && p.range.start < span.end && span.start < p.range.end;
+        for (const proposal of [...this.proposals.values()].filter(overlapping)) await this.close(proposal);
+      }
+      unmark = this.marks.add(argument.uri, span, title);
+    }
     let result;
     try {
       result = await send();

@@ -368,6 +368,8 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
         "square": Script(text="```python\n    area = side * side\n    return area\n```"),
         "triangle": Script(text="```python\n    half = base / 2.0\n    return half * height  # area\n```"),
         "describe": Script(text='```python\n    name = shape.name.title()\n    return f"shape {name}"\n```'),
+        "describe again": Script(text='```python\n    name = shape.name.upper()\n    return name + "!"\n```'),
+        "describe once more": Script(text='```python\n    name = str(shape.name)\n    return "shape: " + name\n```'),
         "perimeter": Script(text="```python\n    tau = 6.28\n    return tau * r\n```"),
         "retry": Script(text="```python\n    tau = math.tau\n    return tau * r\n```"),
         "expiry": Script(text="```python\n    area = side ** 2\n    return float(area)\n```"),
@@ -407,10 +409,13 @@ def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_
     # D. a closed diff came back from the status bar item; rejected: said in the status bar
     assert "Codestral: proposal" in seen["statusItemAfterClose"], seen
     assert "nothing was changed" in seen["statusAfterReject"], seen["statusAfterReject"]
+    # D2. the second Refactor of the same code left one diff (its own)
+    assert seen["proposalTabsAfterSecondRun"] == 1, seen
     # E. retry asked once; the instruction and the first answer went to the model
     assert "What should change in this answer?" in seen["retryPrompt"], seen
     assert seen["askedAgain"] is False and seen["proposalTabsAfterRetry"] == 1, seen
-    assert "use math.tau" in chats[5].prompt_text() and "tau = 6.28" in chats[5].prompt_text()
+    retry = chats[list(answers).index("retry")].prompt_text()
+    assert "use math.tau" in retry and "tau = 6.28" in retry, retry
     # F. expired: one message, the diff closed
     expired = [t for t in seen["expiredToasts"] if "expired" in t]
     assert len(expired) == 1 and "nothing was changed" in expired[0], seen["expiredToasts"]

@@ -311,6 +311,7 @@ console.log("ok");
 //  B. type a line above the code, then "Codestral: Accept Proposal" from the palette: it lands;
 //  C. type inside the code, then Ctrl+Enter in the diff: refused, the answer kept, the user told;
 //  D. the diff closed by hand comes back from the status bar; Reject (title button): nothing changes;
+//  D2. a second Refactor of code with an open proposal: only the new proposal's diff is left;
 //  E. Retry (title button) asks once for an instruction; the new proposal is accepted;
 //  F. reviewExpirySeconds is lowered; a proposal left alone expires: the diff closes, one message.
 // Signals to the test (stdout): "signal:streaming" while A is held.
@@ -431,6 +432,16 @@ async function proposalScenario() {
     await closed();
     await page.waitForSelector(".statusbar >> text=/rejected/", { timeout: 15000 });
     seen.statusAfterReject = await page.locator(".statusbar").innerText();
+  });
+
+  await step("D2. Refactor again on code with an open proposal: the new one replaces it", async () => {
+    await openFile("geometry.py", "def circle_area");
+    await propose(22, 23, "shape.name.upper()");
+    await openFile("geometry.py", "def circle_area");
+    await propose(22, 23, "str(shape.name)");
+    seen.proposalTabsAfterSecondRun = await proposalTab.count();
+    await button("Reject Proposal").click();
+    await closed();
   });
 
   await step("E. Retry asks once for what to change; the new proposal is accepted", async () => {
