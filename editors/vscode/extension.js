@@ -172,6 +172,13 @@ function titleOf(action) {
   return action.charAt(0).toUpperCase() + action.slice(1);
 }
 
+/** A custom action's title (codestral.actions), else its id. */
+function customTitle(id) {
+  const actions = vscode.workspace.getConfiguration("codestral").get("actions") || [];
+  const action = actions.find((a) => a && a.id === id);
+  return (action && action.title) || id || "Codestral";
+}
+
 async function runAction(action) {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !client) return;
@@ -302,7 +309,7 @@ async function activate(context) {
           }
           const argument = args && args[0];
           const name = command.startsWith("codestral.") ? command.slice("codestral.".length) : "";
-          const title = name === "custom" ? (argument && argument.action) || "Codestral" : titleOf(name);
+          const title = name === "custom" ? customTitle(argument && argument.action) : titleOf(name);
           const send = () => next(command, args);
           const result = name ? await review.run(name, title, argument, send) : await next(command, args);
           if (command === "codestral.explain" || command === "codestral.custom") await showResult(result);
