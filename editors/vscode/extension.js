@@ -10,11 +10,14 @@ const {
   WorkDoneProgressCancelNotification,
 } = require("vscode-languageclient/node");
 const { findServer } = require("./server-path");
+const { Review, PROPOSAL_SCHEME } = require("./review");
 
 /** Settings that configure this extension, not the server. */
 const CLIENT_ONLY = ["serverPath", "pythonPath", "trace"];
 
 let client;
+/** Marks the code being rewritten, and shows proposals for review (review.js). */
+let review;
 
 /**
  * The server's settings object: the `codestral` keys the user set (in any scope), without the
@@ -81,6 +84,7 @@ class NotificationProgressFeature {
   track(token) {
     let progress, finish;
     const subscription = this.client.onProgress(WorkDoneProgress.type, token, (value) => {
+      if (value.message && review) review.marks.progress(value.message);
       if (value.kind === "begin") {
         vscode.window.withProgress(
           { location: vscode.ProgressLocation.Notification, title: value.title, cancellable: !!value.cancellable },
@@ -129,11 +133,14 @@ class ExplanationDocuments {
 }
 const explanations = new ExplanationDocuments();
 
-/** Declares that this client asks the user for the instruction of codestral.edit itself. */
+/**
+ * Declares that this client asks the user for the instruction of codestral.edit itself, shows
+ * explanations itself, and shows proposed edits for review (review.js).
+ */
 class InstructionPromptFeature {
   fillClientCapabilities(capabilities) {
     capabilities.experimental = Object.assign({}, capabilities.experimental, {
-      codestral: { promptForInstruction: true, showsExplanations: true },
+      codestral: { promptForInstruction: true, showsExplanations: true, reviewsEdits: true },
     });
   }
   initialize() {}
@@ -160,9 +167,25 @@ async function showResult(result) {
   }
 }
 
+/** "refactor" → "Refactor": how the marked region names the action writing it. */
+function titleOf(action) {
+  return action.charAt(0).toUpperCase() + action.slice(1);
+}
+
+/** A custom action's title (codestral.actions), else its id. */
+function customTitle(id) {
+  const actions = vscode.workspace.getConfiguration("codestral").get("actions") || [];
+  const action = actions.find((a) => a && a.id === id);
+  return (action && action.title) || id || "Codestral";
+}
+
 async function runAction(action) {
   const editor = vscode.window.activeTextEditor;
   if (!editor || !client) return;
+  if (editor.document.uri.scheme === PROPOSAL_SCHEME) {
+    vscode.window.showWarningMessage("Codestral: this is a proposal; run actions in the file's own editor.");
+    return;
+  }
   if (editor.selection.isEmpty) {
     vscode.window.showWarningMessage("Codestral: select some code first.");
     return;
@@ -185,10 +208,8 @@ async function runAction(action) {
     argument.instruction = instruction;
   }
   try {
-    const result = await client.sendRequest(ExecuteCommandRequest.type, {
-      command: `codestral.${action}`,
-      arguments: [argument],
-    });
+    const send = () => client.sendRequest(ExecuteCommandRequest.type, { command: `codestral.${action}`, arguments: [argument] });
+    const result = await review.run(action, titleOf(action), argument, send);
     await showResult(result);
   } catch (error) {
     // The server has already said what went wrong in a message.
@@ -251,6 +272,8 @@ function registerCommands(context, server) {
 async function activate(context) {
   const outputChannel = vscode.window.createOutputChannel("Codestral", { log: true });
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(EXPLANATION_SCHEME, explanations));
+  review = new Review(() => client, showResult);
+  review.register(context);
   const server = await serverOptions();
   registerCommands(context, server);
   if (!server.command) {
@@ -284,7 +307,11 @@ async function activate(context) {
             if (!instruction) return undefined;
             args = [Object.assign({}, args[0], { instruction })];
           }
-          const result = await next(command, args);
+          const argument = args && args[0];
+          const name = command.startsWith("codestral.") ? command.slice("codestral.".length) : "";
+          const title = name === "custom" ? customTitle(argument && argument.action) : titleOf(name);
+          const send = () => next(command, args);
+          const result = name ? await review.run(name, title, argument, send) : await next(command, args);
           if (command === "codestral.explain" || command === "codestral.custom") await showResult(result);
           return result;
         },

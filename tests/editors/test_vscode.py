@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,23 +48,48 @@ def wait_until_listening(process: subprocess.Popen[str]) -> None:
     raise RuntimeError("code-server exited before listening")
 
 
-def drive(url: str, server_log: Path, name: str, scenario: str = "session", before_check: Any = None) -> dict[str, Any]:
-    """Run editors/vscode/test/ui.mjs on one scenario; return what it saw (``<name>-seen.json``)."""
+def drive(
+    url: str,
+    server_log: Path,
+    name: str,
+    scenario: str = "session",
+    before_check: Any = None,
+    signals: dict[str, Callable[[], None]] | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Run editors/vscode/test/ui.mjs on one scenario; return what it saw (``<name>-seen.json``).
+    A line ``signal:<name>`` it prints calls ``signals[name]`` (e.g. opens a held answer)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = ARTIFACTS / name
-    run = subprocess.run(
+    process = subprocess.Popen(
         [str(NODE), str(ROOT / "editors" / "vscode" / "test" / "ui.mjs"), url, str(shots), scenario],
-        env={**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright")},
+        env={**os.environ, "PLAYWRIGHT_DIR": str(CACHE / "playwright"), **(env or {})},
         cwd=CACHE / "playwright",
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=400,
-        check=False,
     )
+    timer = threading.Timer(400, process.kill)
+    timer.start()
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        stderr = threading.Thread(target=lambda: errors.append(process.stderr.read()))  # type: ignore[union-attr]
+        errors: list[str] = []
+        stderr.start()
+        out = []
+        for line in process.stdout:
+            out.append(line)
+            if line.startswith("signal:") and signals:
+                signals[line.strip().removeprefix("signal:")]()
+        process.wait()
+        stderr.join()
+    finally:
+        timer.cancel()
     if before_check is not None:
         before_check()
     log = server_log.read_text() if server_log.exists() else "(no server log)"
-    assert run.returncode == 0, run.stdout + run.stderr + "\n--- server log ---\n" + log[-3000:]
+    report = "".join(out) + "".join(errors) + "\n--- server log ---\n" + log[-3000:]
+    assert process.returncode == 0, report
     seen: dict[str, Any] = json.loads(Path(f"{shots}-seen.json").read_text())
     return seen
 
@@ -237,12 +262,17 @@ def test_an_unreachable_api_is_one_plain_notification(
     assert (workspace / "shapes.py").read_text() == SOURCE
 
 
-def test_the_server_is_found_as_python_tools_find_theirs() -> None:
-    """Unit tests of editors/vscode/server-path.js with node's own test runner."""
+NODE_TESTS = ("server-path.test.js", "proposals.test.js")
+
+
+def test_the_extensions_pure_modules() -> None:
+    """Unit tests, with node's own test runner, of editors/vscode/server-path.js (the server is
+    found as Python tools find theirs) and proposals.js (a proposal's hunks follow the user's
+    edits; the diff shows what accepting would make)."""
     node = str(NODE) if NODE.exists() else shutil.which("node")
     node = require_tool(node, "node")
     run = subprocess.run(
-        [node, "--test", "--test-reporter=tap", str(ROOT / "editors" / "vscode" / "test" / "server-path.test.js")],
+        [node, "--test", "--test-reporter=tap", *(str(ROOT / "editors" / "vscode" / "test" / f) for f in NODE_TESTS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -283,3 +313,121 @@ def test_review_findings_are_problems_with_fix_this_on_the_lightbulb(
     assert (workspace / "shapes.py").read_text() == SOURCE.replace("pi = 3.14", "pi = math.pi")
     if os.environ.get("CODESTRAL_SCREENSHOTS"):  # refresh the README's picture on request
         shutil.copyfile(f"{shots}-review.png", ROOT / "editors" / "screenshots" / "vscode-review.png")
+
+
+GEOMETRY = """import math
+
+
+def circle_area(r):
+    pi = 3.14
+    result = pi * r * r
+    return result
+
+
+def square_area(side):
+    result = side * side
+    return result
+
+
+def triangle_area(base, height):
+    half = base / 2
+    return half * height
+
+
+def describe(shape):
+    name = shape.name
+    return "shape " + name
+
+
+def perimeter(r):
+    pi = 3.14
+    return 2 * pi * r
+"""
+EXPIRY_SECONDS = 10  # the shortest reviewExpirySeconds, set by the scenario's last step
+
+
+def test_a_proposal_is_reviewed_in_a_diff_and_accepted_rejected_retried_or_left_to_expire(
+    fake: FakeCodestral, code_server: tuple[str, Path, Path]
+) -> None:
+    """Rewrites of more than one line come back as proposals (the extension declares
+    reviewsEdits; review is "auto"). In one session, as a user: the code being rewritten is
+    marked while the model writes; the proposal opens as a diff; Accept lands it (and highlights
+    what changed), also after typing above it; typing inside it makes Accept refuse and keep the
+    answer, saying so; Reject changes nothing; Retry asks once for an instruction and proposes
+    again; a proposal left alone expires, its diff closes and one message says so."""
+    url, workspace, server_log = code_server
+    (workspace / "geometry.py").write_text(GEOMETRY)
+    held = Gate()
+    answers = {
+        "circle": Script(
+            text="```python\n    pi = math.pi\n    result = pi * r ** 2\n    return result\n```",
+            chunk_size=5,
+            hold_after_chunks=3,
+            gate=held,
+        ),
+        "square": Script(text="```python\n    area = side * side\n    return area\n```"),
+        "triangle": Script(text="```python\n    half = base / 2.0\n    return half * height  # area\n```"),
+        "describe": Script(text='```python\n    name = shape.name.title()\n    return f"shape {name}"\n```'),
+        "describe again": Script(text='```python\n    name = shape.name.upper()\n    return name + "!"\n```'),
+        "describe once more": Script(text='```python\n    name = str(shape.name)\n    return "shape: " + name\n```'),
+        "perimeter": Script(text="```python\n    tau = 6.28\n    return tau * r\n```"),
+        "retry": Script(text="```python\n    tau = math.tau\n    return tau * r\n```"),
+        "expiry": Script(text="```python\n    area = side ** 2\n    return float(area)\n```"),
+    }
+    order = iter(answers)
+
+    def answer(request: RecordedRequest) -> Script:
+        if request.path.endswith("/fim/completions"):
+            return Script(text="")
+        return answers[next(order)]
+
+    fake.responder = answer
+    seen = drive(
+        url,
+        server_log,
+        "vscode-proposal",
+        "proposal",
+        before_check=held.open,
+        signals={"streaming": held.open},
+        env={"CODESTRAL_EXPIRY": str(EXPIRY_SECONDS)},
+    )
+    shots = ARTIFACTS / "vscode-proposal"
+    chats = [r for r in fake.completion_requests() if r.path.endswith("/chat/completions")]
+    assert len(chats) == len(answers), [r.prompt_text()[-200:] for r in chats]
+    # A. marked while streaming (three lines, with the progress after them), then a diff
+    assert seen["markedWhileStreaming"] >= 3, seen
+    assert "Refactor is writing" in seen["noteWhileStreaming"], seen["noteWhileStreaming"]
+    assert seen["markedAfterStreaming"] == 0, seen
+    assert "Codestral's proposal" in seen["proposalTab"], seen["proposalTab"]
+    labels = " ".join(seen["titleButtons"])
+    assert all(f"{what} Proposal" in labels for what in ("Accept", "Reject", "Retry")), labels
+    assert "proposes" in seen["statusWhenProposed"], seen["statusWhenProposed"]
+    assert seen["toastsWhenProposed"] == [], "the finished job's progress notification stayed"
+    assert seen["highlightedAfterAccept"] >= 2 and seen["highlightFaded"] is True, seen
+    # C. refused: the user was told, and the answer was kept (the server opened it)
+    assert any("geometry" in t for t in seen["refusedToasts"]), seen["refusedToasts"]
+    # D. a closed diff came back from the status bar item; rejected: said in the status bar
+    assert "Codestral: proposal" in seen["statusItemAfterClose"], seen
+    assert "nothing was changed" in seen["statusAfterReject"], seen["statusAfterReject"]
+    # D2. the second Refactor of the same code left one diff (its own)
+    assert seen["proposalTabsAfterSecondRun"] == 1, seen
+    # E. retry asked once; the instruction and the first answer went to the model
+    assert "What should change in this answer?" in seen["retryPrompt"], seen
+    assert seen["askedAgain"] is False and seen["proposalTabsAfterRetry"] == 1, seen
+    retry = chats[list(answers).index("retry")].prompt_text()
+    assert "use math.tau" in retry and "tau = 6.28" in retry, retry
+    # F. expired: one message, the diff closed
+    expired = [t for t in seen["expiredToasts"] if "expired" in t]
+    assert len(expired) == 1 and "nothing was changed" in expired[0], seen["expiredToasts"]
+    assert seen["proposalTabsAfterExpiry"] == 0
+    # the file: A, B (below the typed line), E landed; C kept the user's typing; D and F changed nothing
+    expected = "# geometry\n" + GEOMETRY
+    expected = expected.replace("    pi = 3.14\n    result = pi * r * r\n", "    pi = math.pi\n    result = pi * r ** 2\n")
+    expected = expected.replace("    result = side * side\n    return result\n", "    area = side * side\n    return area\n")
+    expected = expected.replace("    half = base / 2\n", "    half = base / 2  # halve\n")
+    expected = expected.replace("    pi = 3.14\n    return 2 * pi * r\n", "    tau = math.tau\n    return tau * r\n")
+    assert (workspace / "geometry.py").read_text() == expected
+    if os.environ.get("CODESTRAL_SCREENSHOTS"):  # refresh the README's picture on request
+        for shot in ("proposal", "proposal-streaming"):
+            picture = ROOT / "editors" / "screenshots" / f"vscode-{shot}.png"
+            shutil.copyfile(f"{shots}-{shot.removeprefix('proposal-')}.png", picture)
