@@ -342,3 +342,150 @@ def test_review_findings_are_flymake_diagnostics_with_fix_this(fake: FakeCodestr
     assert emacs.buffer() == SOURCE.replace("pi = 3.14", "pi = math.pi")
     assert "Use math.pi, not 3.14." in last_user_message(fake)
     emacs.wait(lambda: "codestral: Use math.pi, not 3.14." not in (emacs.eval_json(DIAGNOSTICS) or []), "the finding to go")
+
+
+# -- Reviewing a proposal before it lands (issue #13) -------------------------------------------
+
+REVIEW_BUFFER = (
+    "(cl-loop for b in (buffer-list) when (with-current-buffer b (derived-mode-p 'codestral-review-mode))"
+    " return (with-current-buffer b (list (buffer-string) (and (derived-mode-p 'diff-mode) t)"
+    " (format-mode-line header-line-format) (and (get-buffer-window b) t))))"
+)
+HIGHLIGHTED_LINES = (
+    "(cl-loop for o in (overlays-in (point-min) (point-max)) when (overlay-get o 'codestral-applied)"
+    " append (number-sequence (line-number-at-pos (overlay-start o)) (1- (line-number-at-pos (overlay-end o)))))"
+)
+OPEN_PROPOSALS = (
+    "(plist-get (jsonrpc-request (eglot-current-server) :workspace/executeCommand"
+    " '(:command \"codestral.status\" :arguments [])) :openProposals)"
+)
+KEYS = "C-c C-c accept  C-c C-k reject  C-c C-r retry"
+
+
+def reviewing_session(fake: FakeCodestral, project: Path, extra: str = "") -> EmacsSession:
+    """Emacs with the default review setting (auto), eglot confirming server edits as by default."""
+    from tests.editors.emacs_session import REVIEW_INIT
+
+    init = REVIEW_INIT + "(setq codestral-applied-highlight-seconds 60)\n" + extra
+    return EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY), init)
+
+
+@pytest.fixture
+def reviewing(fake: FakeCodestral, project: Path) -> Iterator[EmacsSession]:
+    """Emacs on shapes.py whose rewrites are proposed for review first."""
+    session = reviewing_session(fake, project)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def propose_refactor(fake: FakeCodestral, emacs: EmacsSession) -> str:
+    """Refactor lines 5-8 from the menu; wait for the review; its diff."""
+    fake.enqueue(Script(text=REFACTOR_ANSWER))
+    emacs.select_lines(5, 8)
+    emacs.pick_code_action("Codestral: Refactor")
+    emacs.wait_screen(KEYS)
+    review = emacs.wait(lambda: emacs.eval_json(REVIEW_BUFFER), "the review buffer")
+    diff, is_diff_mode, header, shown = review
+    assert is_diff_mode and shown
+    assert "Refactor proposes" in header and KEYS in header
+    assert emacs.buffer() == SOURCE  # nothing lands before the user says so
+    return str(diff)
+
+
+def test_review_shows_the_diff_and_accept_applies_it(fake: FakeCodestral, reviewing: EmacsSession) -> None:
+    diff = propose_refactor(fake, reviewing)
+    reviewing.capture("review-proposal")
+    assert "+++ b/shapes.py" in diff and "@@ -5," in diff
+    assert "-        pi = 3.14\n" in diff and "+        result = math.pi * r ** 2\n" in diff
+    reviewing.keys("C-c", "C-c")
+    reviewing.wait(lambda: reviewing.buffer() == AFTER_REFACTOR, "the accepted proposal to land")
+    reviewing.wait_message("applied")
+    assert "Proceed?" not in reviewing.screen()  # accepted once, not asked again by eglot
+    assert reviewing.eval_json(REVIEW_BUFFER) is None  # the review is closed
+    assert reviewing.wait(lambda: reviewing.eval_json(HIGHLIGHTED_LINES), "the highlight") == [6]
+
+
+def test_review_accept_after_typing_above_the_code_lands_right(
+    fake: FakeCodestral, reviewing: EmacsSession
+) -> None:
+    propose_refactor(fake, reviewing)
+    reviewing.keys("C-x", "o", "M-<")  # back to the code, typing above the proposal's lines
+    reviewing.type("# note\n")
+    reviewing.wait(lambda: reviewing.buffer() == "# note\n" + SOURCE, "the typing")
+    reviewing.keys("C-x", "o", "C-c", "C-c")
+    reviewing.wait(lambda: reviewing.buffer() == "# note\n" + AFTER_REFACTOR, "the proposal to land below the note")
+    reviewing.wait_message("applied")
+
+
+def test_review_accept_after_typing_inside_is_refused_and_keeps_the_answer(
+    fake: FakeCodestral, reviewing: EmacsSession
+) -> None:
+    propose_refactor(fake, reviewing)
+    reviewing.keys("C-x", "o", "M-<", *["C-n"] * 5, "C-e")  # into the proposal's lines
+    reviewing.type("16")
+    changed = SOURCE.replace("pi = 3.14\n", "pi = 3.1416\n")
+    reviewing.wait(lambda: reviewing.buffer() == changed, "the typing")
+    reviewing.keys("C-x", "o", "C-c", "C-c")
+    kept = reviewing.wait(
+        lambda: reviewing.eval_json(
+            "(cl-loop for b in (buffer-list) when (and (buffer-file-name b)"
+            ' (string-match-p "answer" (buffer-file-name b)))'
+            " return (with-current-buffer b (buffer-string)))"
+        ),
+        "the kept answer",
+    )
+    assert "math.pi * r ** 2" in kept
+    messages = reviewing.messages()
+    assert "changed" in messages.splitlines()[-1] or "kept" in messages.splitlines()[-1], messages
+    assert reviewing.buffer() == changed
+    assert reviewing.eval_json(REVIEW_BUFFER) is None
+
+
+def test_review_reject_changes_nothing(fake: FakeCodestral, reviewing: EmacsSession) -> None:
+    propose_refactor(fake, reviewing)
+    reviewing.keys("C-c", "C-k")
+    reviewing.wait_message("rejected; nothing was changed")
+    assert reviewing.eval_json(REVIEW_BUFFER) is None
+    assert reviewing.buffer() == SOURCE
+    assert reviewing.eval_json(OPEN_PROPOSALS) == 0
+
+
+def test_review_retry_asks_again_with_the_instruction(fake: FakeCodestral, reviewing: EmacsSession) -> None:
+    propose_refactor(fake, reviewing)
+    fake.enqueue(Script(text="```python\n    def area(self, r):\n        return math.tau * r * r / 2\n```"))
+    reviewing.keys("C-c", "C-r")
+    reviewing.wait_screen("ask again, with this change:")
+    reviewing.type("use tau")
+    reviewing.keys("Enter")
+    diff = reviewing.wait(
+        lambda: (r := reviewing.eval_json(REVIEW_BUFFER)) and "math.tau" in r[0] and r[0], "the revised proposal"
+    )
+    assert "+        return math.tau * r * r / 2\n" in diff
+    reviewing.wait_screen(KEYS)
+    prompt = fake.completion_requests()[-1].prompt_text()
+    assert "use tau" in prompt and "math.pi * r ** 2" in prompt  # the instruction, and the answer it revises
+    assert reviewing.buffer() == SOURCE
+    reviewing.keys("C-c", "C-c")
+    revised = SOURCE.replace(
+        "        pi = 3.14\n        result = pi * r * r\n        return result\n",
+        "        return math.tau * r * r / 2\n",
+    )
+    reviewing.wait(lambda: reviewing.buffer() == revised, "the revised proposal to land")
+
+
+def test_review_expired_is_said_once(fake: FakeCodestral, project: Path) -> None:
+    session = reviewing_session(fake, project, "(setq codestral-settings (append codestral-settings '(:reviewExpirySeconds 10)))\n")
+    try:
+        propose_refactor(fake, session)
+        session.wait(lambda: session.eval_json(OPEN_PROPOSALS) == 0, "the proposal to expire", timeout=40)
+        session.keys("C-c", "C-c")
+        messages = session.wait_message("no longer open")
+        assert messages.count("no longer open") == 1
+        assert session.eval_json(REVIEW_BUFFER) is None
+        assert session.buffer() == SOURCE
+        session.command("codestral-accept")
+        session.wait_message("no proposal is open for this buffer")
+    finally:
+        session.close()
