@@ -349,7 +349,7 @@ def test_review_findings_are_flymake_diagnostics_with_fix_this(fake: FakeCodestr
 REVIEW_BUFFER = (
     "(cl-loop for b in (buffer-list) when (with-current-buffer b (derived-mode-p 'codestral-review-mode))"
     " return (with-current-buffer b (list (buffer-string) (and (derived-mode-p 'diff-mode) t)"
-    " (format-mode-line header-line-format) (and (get-buffer-window b) t))))"
+    " (format-mode-line header-line-format nil (get-buffer-window b t) b) (and (get-buffer-window b) t))))"
 )
 HIGHLIGHTED_LINES = (
     "(cl-loop for o in (overlays-in (point-min) (point-max)) when (overlay-get o 'codestral-applied)"
