@@ -484,21 +484,25 @@ streams (by default the range the argument names)."
       (concat " " (plist-get codestral--review :message)
               (substitute-command-keys
                "   \\<codestral-review-mode-map>\\[codestral-accept] accept  \
-\\[codestral-reject] reject  \\[codestral-retry] retry with an instruction")))))
+\\[codestral-reject] reject  \\[codestral-retry] retry")))))
 
-(defun codestral--review-of (source)
-  "The review buffer of an open proposal for the buffer SOURCE, or nil."
+(defun codestral--review-of (source &optional closed-too)
+  "The review buffer of an open proposal for the buffer SOURCE, or nil.
+With CLOSED-TOO, also one whose proposal expired or was answered."
   (cl-loop for buffer in (buffer-list)
            when (with-current-buffer buffer
                   (and (derived-mode-p 'codestral-review-mode)
                        (eq (plist-get codestral--review :source) source)
-                       (plist-get codestral--review :jobId)))
+                       (or (plist-get codestral--review :jobId)
+                           (and closed-too (plist-get codestral--review :closed)))))
            return buffer))
 
 (defun codestral--review-buffer ()
   "The review buffer the commands act on: this one, or the one of this buffer's proposal."
   (cond ((derived-mode-p 'codestral-review-mode)
          (cond ((plist-get codestral--review :jobId) (current-buffer))
+               ((plist-get codestral--review :closed)
+                (user-error "Codestral: %s" (plist-get codestral--review :state)))
                ((plist-get codestral--review :state)
                 (user-error "Codestral: %s; wait for it" (plist-get codestral--review :state)))
                (t (user-error "Codestral: this proposal was already answered"))))
@@ -517,11 +521,31 @@ streams (by default the range the argument names)."
   (codestral--review-reject-silently (plist-get codestral--review :server)
                                      (plist-get codestral--review :jobId)))
 
+(cl-defmethod eglot-handle-notification :before
+  ((server codestral-eglot-server) (_method (eql window/showMessage)) &key message &allow-other-keys)
+  "When SERVER's MESSAGE says a proposal expired, its review buffer says so too."
+  (when-let* ((relative (and (stringp message)
+                             (string-match "proposal for \\(.+\\) expired" message)
+                             (match-string 1 message))))
+    (dolist (buffer (buffer-list))
+      (with-current-buffer buffer
+        (when (and (derived-mode-p 'codestral-review-mode)
+                   (eq (plist-get codestral--review :server) server)
+                   (plist-get codestral--review :jobId)
+                   (equal (plist-get codestral--review :relative) relative))
+          (setq codestral--review
+                (append (list :jobId nil :closed t
+                              :state (substitute-command-keys
+                                      "this proposal expired unanswered; nothing was changed \
+(\\<diff-mode-shared-map>\\[quit-window] closes this buffer)"))
+                        codestral--review))
+          (force-mode-line-update))))))
+
 (defun codestral--review-open (result server review-buffer)
   "Show the proposed RESULT of SERVER in REVIEW-BUFFER, or in a new review buffer.
 A proposal already open for the same code buffer is replaced (and rejected)."
   (let* ((source (codestral--uri-buffer (plist-get result :uri)))
-         (old (and source (codestral--review-of source)))
+         (old (and source (codestral--review-of source t)))
          (buffer (cond ((buffer-live-p review-buffer) review-buffer)
                        (old (with-current-buffer old
                               (unless (equal (plist-get codestral--review :jobId)
@@ -547,6 +571,7 @@ A proposal already open for the same code buffer is replaced (and rejected)."
         (setq default-directory (substring file 0 (- (length file) (length relative)))))
       (setq codestral--review (list :server server :jobId (plist-get result :jobId)
                                     :source source :beg (car range) :end (cdr range)
+                                    :relative relative
                                     :message (or (plist-get result :message) "A proposal"))))
     (if (and (not (active-minibuffer-window))
              (memq (window-buffer (selected-window)) (list source buffer)))

@@ -475,17 +475,25 @@ def test_review_retry_asks_again_with_the_instruction(fake: FakeCodestral, revie
     reviewing.wait(lambda: reviewing.buffer() == revised, "the revised proposal to land")
 
 
-def test_review_expired_is_said_once(fake: FakeCodestral, project: Path) -> None:
-    session = reviewing_session(fake, project, "(setq codestral-settings (append codestral-settings '(:reviewExpirySeconds 10)))\n")
+def test_review_expired_is_said_once_and_a_new_one_reuses_the_buffer(fake: FakeCodestral, project: Path) -> None:
+    expiring = "(setq codestral-settings (append codestral-settings '(:reviewExpirySeconds 10)))\n"
+    session = reviewing_session(fake, project, expiring)
     try:
         propose_refactor(fake, session)
-        session.wait(lambda: session.eval_json(OPEN_PROPOSALS) == 0, "the proposal to expire", timeout=40)
-        session.keys("C-c", "C-c")
-        messages = session.wait_message("no longer open")
-        assert messages.count("no longer open") == 1
-        assert session.eval_json(REVIEW_BUFFER) is None
+        said = "Codestral's Refactor proposal for shapes.py expired unanswered; nothing was changed."
+        session.wait_message(said, timeout=40)
+        session.wait_screen("this proposal expired unanswered")  # the review's header line
+        session.keys("C-c", "C-c")  # too late: answered here, nothing sent
+        session.wait_message("Codestral: this proposal expired unanswered; nothing was changed (q closes")
+        assert session.messages().count(said) == 1
         assert session.buffer() == SOURCE
-        session.command("codestral-accept")
-        session.wait_message("no proposal is open for this buffer")
+        assert session.eval_json(OPEN_PROPOSALS) == 0
+
+        session.keys("C-x", "o")
+        diff = propose_refactor(fake, session)  # in the same review buffer, open again
+        assert "+        result = math.pi * r ** 2\n" in diff
+        assert session.eval_json("(length (cl-remove-if-not (lambda (b) (string-prefix-p \"*codestral-review\" (buffer-name b))) (buffer-list)))") == 1
+        session.keys("C-c", "C-c")
+        session.wait(lambda: session.buffer() == AFTER_REFACTOR, "the new proposal to land")
     finally:
         session.close()
