@@ -355,6 +355,7 @@ HIGHLIGHTED_LINES = (
     "(cl-loop for o in (overlays-in (point-min) (point-max)) when (overlay-get o 'codestral-applied)"
     " append (number-sequence (line-number-at-pos (overlay-start o)) (1- (line-number-at-pos (overlay-end o)))))"
 )
+MARKED_LINES = HIGHLIGHTED_LINES.replace("codestral-applied", "codestral-streaming")
 OPEN_PROPOSALS = (
     "(plist-get (jsonrpc-request (eglot-current-server) :workspace/executeCommand"
     " '(:command \"codestral.status\" :arguments [])) :openProposals)"
@@ -453,11 +454,22 @@ def test_review_reject_changes_nothing(fake: FakeCodestral, reviewing: EmacsSess
 
 def test_review_retry_asks_again_with_the_instruction(fake: FakeCodestral, reviewing: EmacsSession) -> None:
     propose_refactor(fake, reviewing)
-    fake.enqueue(Script(text="```python\n    def area(self, r):\n        return math.tau * r * r / 2\n```"))
+    gate = Gate()
+    fake.enqueue(
+        Script(
+            text="```python\n    def area(self, r):\n        return math.tau * r * r / 2\n```",
+            hold_after_chunks=1,
+            gate=gate,
+        )
+    )
     reviewing.keys("C-c", "C-r")
     reviewing.wait_screen("ask again, with this change:")
     reviewing.type("use tau")
     reviewing.keys("Enter")
+    assert gate.reached.wait(30)
+    reviewing.wait_screen("asking again (use tau)")  # the review's header while the answer streams
+    assert reviewing.eval_json(MARKED_LINES) == [5, 6, 7, 8]  # the code being rewritten is marked
+    gate.open()
     diff = reviewing.wait(
         lambda: (r := reviewing.eval_json(REVIEW_BUFFER)) and "math.tau" in r[0] and r[0], "the revised proposal"
     )
@@ -472,6 +484,7 @@ def test_review_retry_asks_again_with_the_instruction(fake: FakeCodestral, revie
         "        return math.tau * r * r / 2\n",
     )
     reviewing.wait(lambda: reviewing.buffer() == revised, "the revised proposal to land")
+    assert not reviewing.eval_json(MARKED_LINES)  # and no longer marked
 
 
 def test_review_expired_is_said_once_and_a_new_one_reuses_the_buffer(fake: FakeCodestral, project: Path) -> None:
