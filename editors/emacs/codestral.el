@@ -243,10 +243,14 @@ Called when codestral.el is loaded; call it again after changing `codestral-majo
 The edit of a proposal the user accepted is not confirmed a second time; the lines an
 edit changed are highlighted for `codestral-applied-highlight-seconds'."
   (condition-case err
-      (let* ((eglot-confirm-server-initiated-edits
-              (and (zerop codestral--accepting) eglot-confirm-server-initiated-edits))
-             (changed (ignore-errors (codestral--edit-markers (plist-get params :edit))))
-             (answer (cl-call-next-method)))
+      (let* ((changed (ignore-errors (codestral--edit-markers (plist-get params :edit))))
+             (answer (if (zerop codestral--accepting)
+                         (cl-call-next-method)
+                       ;; accepted in the review already: eglot does not ask again
+                       (cl-progv (cl-remove-if-not #'boundp '(eglot-confirm-server-initiated-edits
+                                                              eglot-confirm-server-edits))
+                           '(nil nil)
+                         (cl-call-next-method)))))
         (codestral--highlight changed)
         answer)
     (jsonrpc-error

@@ -451,6 +451,14 @@ def test_review_reject_changes_nothing(fake: FakeCodestral, reviewing: EmacsSess
     assert reviewing.buffer() == SOURCE
     assert reviewing.eval_json(OPEN_PROPOSALS) == 0
 
+    propose_refactor(fake, reviewing)  # killing the review buffer rejects its proposal too
+    reviewing.keys("C-x", "k")
+    reviewing.wait_screen("Kill buffer")
+    reviewing.keys("Enter")
+    reviewing.wait(lambda: reviewing.eval_json(OPEN_PROPOSALS) == 0, "the proposal to be dropped")
+    assert reviewing.eval_json(REVIEW_BUFFER) is None
+    assert reviewing.buffer() == SOURCE
+
 
 def test_review_retry_asks_again_with_the_instruction(fake: FakeCodestral, reviewing: EmacsSession) -> None:
     propose_refactor(fake, reviewing)
