@@ -20,7 +20,9 @@
 ;; from the commands `codestral-explain', `codestral-refactor', `codestral-fix',
 ;; `codestral-document', `codestral-tests', `codestral-edit', `codestral-review' (findings
 ;; arrive as Flymake diagnostics; `codestral-clear-review' removes them).  Progress shows in the mode
-;; line; `codestral-cancel' stops it.  The key comes from the environment:
+;; line; `codestral-cancel' stops it.  A rewrite under review (server setting `review')
+;; opens as a diff in `*codestral-review*': C-c C-c accepts, C-c C-k rejects, C-c C-r asks
+;; again with an instruction.  The key comes from the environment:
 ;; CODESTRAL_API_KEY or MISTRAL_API_KEY.
 
 ;;; Code:
@@ -581,8 +583,7 @@ A proposal already open for the same code buffer is replaced (and rejected)."
              (memq (window-buffer (selected-window)) (list source buffer)))
         (pop-to-buffer buffer)
       (display-buffer buffer))
-    (codestral--say (with-current-buffer buffer
-                      (string-trim (substitute-command-keys (codestral--review-header)))))))
+    (codestral--say (plist-get (buffer-local-value 'codestral--review buffer) :message))))
 
 (defun codestral--review-close (buffer)
   "Close the review BUFFER: its windows and itself (its proposal was answered)."
