@@ -168,6 +168,7 @@ async def test_retry_sends_the_previous_answer_and_the_instruction_and_proposes_
     editor: Editor, fake: FakeCodestral
 ) -> None:
     uri, first = await propose(editor, fake)
+    editor.replace(uri, 0, 0, "import sys\n")  # the retry runs where the code is now
     again = NEW_GREET.replace("message.upper()", "message.title()")
     fake.enqueue(Script(text=fenced(again)))
     second = await editor.run(
@@ -175,7 +176,8 @@ async def test_retry_sends_the_previous_answer_and_the_instruction_and_proposes_
     )
     assert second["status"] == "proposed" and second["jobId"] != first["jobId"]
     assert "+    print(message.title())" in second["diff"]
-    assert editor.text(uri) == PYTHON
+    assert editor.text(uri) == "import sys\n" + PYTHON
+    assert second["range"] == lsp_range(4, 0, 8, 0)
     _, retried = fake.completion_requests()
     messages = retried.body["messages"]
     assert messages[-2] == {"role": "assistant", "content": fenced(NEW_GREET)}
@@ -184,7 +186,7 @@ async def test_retry_sends_the_previous_answer_and_the_instruction_and_proposes_
     with pytest.raises(JsonRpcInvalidParams):  # the first proposal was dropped
         await editor.run("codestral.reject", {"jobId": first["jobId"]})
     await editor.run("codestral.accept", {"jobId": second["jobId"]})
-    assert editor.text(uri) == REWRITTEN.replace("message.upper()", "message.title()")
+    assert editor.text(uri) == "import sys\n" + REWRITTEN.replace("message.upper()", "message.title()")
 
 
 async def test_closing_the_document_expires_its_proposal(editor: Editor, fake: FakeCodestral) -> None:
@@ -295,3 +297,87 @@ async def test_a_plain_client_under_auto_applies_as_before(
     uri, result = await propose(editor, fake)
     assert result["status"] == "applied"
     assert editor.text(uri) == REWRITTEN
+
+
+async def test_a_retry_without_an_instruction_is_refused_and_the_proposal_stays_open(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri, proposed = await propose(editor, fake)
+    with pytest.raises(JsonRpcInvalidParams, match='A retry needs an "instruction"'):
+        await editor.run("codestral.accept", {"jobId": proposed["jobId"], "instruction": "  "})
+    assert editor.text(uri) == PYTHON and len(fake.completion_requests()) == 1
+    assert await open_proposals(editor) == 1
+
+
+async def test_two_proposals_in_one_document_both_land_when_accepted_in_turn(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri, first = await propose(editor, fake)
+    other = "def other():\n    value = 1\n    return value\n"
+    fake.enqueue(Script(text=fenced(other)))
+    second = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(9, 0, 11, 0)})
+    assert second["status"] == "proposed" and await open_proposals(editor) == 2
+    assert second["diff"].splitlines()[2] == "@@ -10,2 +10,3 @@"
+    await editor.run("codestral.accept", {"jobId": first["jobId"]})  # moves the second one's lines
+    result = await editor.run("codestral.accept", {"jobId": second["jobId"]})
+    assert result["status"] == "applied"
+    assert editor.text(uri) == REWRITTEN.replace("def other():\n    return 1\n", other)
+
+
+async def test_an_insert_after_action_is_proposed_too(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    action = {
+        "id": "logit",
+        "title": "Log it",
+        "prompt": "Add logging after {selection}",
+        "mode": "insertAfter",
+    }
+    editor = await start_session(capabilities=reviewing(reviewsEdits=True), settings={"actions": [action]})
+    uri = editor.open("greeter.py", PYTHON)
+    fake.enqueue(Script(text=fenced('log("one")\nlog("two")\n')))
+    result = await editor.run(
+        "codestral.custom", {"uri": uri, "range": lsp_range(9, 0, 11, 0), "action": "logit"}
+    )
+    assert result["status"] == "proposed"
+    assert result["diff"].endswith('     return 1\n+log("one")\n+log("two")\n')
+    await editor.run("codestral.accept", {"jobId": result["jobId"]})
+    assert editor.text(uri) == PYTHON + 'log("one")\nlog("two")\n'
+
+
+async def test_auto_on_a_change_annotation_client_applies_a_one_line_change_plainly(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral
+) -> None:
+    editor = await start_session(capabilities=annotating())
+    one_line = NEW_GREET.replace("print(message.upper())", "print(message)")
+    uri, result = await propose(editor, fake, one_line)
+    assert result["status"] == "applied"
+    [applied] = editor.edits
+    assert applied.edit.change_annotations is None
+    assert editor.text(uri) == PYTHON.replace('"Hello, " + name', 'f"Hello, {name}"')
+
+
+async def test_a_retry_after_an_edit_inside_the_range_keeps_the_answer_and_asks_nothing(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri, proposed = await propose(editor, fake)
+    at = PYTHON.index("print(message)")
+    editor.replace(uri, at, at + len("print"), "log")
+    result = await editor.run("codestral.accept", {"jobId": proposed["jobId"], "instruction": "shorter"})
+    assert result["status"] == "kept"
+    assert result["message"].startswith("You edited the proposed code after Codestral proposed its change")
+    assert len(fake.completion_requests()) == 1
+    assert editor.text(uri) == PYTHON.replace("print(message)", "log(message)")
+
+
+async def test_a_crlf_document_is_proposed_without_carriage_returns_and_keeps_them(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    text = PYTHON.replace("\n", "\r\n")
+    uri = editor.open("crlf.py", text)
+    fake.enqueue(Script(text=fenced(NEW_GREET)))
+    result = await editor.run("codestral.refactor", {"uri": uri, "range": GREET})
+    assert result["status"] == "proposed"
+    assert "\r" not in result["diff"] and '+    message = f"Hello, {name}"\n' in result["diff"]
+    await editor.run("codestral.accept", {"jobId": result["jobId"]})
+    assert editor.text(uri) == REWRITTEN.replace("\n", "\r\n")

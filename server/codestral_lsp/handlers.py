@@ -231,9 +231,14 @@ def _proposal_args(command: str, raw: tuple[Any, ...]) -> tuple[object, str | No
     if len(raw) != 1 or not isinstance(raw[0], dict):
         raise ArgumentError(f'{command} takes one argument object {{"jobId": …}}.')
     instruction = raw[0].get("instruction")
-    if instruction is not None and not isinstance(instruction, str):
-        raise ArgumentError(f'"instruction" must be a string, got {instruction!r}.')
-    return raw[0].get("jobId"), (instruction.strip() or None) if instruction else None
+    if instruction is None or command == REJECT_COMMAND:
+        return raw[0].get("jobId"), None
+    if not isinstance(instruction, str) or not instruction.strip():  # never an accept by mistake
+        raise ArgumentError(
+            f'A retry needs an "instruction" saying what to change, got {instruction!r}; '
+            "the proposal is still open."
+        )
+    return raw[0].get("jobId"), instruction.strip()
 
 
 async def answer_proposal(
@@ -249,6 +254,13 @@ async def answer_proposal(
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
         raise JsonRpcInvalidParams(message=str(error)) from None
+    except Exception as error:  # a bug: say so plainly, keep the traceback for the log only
+        log.exception("%s failed", command)
+        message = (
+            f"{command} failed unexpectedly ({type(error).__name__}); the log has details. Please report it."
+        )
+        server.tell_user(types.MessageType.Error, message)
+        raise JsonRpcInternalError(message=message) from None
 
 
 def _real(uri: str) -> str | None:

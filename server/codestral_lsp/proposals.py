@@ -33,6 +33,7 @@ CLOSED = (
     "closed); run the action again."
 )
 ANNOTATION_ID = "codestral-review"
+MAX_OPEN = 100  # the oldest proposal expires beyond this many (each holds a copy of its document)
 
 
 def spans_lines(text: str) -> bool:
@@ -184,6 +185,8 @@ class ProposalStore:
             f"{job.id}-{next(self._ids)}", spec, args, view, selection, hunks, answer, tracked, expires_at
         )
         self.open[proposal.id] = proposal
+        while len(self.open) > MAX_OPEN:
+            del self.open[next(iter(self.open))]
         return proposal
 
     def take(self, proposal_id: object, now: float) -> Proposal | None:

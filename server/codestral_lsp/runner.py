@@ -490,6 +490,14 @@ async def accept_proposal(
     proposal = server.take_proposal(proposal_id)
     if proposal is None:
         raise ArgumentError(CLOSED)
+    if instruction and proposal.tracked.conflicted:  # its code is no longer what was proposed on
+        return await delivery.keep_answer(
+            server,
+            proposal.view,
+            proposal.answer,
+            "You edited the proposed code after Codestral proposed its change, so it was not asked "
+            "again there; select the code and run the action again.",
+        )
     if instruction:
         settings = await server.current_settings()
         args = dataclasses.replace(proposal.args, range=proposal.tracked.range)

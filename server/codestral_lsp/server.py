@@ -268,8 +268,9 @@ class CodestralLanguageServer(LanguageServer):
 
     def client_declares(self, name: str) -> bool:
         """A flag our own editor plugins declare in ``experimental.codestral``:
-        ``promptForInstruction`` (they ask for codestral.edit's instruction themselves) and
-        ``showsExplanations`` (they display an explanation from the command result)."""
+        ``promptForInstruction`` (they ask for codestral.edit's instruction themselves),
+        ``showsExplanations`` (they display an explanation from the command result) and
+        ``reviewsEdits`` (they show a proposed edit and answer it with codestral.accept/reject)."""
         experimental = get_capability(self.client_capabilities, "experimental", None)
         ours = experimental.get("codestral") if isinstance(experimental, dict) else None
         return isinstance(ours, dict) and bool(ours.get(name))
