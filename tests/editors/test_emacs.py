@@ -406,6 +406,8 @@ def test_review_shows_the_diff_and_accept_applies_it(fake: FakeCodestral, review
     assert "Proceed?" not in reviewing.screen()  # accepted once, not asked again by eglot
     assert reviewing.eval_json(REVIEW_BUFFER) is None  # the review is closed
     assert reviewing.wait(lambda: reviewing.eval_json(HIGHLIGHTED_LINES), "the highlight") == [6]
+    reviewing.keys("C-x", "u")  # back in the code (the review's window is gone): one undo reverts it
+    reviewing.wait(lambda: reviewing.buffer() == SOURCE, "the undo")
 
 
 def test_review_accept_after_typing_above_the_code_lands_right(
