@@ -208,6 +208,7 @@ def test_a_slow_answer_leaves_emacs_responsive(fake: FakeCodestral, emacs: Emacs
     emacs.pick_code_action("Codestral: Refactor")
     assert gate.reached.wait(30)
     emacs.wait_screen("Codestral: Refactor")  # the streaming progress, in the mode line
+    assert emacs.eval_json(MARKED_LINES) == [5, 6, 7, 8]  # the code being rewritten is marked
     emacs.keys("M->")
     emacs.type("# typed while waiting\n")
     emacs.wait(lambda: "# typed while waiting" in emacs.buffer(), "the typed text, while the answer waits")
@@ -218,6 +219,7 @@ def test_a_slow_answer_leaves_emacs_responsive(fake: FakeCodestral, emacs: Emacs
     gate.open()
     emacs.wait(lambda: REFACTORED in emacs.buffer(), "the refactoring to land after the wait")
     assert emacs.buffer() == AFTER_REFACTOR + "# typed while waiting\n"
+    assert not emacs.eval_json(MARKED_LINES)
     messages = emacs.messages()
     assert "Timed out" not in messages and "failed" not in messages
 
