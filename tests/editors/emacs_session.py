@@ -35,10 +35,13 @@ INIT = """
 (add-to-list 'load-path (getenv "PLUGIN_DIR"))
 (require 'codestral)
 (setq codestral-server-command (list (getenv "PYTHON") "-m" "codestral_lsp"))
-(setq codestral-settings '(:model "codestral-2501" :predictedOutputs t))
+(setq codestral-settings '(:model "codestral-2501" :predictedOutputs t :review "never"))
 (add-hook 'python-mode-hook #'eglot-ensure)
 (setq eglot-confirm-server-initiated-edits nil)
 """
+
+# Reviewing: the default `review' (auto), and eglot's default of confirming a server's edits
+REVIEW_INIT = INIT.replace(' :review "never"', "") + "(setq eglot-confirm-server-initiated-edits 'confirm)\n"
 
 
 def _tool(name: str, install: str) -> str:

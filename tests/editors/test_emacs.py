@@ -208,6 +208,7 @@ def test_a_slow_answer_leaves_emacs_responsive(fake: FakeCodestral, emacs: Emacs
     emacs.pick_code_action("Codestral: Refactor")
     assert gate.reached.wait(30)
     emacs.wait_screen("Codestral: Refactor")  # the streaming progress, in the mode line
+    assert emacs.eval_json(MARKED_LINES) == [5, 6, 7, 8]  # the code being rewritten is marked
     emacs.keys("M->")
     emacs.type("# typed while waiting\n")
     emacs.wait(lambda: "# typed while waiting" in emacs.buffer(), "the typed text, while the answer waits")
@@ -218,6 +219,7 @@ def test_a_slow_answer_leaves_emacs_responsive(fake: FakeCodestral, emacs: Emacs
     gate.open()
     emacs.wait(lambda: REFACTORED in emacs.buffer(), "the refactoring to land after the wait")
     assert emacs.buffer() == AFTER_REFACTOR + "# typed while waiting\n"
+    assert not emacs.eval_json(MARKED_LINES)
     messages = emacs.messages()
     assert "Timed out" not in messages and "failed" not in messages
 
@@ -342,3 +344,181 @@ def test_review_findings_are_flymake_diagnostics_with_fix_this(fake: FakeCodestr
     assert emacs.buffer() == SOURCE.replace("pi = 3.14", "pi = math.pi")
     assert "Use math.pi, not 3.14." in last_user_message(fake)
     emacs.wait(lambda: "codestral: Use math.pi, not 3.14." not in (emacs.eval_json(DIAGNOSTICS) or []), "the finding to go")
+
+
+# -- Reviewing a proposal before it lands (issue #13) -------------------------------------------
+
+REVIEW_BUFFER = (
+    "(cl-loop for b in (buffer-list) when (with-current-buffer b (derived-mode-p 'codestral-review-mode))"
+    " return (with-current-buffer b (list (buffer-string) (and (derived-mode-p 'diff-mode) t)"
+    " (format-mode-line header-line-format nil (get-buffer-window b t) b) (and (get-buffer-window b) t))))"
+)
+HIGHLIGHTED_LINES = (
+    "(cl-loop for o in (overlays-in (point-min) (point-max)) when (overlay-get o 'codestral-applied)"
+    " append (number-sequence (line-number-at-pos (overlay-start o)) (1- (line-number-at-pos (overlay-end o)))))"
+)
+MARKED_LINES = HIGHLIGHTED_LINES.replace("codestral-applied", "codestral-streaming")
+OPEN_PROPOSALS = (
+    "(plist-get (jsonrpc-request (eglot-current-server) :workspace/executeCommand"
+    " '(:command \"codestral.status\" :arguments [])) :openProposals)"
+)
+KEYS = "C-c C-c accept  C-c C-k reject  C-c C-r retry"
+
+
+def reviewing_session(fake: FakeCodestral, project: Path, extra: str = "") -> EmacsSession:
+    """Emacs with the default review setting (auto), eglot confirming server edits as by default."""
+    from tests.editors.emacs_session import REVIEW_INIT
+
+    init = REVIEW_INIT + "(setq codestral-applied-highlight-seconds 60)\n" + extra
+    return EmacsSession(project, project / "shapes.py", fake.environment(CANARY_KEY), init)
+
+
+@pytest.fixture
+def reviewing(fake: FakeCodestral, project: Path) -> Iterator[EmacsSession]:
+    """Emacs on shapes.py whose rewrites are proposed for review first."""
+    session = reviewing_session(fake, project)
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def propose_refactor(fake: FakeCodestral, emacs: EmacsSession) -> str:
+    """Refactor lines 5-8 from the menu; wait for the review; its diff."""
+    fake.enqueue(Script(text=REFACTOR_ANSWER))
+    emacs.select_lines(5, 8)
+    emacs.pick_code_action("Codestral: Refactor")
+    emacs.wait_screen(KEYS)
+    review = emacs.wait(lambda: emacs.eval_json(REVIEW_BUFFER), "the review buffer")
+    diff, is_diff_mode, header, shown = review
+    assert is_diff_mode and shown
+    assert "Refactor proposes" in header and KEYS in header
+    assert emacs.buffer() == SOURCE  # nothing lands before the user says so
+    return str(diff)
+
+
+def test_review_shows_the_diff_and_accept_applies_it(fake: FakeCodestral, reviewing: EmacsSession) -> None:
+    diff = propose_refactor(fake, reviewing)
+    reviewing.capture("review-proposal")
+    assert "+++ b/shapes.py" in diff and "@@ -5," in diff
+    assert "-        pi = 3.14\n" in diff and "+        result = math.pi * r ** 2\n" in diff
+    reviewing.keys("C-c", "C-c")
+    reviewing.wait(lambda: reviewing.buffer() == AFTER_REFACTOR, "the accepted proposal to land")
+    reviewing.wait_message("applied")
+    assert "Proceed?" not in reviewing.screen()  # accepted once, not asked again by eglot
+    assert reviewing.eval_json(REVIEW_BUFFER) is None  # the review is closed
+    assert reviewing.wait(lambda: reviewing.eval_json(HIGHLIGHTED_LINES), "the highlight") == [6]
+    reviewing.keys("C-x", "u")  # back in the code (the review's window is gone): one undo reverts it
+    reviewing.wait(lambda: reviewing.buffer() == SOURCE, "the undo")
+
+
+def test_review_accept_after_typing_above_the_code_lands_right(
+    fake: FakeCodestral, reviewing: EmacsSession
+) -> None:
+    propose_refactor(fake, reviewing)
+    reviewing.keys("C-x", "o", "M-<")  # back to the code, typing above the proposal's lines
+    reviewing.type("# note\n")
+    reviewing.wait(lambda: reviewing.buffer() == "# note\n" + SOURCE, "the typing")
+    reviewing.keys("C-x", "o", "C-c", "C-c")
+    reviewing.wait(lambda: reviewing.buffer() == "# note\n" + AFTER_REFACTOR, "the proposal to land below the note")
+    reviewing.wait_message("applied")
+
+
+def test_review_accept_after_typing_inside_is_refused_and_keeps_the_answer(
+    fake: FakeCodestral, reviewing: EmacsSession
+) -> None:
+    propose_refactor(fake, reviewing)
+    reviewing.keys("C-x", "o", "M-<", *["C-n"] * 5, "C-e")  # into the proposal's lines
+    reviewing.type("16")
+    changed = SOURCE.replace("pi = 3.14\n", "pi = 3.1416\n")
+    reviewing.wait(lambda: reviewing.buffer() == changed, "the typing")
+    reviewing.keys("C-x", "o", "C-c", "C-c")
+    kept = reviewing.wait(
+        lambda: reviewing.eval_json(
+            "(cl-loop for b in (buffer-list) when (and (buffer-file-name b)"
+            ' (string-match-p "answer" (buffer-file-name b)))'
+            " return (with-current-buffer b (buffer-string)))"
+        ),
+        "the kept answer",
+    )
+    assert "math.pi * r ** 2" in kept
+    reviewing.wait_message("Codestral: You edited the selected code after Codestral proposed its change")
+    assert reviewing.buffer() == changed
+    assert reviewing.eval_json(REVIEW_BUFFER) is None
+
+
+def test_review_reject_changes_nothing(fake: FakeCodestral, reviewing: EmacsSession) -> None:
+    propose_refactor(fake, reviewing)
+    reviewing.keys("C-c", "C-k")
+    reviewing.wait_message("rejected; nothing was changed")
+    assert reviewing.eval_json(REVIEW_BUFFER) is None
+    assert reviewing.buffer() == SOURCE
+    assert reviewing.eval_json(OPEN_PROPOSALS) == 0
+
+    propose_refactor(fake, reviewing)  # killing the review buffer rejects its proposal too
+    reviewing.keys("C-x", "k")
+    reviewing.wait_screen("Kill buffer")
+    reviewing.keys("Enter")
+    reviewing.wait(lambda: reviewing.eval_json(OPEN_PROPOSALS) == 0, "the proposal to be dropped")
+    assert reviewing.eval_json(REVIEW_BUFFER) is None
+    assert reviewing.buffer() == SOURCE
+
+
+def test_review_retry_asks_again_with_the_instruction(fake: FakeCodestral, reviewing: EmacsSession) -> None:
+    propose_refactor(fake, reviewing)
+    gate = Gate()
+    fake.enqueue(
+        Script(
+            text="```python\n    def area(self, r):\n        return math.tau * r * r / 2\n```",
+            hold_after_chunks=1,
+            gate=gate,
+        )
+    )
+    reviewing.keys("C-c", "C-r")
+    reviewing.wait_screen("ask again, with this change:")
+    reviewing.type("use tau")
+    reviewing.keys("Enter")
+    assert gate.reached.wait(30)
+    reviewing.wait_screen("asking again (use tau)")  # the review's header while the answer streams
+    assert reviewing.eval_json(MARKED_LINES) == [5, 6, 7, 8]  # the code being rewritten is marked
+    gate.open()
+    diff = reviewing.wait(
+        lambda: (r := reviewing.eval_json(REVIEW_BUFFER)) and "math.tau" in r[0] and r[0], "the revised proposal"
+    )
+    assert "+        return math.tau * r * r / 2\n" in diff
+    reviewing.wait_screen(KEYS)
+    prompt = fake.completion_requests()[-1].prompt_text()
+    assert "use tau" in prompt and "math.pi * r ** 2" in prompt  # the instruction, and the answer it revises
+    assert reviewing.buffer() == SOURCE
+    reviewing.keys("C-c", "C-c")
+    revised = SOURCE.replace(
+        "        pi = 3.14\n        result = pi * r * r\n        return result\n",
+        "        return math.tau * r * r / 2\n",
+    )
+    reviewing.wait(lambda: reviewing.buffer() == revised, "the revised proposal to land")
+    assert not reviewing.eval_json(MARKED_LINES)  # and no longer marked
+
+
+def test_review_expired_is_said_once_and_a_new_one_reuses_the_buffer(
+    fake: FakeCodestral, project: Path
+) -> None:
+    expiring = "(setq codestral-settings (append codestral-settings '(:reviewExpirySeconds 5)))\n"
+    session = reviewing_session(fake, project, expiring)
+    try:
+        propose_refactor(fake, session)
+        said = "Codestral's Refactor proposal for shapes.py expired unanswered; nothing was changed."
+        session.wait_message(said, timeout=40)
+        session.wait_screen("this proposal expired unanswered")  # the review's header line
+        session.keys("C-c", "C-c")  # too late: answered here, nothing sent
+        session.wait_message("Codestral: this proposal expired unanswered; nothing was changed (q closes")
+        assert session.messages().count(said) == 1
+        assert session.buffer() == SOURCE
+        assert session.eval_json(OPEN_PROPOSALS) == 0
+
+        session.keys("C-x", "o")
+        diff = propose_refactor(fake, session)  # in the same review buffer, with its keys again
+        assert "+        result = math.pi * r ** 2\n" in diff
+        reviews = "(cl-count-if (lambda (b) (string-prefix-p \"*codestral-review\" (buffer-name b))) (buffer-list))"
+        assert session.eval_json(reviews) == 1
+    finally:
+        session.close()
