@@ -536,3 +536,45 @@ def test_review_findings_show_on_their_line_with_fix_this_and_clear(session: Ses
     nvim.wait(lambda: codestral_diagnostics(nvim, 6) == [], "the finding to be cleared")
     nvim.wait_screen(lambda s: sign_on(s, "pi = 3.14") == "" and "W:1" not in s, "the sign to go")
     assert session.buffer() == SOURCE
+
+
+# -- proposals: review before it lands (issue #13) -------------------------------------------------
+
+
+def marks(nvim: Neovim, namespace: str) -> list[dict[str, Any]]:
+    """The plugin's extmarks in ``codestral.NAMESPACE`` of the current buffer (what colours show)."""
+    found: list[dict[str, Any]] = nvim.eval_lua(
+        "(function() local ns = vim.api.nvim_get_namespaces()['codestral." + namespace + "'] "
+        "local out = {} for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns or -1, 0, -1, {details = true})) do "
+        "local d = m[4] table.insert(out, {row = m[2], end_row = d.end_row or vim.NIL, "
+        "hl = d.hl_group or d.line_hl_group or vim.NIL, sign = d.sign_text or vim.NIL, "
+        "lines = d.virt_lines and #d.virt_lines or 0}) end return out end)()"
+    )
+    return found
+
+
+def row_of(screen: str, code: str) -> str:
+    """The screen row showing ``code``."""
+    return next((r for r in screen.splitlines() if code in r), "")
+
+
+def test_the_region_is_marked_while_the_answer_streams_and_unmarked_after(session: Session) -> None:
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=4, hold_after_chunks=4, gate=gate))
+    nvim = session.start()
+    session.attached()
+    try:
+        nvim.keys("6G", "V", "2j")
+        nvim.type(":CodestralRefactor")
+        nvim.keys("Enter")
+        screen = nvim.wait_screen(
+            lambda s: "characters received" in row_of(s, "pi = 3.14"), "the progress beside the first line"
+        )
+        assert "Codestral: Refactor" in row_of(screen, "pi = 3.14")
+        assert [(m["row"], m["end_row"], m["hl"]) for m in marks(nvim, "pending")] == [(5, 8, "CodestralPending")]
+        nvim.save("streaming")
+    finally:
+        gate.open()
+    nvim.wait_done()
+    nvim.wait(lambda: marks(nvim, "pending") == [], "the mark to go")
+    assert "characters received" not in "".join(nvim.screen().splitlines()[:-1])
