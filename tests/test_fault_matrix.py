@@ -236,6 +236,7 @@ async def nothing_left_running(editor: Editor) -> None:
         "runningJobs": 0,
         "backgroundTasks": 0,
         "completionsInFlight": 0,
+        "openProposals": 0,
     }
 
 

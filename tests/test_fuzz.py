@@ -199,6 +199,8 @@ def test_edits_stay_inside_the_selection(
             "codestral.cancel",
             "codestral.usage",
             "codestral.status",
+            "codestral.accept",
+            "codestral.reject",
         ]
     ),
 )

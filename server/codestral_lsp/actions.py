@@ -27,6 +27,8 @@ INDEX_COMMAND = "codestral.index"
 CUSTOM_COMMAND = "codestral.custom"
 CLEAR_REVIEW_COMMAND = "codestral.clearReview"
 MODELS_COMMAND = "codestral.models"
+ACCEPT_COMMAND = "codestral.accept"
+REJECT_COMMAND = "codestral.reject"
 
 
 @dataclass(frozen=True)

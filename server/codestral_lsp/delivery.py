@@ -17,11 +17,12 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lsprotocol import types
+from lsprotocol import converters, types
 from pygls.capabilities import get_capability
 from pygls.uris import from_fs_path, to_fs_path
 
-from codestral_lsp.actions import ActionSpec
+from codestral_lsp import proposals
+from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.answer import extract_code, fit_to_selection, lines_after_selection
 from codestral_lsp.api import Completion
 from codestral_lsp.edits import Hunk, minimal_hunks
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from codestral_lsp.server import CodestralLanguageServer
 
 log = logging.getLogger(__name__)
+_CONVERTER = converters.get_converter()
 
 
 def _result(status: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -78,8 +80,14 @@ async def deliver(
     selection: Selection,
     completion: Completion,
     instruction: str = "",
+    args: ActionArgs | None = None,
+    retry: bool = False,
 ) -> dict[str, Any]:
     """Turn ``completion`` into the action's outcome; return the command's result.
+
+    Under review (see :func:`codestral_lsp.proposals.review_mode`) an edit becomes a proposal
+    (needs ``args``, to run it again on a retry), an annotated edit, or a kept answer. ``retry``:
+    the job revises a proposal.
 
     A rewrite's answer goes through :func:`codestral_lsp.shapes.plan_rewrite`: an answer that
     cannot be mapped exactly onto the selection is kept, with the reason, never applied.
@@ -123,7 +131,67 @@ async def deliver(
         hunks = minimal_hunks(selection.text, new_text)
     if not hunks:
         return _result("unchanged", "nothing to change: the answer is the code as it already is")
-    return await apply_to_selection(server, spec, job, view, selection, hunks, completion.text)
+    mode = proposals.review_mode(
+        settings.review,
+        server.client_declares("reviewsEdits"),
+        can_annotate(server),
+        proposals.is_multiline_change(selection.text, hunks),
+        retry=retry,
+    )
+    if mode == "propose" and args is not None:
+        return await propose(server, settings, spec, args, job, view, selection, hunks, completion.text)
+    if mode == "keep":
+        return await keep_answer(
+            server,
+            view,
+            completion.text,
+            f'The review setting is "always" and this editor cannot show a proposal, so '
+            f"{spec.title.removeprefix('Codestral: ')}'s answer was not applied.",
+        )
+    return await apply_to_selection(
+        server, spec, job, view, selection, hunks, completion.text, annotate=mode == "annotate"
+    )
+
+
+def can_annotate(server: CodestralLanguageServer) -> bool:
+    """True when the client confirms annotated edits (``changeAnnotationSupport``, which needs
+    ``documentChanges`` to carry them)."""
+    caps = server.client_capabilities
+    return get_capability(
+        caps, "workspace.workspace_edit.change_annotation_support", None
+    ) is not None and bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
+
+
+async def propose(
+    server: CodestralLanguageServer,
+    settings: Settings,
+    spec: ActionSpec,
+    args: ActionArgs,
+    job: Job,
+    view: DocumentView,
+    selection: Selection,
+    hunks: list[Hunk],
+    answer: str,
+) -> dict[str, Any]:
+    """Hold the edit as a proposal and answer with it; nothing is applied."""
+    current = server.open_document_view(view.uri)
+    located = _locate(current, job, view, selection, "while Codestral was answering")
+    if isinstance(located, str):
+        return await keep_answer(server, view, answer, located)
+    assert current is not None
+    proposal = server.open_proposal(spec, args, job, view, selection, hunks, answer, settings)
+    edit = _workspace_edit(server, current, _text_edits(current, located, hunks, None))
+    name = spec.title.removeprefix("Codestral: ")
+    count, lines = len(hunks), proposals.changed_lines(hunks)
+    return _result(
+        "proposed",
+        f"{name} proposes {_plural(count, 'change')} ({_plural(lines, 'line')}): accept or reject.",
+        jobId=proposal.id,
+        uri=view.uri,
+        range=_CONVERTER.unstructure(current.range_of(located, located + len(selection.text))),
+        diff=proposals.selection_diff(server.relative_path(view.uri), view, selection, hunks),
+        edit=_CONVERTER.unstructure(edit),
+    )
 
 
 async def apply_to_selection(
@@ -134,16 +202,22 @@ async def apply_to_selection(
     selection: Selection,
     hunks: list[Hunk],
     answer: str,
+    annotate: bool = False,
+    when: str = "while Codestral was answering",
 ) -> dict[str, Any]:
     """Apply hunks (relative to the selection) where the selection is now, if it is intact.
 
     The edits of one document are sent one at a time, each computed from the text the previous
     one left (a client without versioned edits would otherwise apply them at stale positions).
+    ``annotate``: the edits carry a change annotation the user must confirm. ``when`` says when
+    a change of the selection would have happened, for the sentence refusing the edit.
     """
     lock = server.edit_lock(view.uri)
     await lock.acquire()
     try:
-        result, applied_at = await _apply_now(server, spec, job, view, selection, hunks, answer)
+        result, applied_at = await _apply_now(
+            server, spec, job, view, selection, hunks, answer, annotate, when
+        )
     except BaseException:
         lock.release()
         raise
@@ -171,9 +245,11 @@ async def _apply_now(
     selection: Selection,
     hunks: list[Hunk],
     answer: str,
+    annotate: bool,
+    when: str,
 ) -> tuple[dict[str, Any], int | None]:
     """The result, and the document version the applied edit was computed for (else None)."""
-    kept = await _apply_or_reason(server, spec, job, view, selection, hunks)
+    kept = await _apply_or_reason(server, spec, job, view, selection, hunks, annotate, when)
     if isinstance(kept, str):
         return await keep_answer(server, view, answer, kept), None
     version, hunk_count, changed = kept
@@ -188,26 +264,24 @@ async def _apply_or_reason(
     view: DocumentView,
     selection: Selection,
     hunks: list[Hunk],
+    annotate: bool = False,
+    when: str = "while Codestral was answering",
 ) -> str | tuple[int | None, int, int]:
     """Send the edit; the reason it was not applied, or (version, hunks, lines changed)."""
     current = server.open_document_view(view.uri)
-    if current is None:
-        return "The document was closed before the answer arrived, so it was not applied."
-    if job.conflicted:
-        return (
-            "You edited the selected code while Codestral was answering, so the answer was not "
-            "applied over your changes."
+    start = _locate(current, job, view, selection, when)
+    if isinstance(start, str):
+        return start
+    assert current is not None
+    annotation = None
+    if annotate:
+        name = spec.title.removeprefix("Codestral: ")
+        annotation = types.ChangeAnnotation(
+            label=spec.title, needs_confirmation=True, description=f"Codestral's answer to {name}"
         )
-    if current.version == view.version:
-        start = selection.start
-    else:
-        start = current.offset_at(job.range.start)
-        if current.source[start : start + len(selection.text)] != selection.text:
-            return "The selected code changed while Codestral was answering, so the answer was not applied."
-    edits = [
-        types.TextEdit(range=current.range_of(start + h.start, start + h.end), new_text=h.text) for h in hunks
-    ]
-    edit = _workspace_edit(server, current, edits)
+    edit = _workspace_edit(server, current, _text_edits(current, start, hunks, annotation))
+    if annotation is not None:
+        edit.change_annotations = {proposals.ANNOTATION_ID: annotation}
     job.edit_sent = True
     try:
         result = await server.workspace_apply_edit_async(
@@ -229,6 +303,42 @@ async def _apply_or_reason(
     return current.version, len(hunks), changed
 
 
+def _locate(
+    current: DocumentView | None, job: Job, view: DocumentView, selection: Selection, when: str
+) -> int | str:
+    """Where the selection starts in ``current`` (re-anchored past edits outside it), or the
+    sentence saying why the answer cannot be applied there."""
+    if current is None:
+        return "The document was closed before the answer arrived, so it was not applied."
+    if job.conflicted:
+        return f"You edited the selected code {when}, so the answer was not applied over your changes."
+    if current.version == view.version:
+        return selection.start
+    start = current.offset_at(job.range.start)
+    if current.source[start : start + len(selection.text)] != selection.text:
+        return f"The selected code changed {when}, so the answer was not applied."
+    return start
+
+
+def _text_edits(
+    current: DocumentView, start: int, hunks: list[Hunk], annotation: types.ChangeAnnotation | None
+) -> list[types.TextEdit | types.AnnotatedTextEdit]:
+    """The hunks as edits of ``current``, the selection starting at ``start``."""
+    if annotation is None:
+        return [  # (annotated edits are TextEdits on the wire; the union keeps mypy honest)
+            types.TextEdit(range=current.range_of(start + h.start, start + h.end), new_text=h.text)
+            for h in hunks
+        ]
+    return [
+        types.AnnotatedTextEdit(
+            range=current.range_of(start + h.start, start + h.end),
+            new_text=h.text,
+            annotation_id=proposals.ANNOTATION_ID,
+        )
+        for h in hunks
+    ]
+
+
 def _reason(error: Exception) -> str:
     text = " ".join(str(getattr(error, "message", None) or error).split())
     return (text[:200] + "…") if len(text) > 200 else text or type(error).__name__
@@ -239,7 +349,7 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _workspace_edit(
-    server: CodestralLanguageServer, view: DocumentView, edits: list[types.TextEdit]
+    server: CodestralLanguageServer, view: DocumentView, edits: list[types.TextEdit | types.AnnotatedTextEdit]
 ) -> types.WorkspaceEdit:
     if get_capability(server.client_capabilities, "workspace.workspace_edit.document_changes", False):
         return types.WorkspaceEdit(
@@ -252,7 +362,8 @@ def _workspace_edit(
                 )
             ]
         )
-    return types.WorkspaceEdit(changes={view.uri: list(edits)})
+    plain = [types.TextEdit(range=e.range, new_text=e.new_text) for e in edits]  # no annotations here
+    return types.WorkspaceEdit(changes={view.uri: plain})
 
 
 def _declined(what: str, failure_reason: str | None) -> str:

@@ -19,6 +19,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from codestral_lsp.actions import (
+    ACCEPT_COMMAND,
     BUILTIN_ACTIONS,
     CANCEL_COMMAND,
     CLEAR_REVIEW_COMMAND,
@@ -26,6 +27,7 @@ from codestral_lsp.actions import (
     INDEX_COMMAND,
     MENU_ORDER,
     MODELS_COMMAND,
+    REJECT_COMMAND,
     STATUS_COMMAND,
     UNDIAGNOSED_FIX,
     USAGE_COMMAND,
@@ -42,7 +44,7 @@ from codestral_lsp.completion import Suggestion
 from codestral_lsp.models import models_json
 from codestral_lsp.positions import ArgumentError, LspTextDocument, document_key, use_lsp_lines
 from codestral_lsp.review import SOURCE as REVIEW_SOURCE
-from codestral_lsp.runner import run_action
+from codestral_lsp.runner import accept_proposal, reject_proposal, run_action
 from codestral_lsp.server import CodestralLanguageServer
 
 log = logging.getLogger(__name__)
@@ -224,6 +226,43 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
         raise JsonRpcInternalError(message=message) from None
 
 
+def _proposal_args(command: str, raw: tuple[Any, ...]) -> tuple[object, str | None]:
+    """The ``jobId`` (and, for a retry, the ``instruction``) of codestral.accept / reject."""
+    if len(raw) != 1 or not isinstance(raw[0], dict):
+        raise ArgumentError(f'{command} takes one argument object {{"jobId": …}}.')
+    instruction = raw[0].get("instruction")
+    if instruction is None or command == REJECT_COMMAND:
+        return raw[0].get("jobId"), None
+    if not isinstance(instruction, str) or not instruction.strip():  # never an accept by mistake
+        raise ArgumentError(
+            f'A retry needs an "instruction" saying what to change, got {instruction!r}; '
+            "the proposal is still open."
+        )
+    return raw[0].get("jobId"), instruction.strip()
+
+
+async def answer_proposal(
+    server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]
+) -> dict[str, Any]:
+    """codestral.accept / codestral.reject; a proposal that is not open answers InvalidParams."""
+    request_id = server.protocol.msg_id
+    try:
+        proposal_id, instruction = _proposal_args(command, raw)
+        if command == REJECT_COMMAND:
+            return reject_proposal(server, proposal_id)
+        return await accept_proposal(server, proposal_id, request_id, instruction)
+    except ArgumentError as error:
+        server.tell_user(types.MessageType.Error, str(error))
+        raise JsonRpcInvalidParams(message=str(error)) from None
+    except Exception as error:  # a bug: say so plainly, keep the traceback for the log only
+        log.exception("%s failed", command)
+        message = (
+            f"{command} failed unexpectedly ({type(error).__name__}); the log has details. Please report it."
+        )
+        server.tell_user(types.MessageType.Error, message)
+        raise JsonRpcInternalError(message=message) from None
+
+
 def _real(uri: str) -> str | None:
     path = to_fs_path(uri)
     return os.path.realpath(path) if path else None
@@ -301,6 +340,7 @@ def register(server: CodestralLanguageServer) -> None:
         moved = False
         for change in changes:  # as applied: clamped, whole-document changes narrowed
             ls.jobs.document_changed(uri, change, document.units.count)
+            ls.proposals.document_changed(uri, change, document.units.count)
             moved = ls.reviews.document_changed(uri, change, document.units.count) or moved
         ls.document_updated(uri)
         if moved:
@@ -324,6 +364,7 @@ def register(server: CodestralLanguageServer) -> None:
         if path is not None:
             ls.open_paths.pop(path, None)
             _reload(ls, path)  # the disk's version counts again
+        ls.proposals.drop_document(params.text_document.uri)
         if ls.reviews.clear(params.text_document.uri):
             ls.send_review_diagnostics(params.text_document.uri)
 
@@ -385,6 +426,14 @@ def register(server: CodestralLanguageServer) -> None:
         count = ls.jobs.cancel(uri if isinstance(uri, str) else None, reason="cancelled")
         return {"cancelled": count}
 
+    def proposal_command(name: str) -> None:
+        @server.command(name)
+        async def run(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+            return await answer_proposal(ls, name, raw)
+
+    proposal_command(ACCEPT_COMMAND)
+    proposal_command(REJECT_COMMAND)
+
     @server.command(CLEAR_REVIEW_COMMAND)
     def clear_review(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
         uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
@@ -411,6 +460,7 @@ def register(server: CodestralLanguageServer) -> None:
             "runningJobs": len(ls.jobs.jobs),
             "backgroundTasks": len(ls.jobs.background),
             "completionsInFlight": ls.completer.in_flight(),
+            "openProposals": ls.expire_proposals(),
         }
 
     @server.command(INDEX_COMMAND)

@@ -30,6 +30,7 @@ from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, rela
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
+from codestral_lsp.proposals import CLOSED
 from codestral_lsp.settings import Settings
 from codestral_lsp.usage import describe_tokens, usage_or_estimate
 
@@ -197,13 +198,34 @@ def _status(status: str, message: str, **extra: Any) -> dict[str, Any]:
     return {"status": status, "message": message, **extra}
 
 
+@dataclass(frozen=True)
+class Revision:
+    """A retry of a proposal: the answer proposed, and what the user wants changed in it."""
+
+    answer: str
+    instruction: str
+
+
+REVISE = (
+    "Revise your previous answer as follows: {instruction}\n\nReply again with the complete "
+    "replacement of the selected code in a single fenced code block."
+)
+
+
 async def run_action(
-    server: CodestralLanguageServer, spec: ActionSpec, args: ActionArgs, request_id: Any, settings: Settings
+    server: CodestralLanguageServer,
+    spec: ActionSpec,
+    args: ActionArgs,
+    request_id: Any,
+    settings: Settings,
+    revise: Revision | None = None,
 ) -> dict[str, Any]:
     """Run one action to its end; see the module docstring. Raises only :class:`ArgumentError`.
 
     ``settings`` is the job's snapshot: every stage reads it, never ``server.settings``, so a
-    settings change while the answer streams does not change this job's limits or price."""
+    settings change while the answer streams does not change this job's limits or price.
+    ``revise``: the job asks the model to revise a proposal (its answer and the user's
+    instruction follow the usual request, as a conversation)."""
     view = server.document_view(args.uri)
     selection = view.selection(args.range)
     if not selection.text.strip():
@@ -218,10 +240,19 @@ async def run_action(
 
     context, related = make_context(server, settings, view, selection, args)
     request = make_request(settings, spec, context, args, client, related)
+    if revise is not None:
+        follow_up = [
+            Message("assistant", revise.answer),
+            Message("user", REVISE.format(instruction=revise.instruction)),
+        ]
+        request = dataclasses.replace(request, messages=[*request.messages, *follow_up])
     name = _name(spec)
     job, superseded = server.jobs.add(
         args.uri, spec.title, selection.range, request_id, read_only=spec.mode == "review"
     )
+    if spec.mode in ("replace", "insertAfter"):  # a new rewrite there: older proposals expire
+        for dropped in server.proposals.drop_overlapping(args.uri, selection.range):
+            log.info("proposal %s expired: a new %s on its code", dropped.id, name)
     for old in superseded:
         server.tell_user(
             types.MessageType.Info,
@@ -262,8 +293,18 @@ async def run_action(
         if spec.mode == "review":
             result = deliver_review(server, settings, job, selection, completion)
         else:
+            instruction = "\n".join(i for i in (args.instruction, revise and revise.instruction) if i)
             result = await delivery.deliver(
-                server, settings, spec, job, view, selection, completion, args.instruction or ""
+                server,
+                settings,
+                spec,
+                job,
+                view,
+                selection,
+                completion,
+                instruction,
+                args,
+                revise is not None,
             )
         total = Usage(
             prompt_tokens=sum(u.prompt_tokens for u, _, _ in costs),
@@ -438,3 +479,48 @@ def _count_unfinished(
     usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
     cost = server.usage.add(usage, settings.price_for(model), True, kind="unfinished", model=model)
     return f" ({describe_tokens(usage, cost, True, model)})", {"usage": _usage_json(usage, cost, True, model)}
+
+
+async def accept_proposal(
+    server: CodestralLanguageServer, proposal_id: object, request_id: Any, instruction: str | None
+) -> dict[str, Any]:
+    """``codestral.accept``: apply an open proposal with the usual guarantees, or — with an
+    ``instruction`` — drop it and ask again on its (re-anchored) range. Raises
+    :class:`ArgumentError` for an id that is not open."""
+    proposal = server.take_proposal(proposal_id)
+    if proposal is None:
+        raise ArgumentError(CLOSED)
+    if instruction and proposal.tracked.conflicted:  # its code is no longer what was proposed on
+        return await delivery.keep_answer(
+            server,
+            proposal.view,
+            proposal.answer,
+            "You edited the proposed code after Codestral proposed its change, so it was not asked "
+            "again there; select the code and run the action again.",
+        )
+    if instruction:
+        settings = await server.current_settings()
+        args = dataclasses.replace(proposal.args, range=proposal.tracked.range)
+        return await run_action(
+            server, proposal.spec, args, request_id, settings, Revision(proposal.answer, instruction)
+        )
+    return await delivery.apply_to_selection(
+        server,
+        proposal.spec,
+        proposal.tracked,
+        proposal.view,
+        proposal.selection,
+        proposal.hunks,
+        proposal.answer,
+        when="after Codestral proposed its change",
+    )
+
+
+def reject_proposal(server: CodestralLanguageServer, proposal_id: object) -> dict[str, Any]:
+    """``codestral.reject``: drop an open proposal; nothing changes. Raises
+    :class:`ArgumentError` for an id that is not open."""
+    proposal = server.take_proposal(proposal_id)
+    if proposal is None:
+        raise ArgumentError(CLOSED)
+    name = _name(proposal.spec)
+    return _status("rejected", f"{name}'s proposal was rejected; nothing was changed.")

@@ -27,13 +27,16 @@ from pygls.protocol.language_server import lsp_method
 from pygls.uris import to_fs_path
 
 from codestral_lsp import __version__
+from codestral_lsp.actions import ActionArgs, ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Timeouts, resolve_endpoint
 from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars
 from codestral_lsp.api.types import ModelInfo
 from codestral_lsp.completion import InlineCompleter
-from codestral_lsp.jobs import JobRegistry
+from codestral_lsp.edits import Hunk
+from codestral_lsp.jobs import Job, JobRegistry
 from codestral_lsp.models import model_problems
-from codestral_lsp.positions import ArgumentError, DocumentView, document_key
+from codestral_lsp.positions import ArgumentError, DocumentView, Selection, document_key
+from codestral_lsp.proposals import Proposal, ProposalStore
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
@@ -180,6 +183,7 @@ class CodestralLanguageServer(LanguageServer):
         self.jobs = JobRegistry()
         self.usage = UsageTotals()
         self.reviews = ReviewStore()
+        self.proposals = ProposalStore()
         self._models: tuple[Endpoint, list[ModelInfo]] | None = None
         self._model_check: asyncio.Task[Any] | None = None
         self._model_warnings: set[str] = set()
@@ -264,11 +268,47 @@ class CodestralLanguageServer(LanguageServer):
 
     def client_declares(self, name: str) -> bool:
         """A flag our own editor plugins declare in ``experimental.codestral``:
-        ``promptForInstruction`` (they ask for codestral.edit's instruction themselves) and
-        ``showsExplanations`` (they display an explanation from the command result)."""
+        ``promptForInstruction`` (they ask for codestral.edit's instruction themselves),
+        ``showsExplanations`` (they display an explanation from the command result) and
+        ``reviewsEdits`` (they show a proposed edit and answer it with codestral.accept/reject)."""
         experimental = get_capability(self.client_capabilities, "experimental", None)
         ours = experimental.get("codestral") if isinstance(experimental, dict) else None
         return isinstance(ours, dict) and bool(ours.get(name))
+
+    # -- proposals (review before apply) -------------------------------------------------------
+
+    def open_proposal(
+        self,
+        spec: ActionSpec,
+        args: ActionArgs,
+        job: Job,
+        view: DocumentView,
+        selection: Selection,
+        hunks: list[Hunk],
+        answer: str,
+        settings: Settings,
+    ) -> Proposal:
+        """Hold a finished rewrite's edit for the user; it expires after ``reviewExpirySeconds``."""
+        loop = asyncio.get_running_loop()
+        seconds = settings.review_expiry_seconds
+        proposal = self.proposals.add(spec, args, job, view, selection, hunks, answer, loop.time() + seconds)
+        loop.call_later(seconds, self.expire_proposals)
+        return proposal
+
+    def take_proposal(self, proposal_id: object) -> Proposal | None:
+        """Remove and return an open proposal (``None`` when it is unknown, answered or expired)."""
+        return self.proposals.take(proposal_id, asyncio.get_running_loop().time())
+
+    def expire_proposals(self) -> int:
+        """Drop the proposals whose time is up, telling the user; return how many are open."""
+        for proposal in self.proposals.expire(asyncio.get_running_loop().time()):
+            name = proposal.spec.title.removeprefix("Codestral: ")
+            self.tell_user(
+                types.MessageType.Info,
+                f"Codestral's {name} proposal for {self.relative_path(proposal.view.uri)} expired "
+                "unanswered; nothing was changed.",
+            )
+        return len(self.proposals.open)
 
     # -- review diagnostics ------------------------------------------------------------------
 

@@ -205,6 +205,17 @@ class Settings:
             "firmly, for the complete code; the answer is never applied either way."
         ),
     )
+    review: Literal["auto", "always", "never"] = field(
+        default="auto",
+        metadata=_meta(
+            "Review a rewrite before it lands: auto (when the editor can show a review and the "
+            "change is more than one line), always, never."
+        ),
+    )
+    review_expiry_seconds: float = field(
+        default=900.0,
+        metadata=_meta("A proposal not accepted or rejected within this time expires.", 1, 86400),
+    )
     models: dict[str, str] = field(
         default_factory=dict,
         metadata=_meta("Model per action id (explain, review, refactor, fix, document, tests, edit)."),
