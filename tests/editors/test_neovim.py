@@ -39,6 +39,8 @@ class Shapes:
 """
 BODY = "        pi = 3.14\n        result = pi * r * r\n        return result\n"
 REFACTORED = "        result = 3.14 * r ** 2\n        return result\n"
+HINT = "\\cy accept · \\cn reject · \\cr retry"  # the review's keys, as its hint names them
+ONE_LINE = BODY.replace("3.14", "3.14159")  # a one-line change: applied at once, not proposed
 
 
 def fenced(code: str) -> str:
@@ -87,8 +89,9 @@ class Session:
         return self.source.read_text()
 
     def buffer(self) -> str:
+        """The text of shapes.py as Neovim holds it (whatever window is current)."""
         assert self.nvim is not None
-        lines: list[str] = self.nvim.eval("getline(1, '$')")
+        lines: list[str] = self.nvim.eval(f"getbufline(bufnr({str(self.source)!r}), 1, '$')")
         return "\n".join(lines) + "\n"
 
 
@@ -124,7 +127,10 @@ def test_a_range_command_typed_in_visual_mode_rewrites_exactly_those_lines(sessi
     nvim.type(":CodestralRefactor")
     nvim.keys("Enter")
     [done] = nvim.wait_done()
-    assert done["status"] == "applied"
+    assert done["status"] == "proposed"  # more than one line: shown for review first
+    nvim.wait_screen(HINT, "the review hint")
+    nvim.type("\\cy")
+    assert nvim.wait_done(2)[1]["status"] == "applied"
     nvim.command("write")
     nvim.wait(lambda: REFACTORED in session.text(), "the file to be written")
     assert session.text() == SOURCE.replace(BODY, REFACTORED)
@@ -143,7 +149,7 @@ def test_document_command_rewrites_the_lines(session: Session) -> None:
 
 
 def test_edit_with_an_argument_uses_it_and_asks_nothing(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.keys("6G", "V", "2j")
@@ -157,7 +163,7 @@ def test_edit_with_an_argument_uses_it_and_asks_nothing(session: Session) -> Non
 
 
 def test_edit_without_an_argument_asks_once_from_the_keymap(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.keys("6G", "V", "2j")
@@ -173,7 +179,7 @@ def test_edit_without_an_argument_asks_once_from_the_keymap(session: Session) ->
 
 
 def test_edit_from_the_code_action_menu_asks_once(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.keys("6G", "V", "2j", "g", "r", "a")
@@ -189,7 +195,7 @@ def test_edit_from_the_code_action_menu_asks_once(session: Session) -> None:
 
 
 def test_the_same_outcome_twice_is_said_twice(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)), Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)), Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.command("6,8CodestralRefactor")
@@ -326,7 +332,7 @@ def test_fix_command_sends_every_diagnostic_on_the_selected_lines(session: Sessi
 
 def test_a_slow_answer_streams_progress_and_the_editor_stays_usable(session: Session) -> None:
     gate = Gate()
-    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=4, hold_after_chunks=4, gate=gate))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE), chunk_size=4, hold_after_chunks=4, gate=gate))
     nvim = session.start()
     session.attached()
     try:
@@ -341,7 +347,7 @@ def test_a_slow_answer_streams_progress_and_the_editor_stays_usable(session: Ses
         gate.open()
     [done] = nvim.wait_done()
     assert done["status"] == "applied"
-    assert session.buffer() == SOURCE.replace(BODY, REFACTORED) + "    # typed while it streams\n"
+    assert session.buffer() == SOURCE.replace(BODY, ONE_LINE) + "    # typed while it streams\n"
 
 
 def test_cancel_from_the_keymap_stops_a_slow_job_and_changes_nothing(session: Session) -> None:
@@ -578,3 +584,159 @@ def test_the_region_is_marked_while_the_answer_streams_and_unmarked_after(sessio
     nvim.wait_done()
     nvim.wait(lambda: marks(nvim, "pending") == [], "the mark to go")
     assert "characters received" not in "".join(nvim.screen().splitlines()[:-1])
+
+
+def propose(session: Session, answer: str = REFACTORED, setup: dict[str, Any] | None = None) -> Neovim:
+    """Start Neovim, select lines 6-8, run Refactor and wait for its proposal to show."""
+    session.fake.enqueue(Script(text=fenced(answer)))
+    nvim = session.start(setup)
+    session.attached()
+    nvim.keys("6G", "V", "2j")
+    nvim.type(":CodestralRefactor")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "proposed", done
+    nvim.wait_screen(HINT, "the review hint")
+    return nvim
+
+
+def diff_rows(screen: str) -> list[str]:
+    """The rows of the inline diff: removed lines (sign -) and added ones (+), signs kept."""
+    return [r.rstrip() for r in screen.splitlines() if r[:2] in ("- ", "+ ")]
+
+
+def test_a_proposal_shows_inline_and_accepting_it_lands_highlighted_and_undoes_in_one_step(
+    session: Session,
+) -> None:
+    nvim = propose(session)
+    screen = nvim.save("review-proposal")
+    rows = screen.splitlines()
+    hint = next(i for i, r in enumerate(rows) if HINT in r)
+    assert "Refactor proposes" in rows[hint] and "def area(self, r):" in rows[hint - 1]
+    assert diff_rows(screen) == [
+        "-         pi = 3.14",
+        "-         result = pi * r * r",
+        "+         result = 3.14 * r ** 2",
+    ]
+    assert "return result" in rows[hint + 4]  # the unchanged line follows the added one
+    assert session.buffer() == SOURCE  # nothing applied yet
+    nvim.type("\\cy")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "applied" and done["action"] == "refactor"
+    assert session.buffer() == SOURCE.replace(BODY, REFACTORED)
+    screen = nvim.screen()
+    assert HINT not in screen and diff_rows(screen) == []
+    # The changed line stays highlighted for a moment, then not.
+    assert [(m["row"], m["hl"]) for m in marks(nvim, "changed")] == [(5, "CodestralChanged")]
+    nvim.wait(lambda: marks(nvim, "changed") == [], "the highlight to fade")
+    nvim.keys("u")
+    nvim.wait(lambda: session.buffer() == SOURCE, "one undo to restore the code")
+    nvim.keys("C-r")
+    nvim.wait(lambda: session.buffer() == SOURCE.replace(BODY, REFACTORED), "redo")
+
+
+def test_undo_reverts_an_accepted_change_of_several_hunks_in_one_step(session: Session) -> None:
+    answer = "        pi = 3.141592653589793\n        result = pi * r * r\n        return float(result)\n"
+    nvim = propose(session, answer)
+    assert len(diff_rows(nvim.screen())) == 4  # two hunks: two lines out, two in
+    nvim.command("CodestralAccept")
+    assert nvim.wait_done(2)[1]["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, answer)
+    assert sorted(m["row"] for m in marks(nvim, "changed")) == [5, 7]
+    nvim.keys("u")
+    nvim.wait(lambda: session.buffer() == SOURCE, "one undo to restore the code")
+    assert nvim.eval("undotree().seq_cur") == 0
+
+
+def test_accept_after_typing_above_the_proposal_lands_on_the_right_lines(session: Session) -> None:
+    nvim = propose(session)
+    nvim.keys("g", "g", "O")
+    nvim.type("# a comment typed before answering")
+    nvim.keys("Escape")
+    screen = nvim.wait_screen("# a comment typed", "the typed line")
+    assert diff_rows(screen)[0] == "-         pi = 3.14"  # the diff moved down with its code
+    nvim.keys("G")  # the cursor outside the proposal: the keys still answer it
+    nvim.type("\\cy")
+    assert nvim.wait_done(2)[1]["status"] == "applied"
+    assert session.buffer() == "# a comment typed before answering\n" + SOURCE.replace(BODY, REFACTORED)
+
+
+def test_accept_after_typing_inside_the_proposal_is_refused_and_the_answer_kept(session: Session) -> None:
+    nvim = propose(session)
+    nvim.keys("7G", "A")
+    nvim.type(" + 0")
+    nvim.keys("Escape")
+    edited = SOURCE.replace("pi * r * r\n", "pi * r * r + 0\n")
+    nvim.wait(lambda: session.buffer() == edited, "the typed text")
+    nvim.type("\\cy")
+    screen = nvim.wait_screen("You edited the selected code", "the reason, said")
+    assert "shapes-answer.py" in screen  # the answer, kept and opened beside the code
+    if "Press ENTER" in screen.splitlines()[-1]:  # the sentence and the answer's path are long
+        nvim.keys("Enter")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "kept", done
+    assert session.buffer() == edited  # the user's text, not the answer
+    said = [m for m in codestral_messages(nvim) if "You edited the selected code" in m]
+    assert len(said) == 1, codestral_messages(nvim)
+    assert nvim.eval_lua("#require('codestral.review').list()") == 0
+    assert HINT not in nvim.screen() and diff_rows(nvim.screen()) == []
+
+
+def test_reject_changes_nothing_and_closes_the_review(session: Session) -> None:
+    nvim = propose(session)
+    nvim.type("\\cn")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "rejected"
+    screen = nvim.wait_screen(lambda s: HINT not in s, "the review to close")
+    assert diff_rows(screen) == [] and marks(nvim, "proposal") == []
+    assert session.buffer() == SOURCE and nvim.eval("&modified") == 0
+    assert [m for m in codestral_messages(nvim) if "rejected" in m]
+    nvim.command("CodestralAccept")  # nothing is open any more: said, nothing sent
+    nvim.wait_screen("no Codestral proposal is open", "the plain answer")
+
+
+def test_retry_asks_once_and_shows_the_new_proposal(session: Session) -> None:
+    revised = "        return math.pi * r * r\n"
+    nvim = propose(session)
+    session.fake.enqueue(Script(text=fenced(revised)))
+    nvim.type("\\cr")
+    nvim.wait_screen("Codestral retry:", "the instruction prompt")
+    nvim.type("use math.pi and one line")
+    nvim.keys("Enter")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "proposed" and done["action"] == "refactor"
+    screen = nvim.wait_screen("+         return math.pi * r * r", "the new proposal")
+    assert "result = 3.14 * r ** 2" not in screen and screen.count(HINT) == 1
+    assert "Codestral retry:" not in screen.splitlines()[-1]
+    prompt = session.fake.completion_requests()[1].prompt_text()
+    assert "use math.pi and one line" in prompt and "3.14 * r ** 2" in prompt  # the previous answer
+    nvim.command("CodestralAccept")
+    assert nvim.wait_done(3)[2]["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, revised)
+
+
+def test_a_proposal_expires_unanswered_and_its_diff_goes(session: Session) -> None:
+    nvim = propose(session, setup={"keymaps": True, "settings": {"reviewExpirySeconds": 1}})
+    nvim.wait_screen("expired unanswered", "the server to say the proposal expired")
+    nvim.wait(lambda: marks(nvim, "proposal") == [] and HINT not in nvim.screen(), "the diff to go")
+    assert session.buffer() == SOURCE
+    nvim.command("CodestralAccept")
+    nvim.wait_screen("no Codestral proposal is open", "the plain answer")
+    assert len(session.fake.completion_requests()) == 1
+
+
+def test_answering_a_proposal_the_server_no_longer_holds_says_so_once_and_closes_it(session: Session) -> None:
+    nvim = propose(session)
+    [proposal] = nvim.eval_lua("require('codestral.review').list()")
+    # Answered elsewhere (another plugin, a script): the server drops it; this review is stale.
+    nvim.eval_lua(
+        "vim.lsp.get_clients({name = 'codestral'})[1]:request_sync('workspace/executeCommand', "
+        f"{{command = 'codestral.reject', arguments = {{{{jobId = {json.dumps(proposal['jobId'])}}}}}}}, 5000, 0) and 1"
+    )
+    nvim.type("\\cy")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "expired"
+    nvim.wait(lambda: marks(nvim, "proposal") == [] and HINT not in nvim.screen(), "the review to close")
+    said = [m for m in codestral_messages(nvim) if "no longer open" in m]
+    assert len(said) == 1 and "run the action again" in said[0], codestral_messages(nvim)
+    assert session.buffer() == SOURCE

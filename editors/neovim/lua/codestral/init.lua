@@ -155,6 +155,8 @@ function M.request(client, command, argument, bufnr, action, range)
   end
 end
 
+local REWRITES = { refactor = true, fix = true, document = true, edit = true }
+
 -- Send an action command to the server, asking for the instruction first when an edit has none.
 -- Every action goes through here, from the :Codestral* commands and from the code-action menu.
 local function send(client, command, argument, bufnr)
@@ -162,8 +164,8 @@ local function send(client, command, argument, bufnr)
   argument = vim.deepcopy(argument or {})
   local function go()
     local range = argument.range
-    if range and range.start and bufnr and vim.api.nvim_buf_is_valid(bufnr) then
-      -- a new action on these lines replaces the server's open proposals there
+    if REWRITES[action] and range and range.start and bufnr and vim.api.nvim_buf_is_valid(bufnr) then
+      -- a new rewrite of these lines expires the server's open proposals there
       require("codestral.review").drop(bufnr, range.start.line, range["end"].line)
     end
     M.request(client, command, argument, bufnr, argument.action or action, range)

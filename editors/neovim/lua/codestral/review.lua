@@ -155,11 +155,7 @@ local function anchor_rows(p)
   if not (mark and mark[1]) then
     return nil
   end
-  local last = mark[3].end_row or mark[1]
-  if last > mark[1] and (mark[3].end_col or 0) == 0 then
-    last = last - 1
-  end
-  return mark[1], last
+  return mark[1], math.max(mark[1], mark[3].end_row or mark[1])
 end
 
 --- The LSP range (whole lines) a proposal covers now.
@@ -358,6 +354,15 @@ end
 
 local seq = 0
 
+-- The server's reviewExpirySeconds, as this client sent it (900 unless set).
+local function expiry_seconds(client_id)
+  local client = vim.lsp.get_client_by_id(client_id)
+  local settings = client and client.settings and client.settings.codestral or {}
+  local init = client and client.config and client.config.init_options or {}
+  local value = tonumber(settings.reviewExpirySeconds or init.reviewExpirySeconds) or 900
+  return math.max(1, math.min(value, 86400))
+end
+
 --- Show a "proposed" result of `action` from `client_id` (see the server's review contract).
 function M.show(client_id, bufnr, action, result)
   if result.uri then
@@ -373,16 +378,26 @@ function M.show(client_id, bufnr, action, result)
   local p = { job = result.jobId, bufnr = bufnr, client_id = client_id, action = action, marks = {}, seq = seq }
   -- The range, followed through edits; its sign keeps the sign column open for the "+" signs.
   p.anchor = api.nvim_buf_set_extmark(bufnr, NS_PROPOSAL, first, 0, {
-    end_row = last + 1,
-    end_col = 0,
-    strict = false,
+    end_row = last,
+    end_col = #(api.nvim_buf_get_lines(bufnr, last, last + 1, false)[1] or ""),
+    end_right_gravity = true,
     sign_text = "│",
     sign_hl_group = "CodestralHint",
+    priority = 10,
   })
   proposals[p.job] = p
   local win = vim.fn.bufwinid(bufnr)
+  if win ~= -1 then
+    vim.cmd.redraw() -- the sign column opens: the "+" signs of added lines are drawn in it
+  end
   render(p, result, win ~= -1 and win or api.nvim_get_current_win())
   set_keys(bufnr)
+  -- The server expires it after reviewExpirySeconds and says so: the diff goes then too.
+  vim.defer_fn(function()
+    if proposals[p.job] == p then
+      close(p)
+    end
+  end, math.floor(expiry_seconds(client_id) * 1000) + 300)
 end
 
 --- The open proposal the cursor is in (or the buffer's nearest one); says so when there is none.
