@@ -364,7 +364,7 @@ def test_cancel_from_the_keymap_stops_a_slow_job_and_changes_nothing(session: Se
         gate.open()
     assert done["status"] == "cancelled"
     assert session.fake.completion_requests()[0].disconnected.wait(10)
-    assert session.buffer() == SOURCE
+    assert session.buffer() == SOURCE and marks(nvim, "pending") == []  # the region unmarked
     assert len([m for m in codestral_messages(nvim) if "ancel" in m]) == 1
 
 
@@ -373,7 +373,7 @@ def test_an_unreachable_server_is_said_once_in_one_message(session: Session) -> 
     session.attached()
     nvim.command("6,8CodestralRefactor")
     [done] = nvim.wait_done()
-    assert done["status"] == "failed"
+    assert done["status"] == "failed" and marks(nvim, "pending") == []  # the region unmarked
     screen = nvim.save("unreachable")
     assert "Press ENTER" not in screen
     said = codestral_messages(nvim)
@@ -698,11 +698,18 @@ def test_reject_changes_nothing_and_closes_the_review(session: Session) -> None:
 def test_retry_asks_once_and_shows_the_new_proposal(session: Session) -> None:
     revised = "        return math.pi * r * r\n"
     nvim = propose(session)
-    session.fake.enqueue(Script(text=fenced(revised)))
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(revised), chunk_size=4, hold_after_chunks=2, gate=gate))
     nvim.type("\\cr")
     nvim.wait_screen("Codestral retry:", "the instruction prompt")
     nvim.type("use math.pi and one line")
     nvim.keys("Enter")
+    try:  # the old diff goes; the lines are marked while the model revises
+        screen = nvim.wait_screen(lambda s: "received" in row_of(s, "pi = 3.14"), "the lines marked again")
+        assert HINT not in screen and diff_rows(screen) == []
+        assert [(m["row"], m["end_row"]) for m in marks(nvim, "pending")] == [(5, 8)]
+    finally:
+        gate.open()
     [_, done] = nvim.wait_done(2)
     assert done["status"] == "proposed" and done["action"] == "refactor"
     screen = nvim.wait_screen("+         return math.pi * r * r", "the new proposal")
