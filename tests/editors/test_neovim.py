@@ -613,6 +613,7 @@ def test_a_proposal_shows_inline_and_accepting_it_lands_highlighted_and_undoes_i
     rows = screen.splitlines()
     hint = next(i for i, r in enumerate(rows) if HINT in r)
     assert "Refactor proposes" in rows[hint] and "def area(self, r):" in rows[hint - 1]
+    assert HINT in rows[-1]  # said in the message area too, for a proposal scrolled out of view
     assert diff_rows(screen) == [
         "-         pi = 3.14",
         "-         result = pi * r * r",

@@ -122,8 +122,9 @@ local function on_result(action, bufnr, command, client_id)
     elseif err then
       notify(err.message or tostring(err), vim.log.levels.ERROR)
     elseif result and result.status == "proposed" and result.jobId then
-      require("codestral.review").show(client_id, bufnr, action, result)
-      notify(result.message)
+      local hint = require("codestral.review").show(client_id, bufnr, action, result)
+      -- the keys too, when the line fits the message area (a longer one would need a hit-enter)
+      notify(hint and vim.fn.strdisplaywidth(hint) < vim.o.columns - 12 and hint or result.message)
     elseif result and result.markdown then
       M.show_markdown(result.markdown)
       notify(result.message)

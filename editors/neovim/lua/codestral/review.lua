@@ -341,14 +341,19 @@ local function render(p, result, win)
       table.insert(how, vim.fn.keytrans(vim.keycode(k[name])) .. " " .. name)
     end
   end
-  local hint = ("Codestral: %s — %s"):format(summary, #how > 0 and table.concat(how, " · ")
-    or ":CodestralAccept · :CodestralReject · :CodestralRetry")
+  local answers = #how > 0 and table.concat(how, " · ") or ":CodestralAccept · :CodestralReject · :CodestralRetry"
+  local hint = ("Codestral: %s — %s"):format(summary, answers)
+  p.hint = hint
+  local virt = { { { hint, "CodestralHint" } } }
+  if vim.fn.strdisplaywidth(hint) > width then -- two lines rather than keys cut off
+    virt = { { { "Codestral: " .. summary, "CodestralHint" } }, { { answers, "CodestralHint" } } }
+  end
   local first, last = anchor_rows(p)
   first, last = first or 0, last or 0
   if first > 0 then
-    mark(first, { virt_lines = { { { hint, "CodestralHint" } } }, virt_lines_above = true })
+    mark(first, { virt_lines = virt, virt_lines_above = true })
   else -- a virtual line above the first line would need scrolling to be seen
-    mark(last, { virt_lines = { { { hint, "CodestralHint" } } } })
+    mark(last, { virt_lines = virt })
   end
 end
 
@@ -363,7 +368,8 @@ local function expiry_seconds(client_id)
   return math.max(1, math.min(value, 86400))
 end
 
---- Show a "proposed" result of `action` from `client_id` (see the server's review contract).
+--- Show a "proposed" result of `action` from `client_id` (see the server's review contract);
+--- returns its hint (what is proposed and the keys that answer it).
 function M.show(client_id, bufnr, action, result)
   if result.uri then
     bufnr = vim.uri_to_bufnr(result.uri)
@@ -398,6 +404,7 @@ function M.show(client_id, bufnr, action, result)
       close(p)
     end
   end, math.floor(expiry_seconds(client_id) * 1000) + 300)
+  return p.hint
 end
 
 --- The open proposal the cursor is in (or the buffer's nearest one); says so when there is none.
