@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ import pytest
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.editors.tmux_nvim import ROOT, Neovim
+from tests.editors.tmux_nvim import nvim as nvim_binary
 from tests.fake_codestral import FakeCodestral, Gate, Script
 
 PLUGIN = ROOT / "editors" / "neovim"
@@ -749,3 +751,36 @@ def test_answering_a_proposal_the_server_no_longer_holds_says_so_once_and_closes
     said = [m for m in codestral_messages(nvim) if "no longer open" in m]
     assert len(said) == 1 and "run the action again" in said[0], codestral_messages(nvim)
     assert session.buffer() == SOURCE
+
+
+def test_the_review_helpers_read_diffs_and_edits_right(tmp_path: Path) -> None:
+    """The pure parts of lua/codestral/review.lua, in a headless Neovim: the hunks of a unified
+    diff, and the rows an applied edit changed (for the brief highlight)."""
+    script = tmp_path / "check.lua"
+    script.write_text(
+        f"vim.opt.rtp:append({json.dumps(str(PLUGIN))})\n"
+        "local r = require('codestral.review')\n"
+        "local function e(l1, c1, l2, c2, text) return {range = {start = {line = l1, character = c1},"
+        " ['end'] = {line = l2, character = c2}}, newText = text} end\n"
+        "local out = {\n"
+        "  hunks = r.hunks('--- a/x.py\\r\\n+++ b/x.py\\n@@ -6,3 +6,2 @@\\n-a\\r\\n-b\\n+c\\n d\\n"
+        "\\\\ No newline at end of file\\n@@ -20 +19,2 @@\\n x\\n+--- not a header\\n'),\n"
+        # two hunks, the first one growing by a line: the second one moves down
+        "  two = r.changed_rows({e(7, 0, 7, 5, 'x\\ny'), e(5, 4, 5, 6, 'z\\nw')}),\n"
+        "  lines_out = r.changed_rows({e(5, 0, 7, 0, 'one\\n'), e(9, 0, 9, 0, 'new\\n')}),\n"
+        "  deleted = r.changed_rows({e(3, 0, 5, 0, '')}),\n"
+        "}\n"
+        "io.stdout:write(vim.json.encode(out))\n"
+    )
+    done = subprocess.run(
+        [nvim_binary(), "--headless", "--clean", "-l", str(script)],
+        capture_output=True, text=True, timeout=20, check=True,
+    )
+    got = json.loads(done.stdout)
+    assert got["hunks"] == [
+        {"old": 6, "lines": ["-a", "-b", "+c", " d"]},
+        {"old": 20, "lines": [" x", "+--- not a header"]},
+    ]
+    assert got["two"] == [5, 6, 8, 9]  # z, w on rows 5-6; x, y moved down a row to 8-9
+    assert got["lines_out"] == [5, 8]  # three lines became one: the insertion at 9 is now at 8
+    assert got["deleted"] == [3]

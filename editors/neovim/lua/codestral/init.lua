@@ -167,7 +167,11 @@ local function send(client, command, argument, bufnr)
     local range = argument.range
     if REWRITES[action] and range and range.start and bufnr and vim.api.nvim_buf_is_valid(bufnr) then
       -- a new rewrite of these lines expires the server's open proposals there
-      require("codestral.review").drop(bufnr, range.start.line, range["end"].line)
+      local last = range["end"].line
+      if last > range.start.line and range["end"].character == 0 then
+        last = last - 1 -- the end of the last line
+      end
+      require("codestral.review").drop(bufnr, range.start.line, last)
     end
     M.request(client, command, argument, bufnr, argument.action or action, range)
   end
