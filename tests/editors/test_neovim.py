@@ -580,7 +580,6 @@ def test_the_region_is_marked_while_the_answer_streams_and_unmarked_after(sessio
         )
         assert "Codestral: Refactor" in row_of(screen, "pi = 3.14")
         assert [(m["row"], m["end_row"], m["hl"]) for m in marks(nvim, "pending")] == [(5, 8, "CodestralPending")]
-        nvim.save("streaming")
     finally:
         gate.open()
     nvim.wait_done()
