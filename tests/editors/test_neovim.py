@@ -661,6 +661,29 @@ def test_accept_after_typing_above_the_proposal_lands_on_the_right_lines(session
     nvim.type("\\cy")
     assert nvim.wait_done(2)[1]["status"] == "applied"
     assert session.buffer() == "# a comment typed before answering\n" + SOURCE.replace(BODY, REFACTORED)
+    nvim.keys("u")  # the accepted change alone: the typing stays
+    nvim.wait(lambda: session.buffer() == "# a comment typed before answering\n" + SOURCE, "one undo")
+
+
+def test_a_new_rewrite_of_the_same_lines_replaces_the_proposal(session: Session) -> None:
+    revised = "        return 3.14 * r * r\n"
+    nvim = propose(session)
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(revised), chunk_size=4, hold_after_chunks=2, gate=gate))
+    nvim.command("6,8CodestralRefactor")
+    try:  # the server dropped the old proposal when this rewrite started: so is its diff
+        screen = nvim.wait_screen(lambda s: "received" in row_of(s, "pi = 3.14"), "the lines marked")
+        assert diff_rows(screen) == [] and nvim.eval_lua("#require('codestral.review').list()") == 0
+    finally:
+        gate.open()
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "proposed"
+    screen = nvim.wait_screen("+         return 3.14 * r * r", "the new proposal")
+    assert "result = 3.14 * r ** 2" not in screen
+    assert nvim.eval_lua("#require('codestral.review').list()") == 1
+    nvim.command("CodestralAccept")
+    assert nvim.wait_done(3)[2]["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, revised)
 
 
 def test_accept_after_typing_inside_the_proposal_is_refused_and_the_answer_kept(session: Session) -> None:
