@@ -226,6 +226,7 @@ end
 --- Forget the proposals of a buffer that overlap rows first..last (a new action there replaces
 --- them on the server), or all of the buffer's with no rows.
 function M.drop(bufnr, first, last)
+  bufnr = bufnr == 0 and api.nvim_get_current_buf() or bufnr
   for _, p in ipairs(in_buffer(bufnr)) do
     local a, b = anchor_rows(p)
     if first == nil or not a or (a <= last and b >= first) then
@@ -373,6 +374,8 @@ end
 function M.show(client_id, bufnr, action, result)
   if result.uri then
     bufnr = vim.uri_to_bufnr(result.uri)
+  elseif bufnr == 0 then
+    bufnr = api.nvim_get_current_buf()
   end
   if not api.nvim_buf_is_valid(bufnr) then
     return
