@@ -12,7 +12,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from tests.editor import CAPABILITIES, Editor, lsp_range
-from tests.fake_codestral import FakeCodestral, Script
+from tests.fake_codestral import FakeCodestral, Gate, Script
 
 PYTHON = """import os
 
@@ -381,3 +381,24 @@ async def test_a_crlf_document_is_proposed_without_carriage_returns_and_keeps_th
     assert "\r" not in result["diff"] and '+    message = f"Hello, {name}"\n' in result["diff"]
     await editor.run("codestral.accept", {"jobId": result["jobId"]})
     assert editor.text(uri) == REWRITTEN.replace("\n", "\r\n")
+
+
+async def test_a_proposal_made_after_an_edit_above_shows_where_the_code_is_now(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri = editor.open("greeter.py", PYTHON)
+    gate = Gate()
+    fake.enqueue(Script(text=fenced(NEW_GREET), chunk_size=5, hold_after_chunks=2, gate=gate))
+    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": GREET}))
+    assert await asyncio.to_thread(gate.reached.wait, 10), "the answer never started"
+    editor.replace(uri, 0, 0, "import sys\n")  # while the answer streams
+    await editor.sync()  # the server has the edit before the answer ends
+    gate.open()
+    result = await running
+    assert result["status"] == "proposed"
+    assert result["range"] == lsp_range(4, 0, 8, 0)
+    [change] = result["edit"]["documentChanges"]
+    assert change["textDocument"]["version"] == 2
+    assert all(e["range"]["start"]["line"] >= 4 for e in change["edits"])
+    await editor.run("codestral.accept", {"jobId": result["jobId"]})
+    assert editor.text(uri) == "import sys\n" + REWRITTEN
