@@ -806,3 +806,20 @@ def test_the_review_helpers_read_diffs_and_edits_right(tmp_path: Path) -> None:
     assert got["two"] == [5, 6, 8, 9]  # z, w on rows 5-6; x, y moved down a row to 8-9
     assert got["lines_out"] == [5, 8]  # three lines became one: the insertion at 9 is now at 8
     assert got["deleted"] == [3]
+
+
+def test_retry_after_typing_inside_the_proposal_asks_nothing_and_keeps_the_answer(session: Session) -> None:
+    nvim = propose(session)
+    nvim.keys("7G", "A")
+    nvim.type(" + 0")
+    nvim.keys("Escape")
+    edited = SOURCE.replace("pi * r * r\n", "pi * r * r + 0\n")
+    nvim.wait(lambda: session.buffer() == edited, "the typed text")
+    nvim.command("CodestralRetry use math.pi")  # an argument: no question
+    screen = nvim.wait_screen("You edited the proposed code", "the reason, said")
+    if "Press ENTER" in screen.splitlines()[-1]:
+        nvim.keys("Enter")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "kept", done
+    assert session.buffer() == edited and len(session.fake.completion_requests()) == 1
+    assert nvim.eval_lua("#require('codestral.review').list()") == 0
