@@ -27,6 +27,7 @@ from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
 from codestral_lsp.context import CodeContext, DiagnosticInfo
 from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, related_pieces
+from codestral_lsp.models import context_budget, with_context_budget
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
@@ -215,6 +216,11 @@ async def run_action(
     except CodestralError as error:
         server.tell_user(types.MessageType.Error, str(error))
         return _status("failed", str(error))
+    # the context budget from the model's window (as known now: never waited for), in the snapshot
+    model = settings.model_for(spec.id, spec.model)
+    tokens, why = context_budget(settings, model, server.known_models(client))
+    settings = with_context_budget(settings, tokens)
+    log.debug("context budget: %d tokens (%s)", tokens, why)
 
     context, related = make_context(server, settings, view, selection, args)
     request = make_request(settings, spec, context, args, client, related)

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 SETTINGS_WAIT_SECONDS = 5.0
 CLIENT_REQUEST_SECONDS = 30.0  # how long a request to the editor may go unanswered
 DOCUMENT_CHANGE_SECONDS = 2.0  # how long to wait for the didChange that follows an applied edit
+MODELS_RETRY_SECONDS = 300.0  # how soon an endpoint whose model list is not known is asked again
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -181,6 +182,7 @@ class CodestralLanguageServer(LanguageServer):
         self.usage = UsageTotals()
         self.reviews = ReviewStore()
         self._models: tuple[Endpoint, list[ModelInfo]] | None = None
+        self._models_asked: tuple[Endpoint, float] | None = None  # (endpoint, when) of the last ask
         self._model_check: asyncio.Task[Any] | None = None
         self._model_warnings: set[str] = set()
         self._client: CodestralClient | None = None
@@ -403,9 +405,23 @@ class CodestralLanguageServer(LanguageServer):
         client = self.api_client()
         if not refresh and self._models is not None and self._models[0] == client.endpoint:
             return self._models[1]
+        self._models_asked = (client.endpoint, time.monotonic())
         models = await client.list_models()
         self._models = (client.endpoint, models)
         return models
+
+    def known_models(self, client: CodestralClient) -> list[ModelInfo] | None:
+        """The cached ``GET /models`` of ``client``'s endpoint, never waiting for it: when it is
+        not cached, ``None``, and the list is fetched in the background for the next requests
+        (an endpoint without the list is asked again only after a few minutes)."""
+        if self._models is not None and self._models[0] == client.endpoint:
+            return self._models[1]
+        asked = self._models_asked
+        now = time.monotonic()
+        if asked is None or asked[0] != client.endpoint or now - asked[1] > MODELS_RETRY_SECONDS:
+            self._models_asked = (client.endpoint, now)
+            self.start_model_check()
+        return None
 
     def start_model_check(self) -> None:
         """In the background: warn once about configured models the endpoint does not serve, or
