@@ -26,7 +26,7 @@ from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextD
 from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
 from codestral_lsp.context import CodeContext, DiagnosticInfo
-from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, related_pieces
+from codestral_lsp.crossfile import RelatedPiece, assemble, related_pieces
 from codestral_lsp.models import context_budget, with_context_budget
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
@@ -60,17 +60,14 @@ def diagnostics_for(selection: Selection, diagnostics: tuple[types.Diagnostic, .
 def gather_related(
     server: CodestralLanguageServer, settings: Settings, view: DocumentView, code: str
 ) -> list[RelatedPiece]:
-    """Context from beyond the file (definitions, similar open code, instructions), unfitted."""
+    """Context from beyond the file (definitions, similar code from open documents and recent
+    edits, instructions), unfitted."""
     index = server.index
     path = to_fs_path(view.uri)
     if index is None or not settings.context.workspace or not path:
         return []
-    documents = [
-        (p, d.source)
-        for uri, d in server.workspace.text_documents.items()
-        if (p := to_fs_path(uri)) and uri != view.uri
-    ]
-    return related_pieces(index, path, view.source, code, open_documents(index, documents, path))
+    documents, edited = server.similar_sources(index, path)
+    return related_pieces(index, path, view.source, code, documents, edited, server.windows)
 
 
 def make_context(

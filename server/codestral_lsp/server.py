@@ -13,7 +13,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +31,11 @@ from codestral_lsp.api import CodestralClient, CodestralError, RetryPolicy, Time
 from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars
 from codestral_lsp.api.types import ModelInfo
 from codestral_lsp.completion import InlineCompleter
+from codestral_lsp.crossfile import WindowCache, edited_regions, open_documents
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
 from codestral_lsp.positions import ArgumentError, DocumentView, document_key
+from codestral_lsp.recent_edits import EditHistory
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
@@ -200,6 +202,8 @@ class CodestralLanguageServer(LanguageServer):
         self._index_key: tuple[object, ...] | None = None
         self._index_tasks: set[asyncio.Task[Any]] = set()
         self.open_paths: dict[str, str] = {}  # real path → URI of the open documents
+        self.edits = EditHistory()  # regions edited recently (fed by didChange)
+        self.windows = WindowCache()  # similar-code windows of the open documents
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -475,6 +479,23 @@ class CodestralLanguageServer(LanguageServer):
         uri = self.open_paths.get(path)
         document = self.workspace.text_documents.get(uri) if uri else None
         return document.source if document is not None else None
+
+    def buffer_lines(self, path: str) -> Sequence[str] | None:
+        """The editor's lines of the open document at a real path, if it is open."""
+        uri = self.open_paths.get(path)
+        document = self.workspace.text_documents.get(uri) if uri else None
+        return document.lines if document is not None else None
+
+    def similar_sources(
+        self, index: WorkspaceIndex, path: str
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, int, str]]]:
+        """Where similar code is looked for, for the document at ``path``: the other open
+        documents (rel path, text) and the regions edited recently (rel path, first line, text),
+        those the index may read only."""
+        documents = self.workspace.text_documents
+        texts = [(p, documents[uri].source) for p, uri in self.open_paths.items() if uri in documents]
+        edited = edited_regions(index, self.edits.snippets(self.buffer_lines), path)
+        return open_documents(index, texts, path), edited
 
     def start_index(self) -> None:
         """(Re)build the workspace index in the background when what it depends on changed.
