@@ -31,6 +31,7 @@ PURE = [
     "settings",
     "review",
     "models",
+    "recent_edits",
 ]
 
 
