@@ -338,16 +338,14 @@ def fim_header(pieces: Sequence[RelatedPiece], language: str | None) -> str:
 def open_documents(
     index: WorkspaceIndex, documents: Iterable[tuple[str, str]], current: str
 ) -> list[tuple[str, str]]:
-    """(rel path, text) of the open documents the index may read, other than ``current``."""
-    found: list[tuple[str, str]] = []
+    """(rel path, text) of the open documents (real path, text) the index may read, other than
+    ``current``."""
     here = os.path.realpath(current)
+    found: list[tuple[str, str]] = []
     for path, text in documents:
-        real = os.path.realpath(path)
-        if real == here:
-            continue
-        admitted = index.admits(real)
-        if admitted is not None:
-            found.append((admitted[1], text))
+        rel = index.admitted_rel(path) if path != here else None
+        if rel is not None:
+            found.append((rel, text))
     return found
 
 
@@ -360,11 +358,9 @@ def edited_regions(
     here = os.path.realpath(current)
     found: list[tuple[str, int, str]] = []
     for path, line, text in regions:
-        if path == here:
-            continue
-        admitted = index.admits(path)
-        if admitted is not None:
-            found.append((admitted[1], line, text))
+        rel = index.admitted_rel(path) if path != here else None
+        if rel is not None:
+            found.append((rel, line, text))
     return found
 
 

@@ -90,12 +90,16 @@ class EditHistory:
         inside = path.rstrip(os.sep) + os.sep
         self.regions = [r for r in self.regions if r.path != path and not r.path.startswith(inside)]
 
-    def snippets(self, lines_of: Callable[[str], Sequence[str] | None]) -> list[tuple[str, int, str]]:
-        """(path, first line shown, text) of each region, most recent first; ``lines_of`` gives
-        an open document's lines (``None`` when it is not open: then the text the last edit
-        left counts)."""
+    def snippets(
+        self, lines_of: Callable[[str], Sequence[str] | None], skip: str | None = None
+    ) -> list[tuple[str, int, str]]:
+        """(path, first line shown, text) of each region but those of ``skip``, most recent
+        first; ``lines_of`` gives an open document's lines (``None`` when it is not open: then
+        the text the last edit left counts)."""
         found: list[tuple[str, int, str]] = []
         for region in reversed(self.regions):
+            if region.path == skip:
+                continue
             lines = lines_of(region.path)
             if lines is not None:
                 region.shown = None

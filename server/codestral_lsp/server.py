@@ -494,8 +494,8 @@ class CodestralLanguageServer(LanguageServer):
         those the index may read only."""
         documents = self.workspace.text_documents
         texts = [(p, documents[uri].source) for p, uri in self.open_paths.items() if uri in documents]
-        edited = edited_regions(index, self.edits.snippets(self.buffer_lines), path)
-        return open_documents(index, texts, path), edited
+        regions = self.edits.snippets(self.buffer_lines, skip=os.path.realpath(path))
+        return open_documents(index, texts, path), edited_regions(index, regions, path)
 
     def start_index(self) -> None:
         """(Re)build the workspace index in the background when what it depends on changed.
