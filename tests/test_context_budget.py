@@ -4,16 +4,21 @@ known — unit by unit, then through the real server against the fake."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 from codestral_lsp.api.types import ModelInfo
+from codestral_lsp.context import CodeContext
+from codestral_lsp.crossfile import RelatedPiece, assemble
 from codestral_lsp.models import context_budget, with_context_budget
+from codestral_lsp.positions import lsp_lines
 from codestral_lsp.settings import DEFAULT_BUDGET_TOKENS, parse_settings
 
 from tests.editor import Editor, lsp_range
 from tests.fake_codestral import FakeCodestral, Script
+from tests.fake_codestral.server import Gate
 
 CODESTRAL = ModelInfo("codestral-2508", ("codestral-latest",), chat=True, fim=True, max_context_length=256000)
 
@@ -83,6 +88,31 @@ def set_window(fake: FakeCodestral, tokens: int) -> None:
             model["max_context_length"] = tokens
 
 
+async def start_with_steps(
+    start_session: Callable[..., Awaitable[Editor]], tmp_path: Path, settings: dict[str, object] | None = None
+) -> Editor:
+    """A fresh session on a workspace of STEPS modules, indexed."""
+    files = {f"pkg/m{i}.py": step_module(i) for i in range(STEPS)}
+    for name, text in {"pkg/__init__.py": "", **files}.items():
+        path = tmp_path / "project" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    editor = await start_session(settings=settings or {})
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    return editor
+
+
+async def explain(editor: Editor, fake: FakeCodestral) -> str:
+    """Explain pipeline() in main.py; the prompt the fake received."""
+    uri = (editor.folder / "main.py").as_uri()
+    if uri not in editor.documents:
+        uri = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It runs every stage."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(FIRST, 0, LAST + 1, 0)})
+    assert result["status"] == "shown"
+    return fake.completion_requests()[-1].prompt_text()
+
+
 async def explain_pipeline(
     start_session: Callable[..., Awaitable[Editor]],
     fake: FakeCodestral,
@@ -91,22 +121,12 @@ async def explain_pipeline(
     window: int | None = None,
 ) -> str:
     """Open main.py in a fresh session, Explain pipeline(); the prompt the fake received."""
-    files = {f"pkg/m{i}.py": step_module(i) for i in range(STEPS)}
-    for name, text in {"pkg/__init__.py": "", **files}.items():
-        path = tmp_path / "project" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    editor = await start_session(settings=settings or {})
-    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    editor = await start_with_steps(start_session, tmp_path, settings)
     if window is not None:  # the model list is known (codestral.models waits for it)
         set_window(fake, window)
         listed = await editor.run("codestral.models", {"refresh": True})
         assert listed["status"] == "shown"
-    uri = editor.open("main.py", MAIN)
-    fake.enqueue(Script(text="It runs every stage."))
-    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(FIRST, 0, LAST + 1, 0)})
-    assert result["status"] == "shown"
-    return fake.completion_requests()[-1].prompt_text()
+    return await explain(editor, fake)
 
 
 def definitions(prompt: str) -> int:
@@ -141,3 +161,43 @@ async def test_without_a_model_list_the_fixed_default_holds(
     fake.serve_models = False  # GET /v1/models answers 404, as llama.cpp and many proxies do
     unknown = await explain_pipeline(start_session, fake, tmp_path)
     assert definitions(unknown) == definitions(known) and len(unknown) == len(known)
+
+
+async def test_an_action_never_waits_for_the_model_list(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    set_window(fake, 256000)
+    fake.models_gate = gate = Gate()  # the list is slow to come
+    editor = await start_with_steps(start_session, tmp_path)
+    assert await asyncio.to_thread(gate.reached.wait, 10)  # asked for in the background
+    before = await explain(editor, fake)  # answered meanwhile, at the fixed default
+    assert 0 < definitions(before) < STEPS
+    gate.open()
+    assert (await editor.run("codestral.models"))["status"] == "shown"
+    after = await explain(editor, fake)  # the window is known now
+    assert definitions(after) == STEPS
+
+
+def test_a_budget_grown_from_the_window_goes_to_other_files_not_the_files_own_part() -> None:
+    methods = "".join(f"    def method_{i}(self):\n        return self.value_{i}\n\n" for i in range(400))
+    lines = lsp_lines(f"class Big:\n{methods}")
+    first = 3 * 200 + 1  # method_200
+    selection = "".join(lines[first : first + 2])
+    related = [
+        RelatedPiece("definition", f"pkg/m{i}.py", 0, step_module(i), f"step_{i}") for i in range(STEPS)
+    ]
+    small = int(DEFAULT_BUDGET_TOKENS * 3.5)
+    large = 25600 * 35 // 10
+
+    def build(budget: int, file_budget: int | None = None) -> tuple[CodeContext, list[RelatedPiece]]:
+        return assemble(
+            lines, first, first + 1, selection, related, language="python", path="big.py",
+            budget_chars=budget, nearby_lines=30, file_budget_chars=file_budget,
+        )  # fmt: skip
+
+    before, kept_before = build(small)
+    grown, kept = build(large, small)
+    whole, _ = build(large)
+    assert grown == before  # the file's own part as at 6,000 tokens…
+    assert len(kept) == STEPS > len(kept_before)  # …and room for every definition
+    assert whole.context_chars() > 2 * grown.context_chars()  # (an explicit budget: the whole class)

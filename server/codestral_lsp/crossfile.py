@@ -432,10 +432,13 @@ def assemble(
     budget_chars: int,
     nearby_lines: int,
     diagnostics: Sequence[DiagnosticInfo] = (),
+    file_budget_chars: int | None = None,
 ) -> tuple[CodeContext, list[RelatedPiece]]:
-    """The whole context of a selection within ``budget_chars``: the in-file part first (it
-    leaves up to half of the budget to what the other files offer), then the related pieces."""
-    reserve = min(sum(p.cost() for p in related), budget_chars // 2)
+    """The whole context of a selection within ``budget_chars``: the in-file part first, within
+    ``file_budget_chars`` when given (it leaves up to half of that to what the other files
+    offer), then the related pieces, in what is left of ``budget_chars``."""
+    file_budget = budget_chars if file_budget_chars is None else min(budget_chars, file_budget_chars)
+    reserve = min(sum(p.cost() for p in related), file_budget // 2)
     context = build_context(
         lines,
         first_line,
@@ -443,7 +446,7 @@ def assemble(
         selection,
         language=language,
         path=path,
-        budget_chars=budget_chars - reserve,
+        budget_chars=file_budget - reserve,
         nearby_lines=nearby_lines,
         diagnostics=diagnostics,
     )

@@ -103,6 +103,15 @@ def context_budget(settings: Settings, model: str, models: Sequence[ModelInfo] |
     return tokens, why
 
 
+def file_budget_tokens(settings: Settings) -> int:
+    """The most the file's own part of the context (enclosing scope, imports, nearby lines) may
+    take: ``context.budgetTokens`` when the user set it, else the fixed default — a budget that
+    grows with the model's window is for context from other files (at 25,600 tokens, a method's
+    enclosing class would be sent whole, tripling prompts without finding more definitions)."""
+    tokens = settings.context.budget_tokens
+    return tokens if tokens is not None else DEFAULT_BUDGET_TOKENS
+
+
 def with_context_budget(settings: Settings, tokens: int) -> Settings:
     """``settings`` (a job's snapshot) with its context budget set to ``tokens``."""
     return dataclasses.replace(settings, context=dataclasses.replace(settings.context, budget_tokens=tokens))

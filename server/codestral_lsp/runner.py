@@ -27,7 +27,7 @@ from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
 from codestral_lsp.context import CodeContext, DiagnosticInfo
 from codestral_lsp.crossfile import RelatedPiece, assemble, related_pieces
-from codestral_lsp.models import context_budget, with_context_budget
+from codestral_lsp.models import context_budget, file_budget_tokens, with_context_budget
 from codestral_lsp.positions import ArgumentError, DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
@@ -76,9 +76,12 @@ def make_context(
     view: DocumentView,
     selection: Selection,
     args: ActionArgs,
+    file_tokens: int | None = None,
 ) -> tuple[CodeContext, list[RelatedPiece]]:
-    """The context of a selection, within the configured budget: the in-file part first (it
-    leaves at most half of the budget to what other files offer), then the other files."""
+    """The context of a selection, within the job's budget: the in-file part first, within
+    ``file_tokens`` when given (it leaves at most half of that to what other files offer),
+    then the other files."""
+    cpt = settings.context.chars_per_token
     return assemble(
         view.lines,
         selection.first_line,
@@ -90,6 +93,7 @@ def make_context(
         budget_chars=settings.context.budget_chars,
         nearby_lines=settings.context.nearby_lines,
         diagnostics=diagnostics_for(selection, args.diagnostics),
+        file_budget_chars=int(file_tokens * cpt) if file_tokens is not None else None,
     )
 
 
@@ -216,10 +220,11 @@ async def run_action(
     # the context budget from the model's window (as known now: never waited for), in the snapshot
     model = settings.model_for(spec.id, spec.model)
     tokens, why = context_budget(settings, model, server.known_models(client))
+    file_tokens = file_budget_tokens(settings)
     settings = with_context_budget(settings, tokens)
     log.debug("context budget: %d tokens (%s)", tokens, why)
 
-    context, related = make_context(server, settings, view, selection, args)
+    context, related = make_context(server, settings, view, selection, args, file_tokens)
     request = make_request(settings, spec, context, args, client, related)
     name = _name(spec)
     job, superseded = server.jobs.add(

@@ -87,7 +87,10 @@ class ContextSettings:
     window_fraction: float = field(
         default=0.1,
         metadata=_meta(
-            "Share of the model's context window used for context when budgetTokens is not set.", 0, 0.5
+            "Share of the model's context window used for context when budgetTokens is not set "
+            "(the file's own part keeps 6000 tokens: the growth is for other files' code).",
+            0,
+            0.5,
         ),
     )
     chars_per_token: float = field(
