@@ -340,6 +340,7 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
     total = 0
     timings: list[float] = []
     completion_timings: list[float] = []
+    added_timings: list[float] = []  # what the similar code adds (interleaved with the plain header)
     completion_budget = int(CompletionSettings().context_tokens * DEFAULT.chars_per_token)
     # an editor session: other files open, regions of others edited lately (spread evenly)
     texts = [(e.rel, Path(e.path).read_text(errors="replace")) for e in sorted(index.files.values(), key=str)]
@@ -352,6 +353,9 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
         for line in [body.count("\n") // 2]
     ]
     cache = WindowCache()
+    for rel, body in open_documents:  # as after the first request: windows are computed once per text
+        cache.windows(rel, body)
+    file_chars = int(DEFAULT_BUDGET_TOKENS * DEFAULT.chars_per_token)  # the file's own part, unset budget
     for case in cases:
         text = case.path.read_text(errors="replace")
         lines = text.splitlines(keepends=True)
@@ -365,6 +369,9 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
         began = time.perf_counter()
         completion_header(index, str(case.path), text, offset, completion_budget, documents, recent, cache)
         completion_timings.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        completion_header(index, str(case.path), text, offset, completion_budget)
+        added_timings.append(completion_timings[-1] - (time.perf_counter() - began))
         for budget_tokens in BUDGETS:
             budget = int(budget_tokens * DEFAULT.chars_per_token)
             began = time.perf_counter()
@@ -372,6 +379,7 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
             context, kept = assemble(
                 lines, case.first, case.last, selection, related,
                 language=lang, path=rel, budget_chars=budget, nearby_lines=DEFAULT.nearby_lines,
+                file_budget_chars=file_chars if budget_tokens == CODESTRAL_BUDGET_TOKENS else None,
             )  # fmt: skip
             prompt = user_message(context, "Explain the selected code.", related=kept)
             if budget_tokens == CODESTRAL_BUDGET_TOKENS:
@@ -406,6 +414,8 @@ def run_project(kind: str, name: str, version: str, exclude: tuple[str, ...], li
             "p50": pct(timings, 50) * 1000,
             "p99": pct(timings, 99) * 1000,
             "completion p99": pct(completion_timings, 99) * 1000,
+            "similar added p50": pct(added_timings, 50) * 1000,
+            "similar added p99": pct(added_timings, 99) * 1000,
         }
     _ = definitions_for  # (the resolver used by related_pieces)
     return result
@@ -417,7 +427,8 @@ def table(results: list[Result]) -> str:
     out = [
         f"| project | files | selections | cross-file callees | recall @ {c:,}: Codestral's default (old) "
         f"| recall @ {d:,} (old) | recall @ {s:,} (old) "
-        f"| prompt tokens, mean @ {c:,} / {d:,} (old) | prompt build p50 / p99 | completion header p99 "
+        f"| prompt tokens, mean @ {c:,} / {d:,} (old) | prompt build p50 / p99 "
+        "| completion header p99 (similar code adds p50 / p99) "
         "| index build (in process / in the background) | index memory "
         "| request delay while indexing p99 / max |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -432,6 +443,8 @@ def table(results: list[Result]) -> str:
             f"({r.prompt_tokens.get(f'old@{d}', 0):,.0f}) "
             f"| {r.build_ms.get('p50', 0):.1f} / {r.build_ms.get('p99', 0):.1f} ms "
             f"| {r.build_ms.get('completion p99', 0):.1f} ms "
+            f"(similar code: {r.build_ms.get('similar added p50', 0):+.2f} / "
+            f"{r.build_ms.get('similar added p99', 0):+.2f} ms) "
             f"| {r.index_seconds:.2f} s / {r.background_seconds:.2f} s | {r.index_mb:.1f} MB "
             f"| {r.loop_lag_ms.get('p99', 0):.1f} / {r.loop_lag_ms.get('max', 0):.1f} ms |"
         )
@@ -457,6 +470,11 @@ def main(argv: list[str] | None = None) -> int:
     text = table(results)
     if missing:
         text += f"\n\nNot measured (registry not reachable here): {', '.join(missing)}."
+    load = os.getloadavg()[0]
+    text += (
+        f"\n\n{'`--quick`: 40 selections a project (p99 is then about the slowest). ' if args.quick else ''}"
+        f"Load average at the end of the run: {load:.1f} on {os.cpu_count()} cores (timings grow with it)."
+    )
     print(text)
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "context_recall.json").write_text(
@@ -486,8 +504,12 @@ def write_markdown(text: str) -> None:
         "built before (this file only). Prompt tokens: the mean size of the whole prompt (estimated "
         "at 3.5 characters a token). Prompt build: index look-ups, similar-code ranking (ten "
         "other files open, eight regions of others edited recently) and prompt assembly for one "
-        "action, once the index is built. Completion header: the cross-file comment block of an "
-        "inline completion at the end of the selection (with the same open files and edits). "
+        "action, once the index is built and the open files' windows are known (they are worked "
+        "out once per text, at the first request that needs them). Completion header: the "
+        "cross-file comment block of an "
+        "inline completion at the end of the selection (with the same open files and edits; in "
+        "brackets, what ranking them adds, measured against the header without them, "
+        "interleaved). "
         "Index build: in one process, and as the server does it (a worker "
         "process, in batches). Request delay: how late the event loop wakes while the server "
         "indexes. Index memory: Python objects allocated by the index (tracemalloc). Measured on "
