@@ -221,3 +221,11 @@ async def test_inline_completion_gets_recently_edited_code_in_its_header(
     prompt = fake.completion_requests()[-1].body["prompt"]
     assert prompt.startswith("# Path: cart.py (line 19)\n")
     assert "# def total_weight(orders):\n" in prompt and prompt.endswith(code)
+
+
+def test_a_huge_documents_text_is_not_kept_after_it_closes() -> None:
+    history = EditHistory()
+    huge = "x = 1\n" * 300_000
+    history.changed("/w/huge.py", 10, 10, "y", huge)
+    assert history.snippets(lambda path: lsp_lines(huge))  # open: from the buffer
+    assert history.snippets(lambda path: None) == []  # closed: nothing kept

@@ -22,6 +22,7 @@ MAX_SPAN = 40  # lines one region may grow to by merging
 MERGE_GAP = 3  # an edit this close to a region (in lines) grows it
 MARGIN = 2  # lines around the edited ones shown with them
 SHOWN_LINES = 20  # lines of a region shown at most (like a similar-code window)
+MAX_KEPT_CHARS = 1 << 20  # a larger document's text is not kept for after it closes
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -62,6 +63,8 @@ class EditHistory:
         the document's text ``source``."""
         added = len(_BREAK.findall(text))
         delta = added - (last - first)
+        if len(source) > MAX_KEPT_CHARS:
+            source = ""
         new_last = first + added
         kept: list[EditedRegion] = []
         grown = EditedRegion(path, first, new_last, source)
