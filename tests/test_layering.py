@@ -38,6 +38,7 @@ PURE = [
     "review",
     "models",
     "proposals",
+    "recent_edits",
 ]
 
 
