@@ -185,8 +185,8 @@ class Bench:
     @staticmethod
     def code_action_server_time(rounds: int) -> list[float]:
         """What the server itself spends on a code-action request, measured in this process."""
+        from codestral_lsp.app import create_server
         from codestral_lsp.handlers import offered_actions
-        from codestral_lsp.server import create_server
         from lsprotocol import types
         from pygls.protocol import default_converter
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import converters, types
-from pygls.capabilities import get_capability
 from pygls.uris import from_fs_path, to_fs_path
 
 from codestral_lsp import proposals
@@ -28,7 +27,7 @@ from codestral_lsp.api import Completion
 from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.placement import test_file_for
-from codestral_lsp.positions import DocumentView, LspTextDocument, Selection
+from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.private_files import answers_dir, suffix_for, write_private
 from codestral_lsp.project_files import (
     ProjectFileError,
@@ -42,7 +41,7 @@ from codestral_lsp.settings import Settings
 from codestral_lsp.shapes import Plan, plan_rewrite
 
 if TYPE_CHECKING:
-    from codestral_lsp.server import CodestralLanguageServer
+    from codestral_lsp.port import Editor, Session
 
 log = logging.getLogger(__name__)
 _CONVERTER = converters.get_converter()
@@ -72,7 +71,7 @@ def plan_for(
 
 
 async def deliver(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     spec: ActionSpec,
     job: Job,
@@ -153,17 +152,16 @@ async def deliver(
     )
 
 
-def can_annotate(server: CodestralLanguageServer) -> bool:
+def can_annotate(server: Editor) -> bool:
     """True when the client confirms annotated edits (``changeAnnotationSupport``, which needs
     ``documentChanges`` to carry them)."""
-    caps = server.client_capabilities
-    return get_capability(
-        caps, "workspace.workspace_edit.change_annotation_support", None
-    ) is not None and bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
+    return server.client_capability(
+        "workspace.workspace_edit.change_annotation_support", None
+    ) is not None and bool(server.client_capability("workspace.workspace_edit.document_changes", False))
 
 
 async def propose(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     spec: ActionSpec,
     args: ActionArgs,
@@ -195,7 +193,7 @@ async def propose(
 
 
 async def apply_to_selection(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -229,7 +227,7 @@ async def apply_to_selection(
 
 
 async def _release_after_change(
-    server: CodestralLanguageServer, lock: asyncio.Lock, uri: str, version: int | None
+    server: Session, lock: asyncio.Lock, uri: str, version: int | None
 ) -> None:
     try:
         await server.wait_for_change(uri, version)
@@ -238,7 +236,7 @@ async def _release_after_change(
 
 
 async def _apply_now(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -258,7 +256,7 @@ async def _apply_now(
 
 
 async def _apply_or_reason(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -284,9 +282,7 @@ async def _apply_or_reason(
         edit.change_annotations = {proposals.ANNOTATION_ID: annotation}
     job.edit_sent = True
     try:
-        result = await server.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
-        )
+        result = await server.apply_edit(edit, spec.title)
     except TimeoutError:
         return (
             f"The editor did not confirm the change within {server.client_timeout:g} s, so it may "
@@ -349,9 +345,9 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _workspace_edit(
-    server: CodestralLanguageServer, view: DocumentView, edits: list[types.TextEdit | types.AnnotatedTextEdit]
+    server: Editor, view: DocumentView, edits: list[types.TextEdit | types.AnnotatedTextEdit]
 ) -> types.WorkspaceEdit:
-    if get_capability(server.client_capabilities, "workspace.workspace_edit.document_changes", False):
+    if server.client_capability("workspace.workspace_edit.document_changes", False):
         return types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(
@@ -372,17 +368,8 @@ def _declined(what: str, failure_reason: str | None) -> str:
     return f"The editor did not {what}{why}; nothing was changed."
 
 
-async def _show(server: CodestralLanguageServer, path: Path, take_focus: bool = False) -> bool:
-    if not get_capability(server.client_capabilities, "window.show_document.support", False):
-        return False
-    uri = from_fs_path(str(path)) or path.as_uri()
-    try:
-        params = types.ShowDocumentParams(uri=uri, take_focus=take_focus)
-        shown = await server.window_show_document_async(params)
-    except Exception as exc:
-        log.warning("showDocument failed: %s", exc)
-        return False
-    return isinstance(shown, types.ShowDocumentResult) and bool(shown.success)
+async def _show(server: Editor, path: Path, take_focus: bool = False) -> bool:
+    return await server.show_document(from_fs_path(str(path)) or path.as_uri(), take_focus)
 
 
 def _cut_note(max_tokens: int) -> str:
@@ -393,7 +380,7 @@ def _cut_note(max_tokens: int) -> str:
 
 
 async def show_markdown(
-    server: CodestralLanguageServer, spec: ActionSpec, uri: str, markdown: str, cut_at: int | None = None
+    server: Session, spec: ActionSpec, uri: str, markdown: str, cut_at: int | None = None
 ) -> dict[str, Any]:
     """An explanation: returned as the result and, where the client can, opened as a document.
 
@@ -406,7 +393,7 @@ async def show_markdown(
     extra: dict[str, Any] = {"markdown": markdown, "truncated": cut_at is not None}
     if server.client_declares("showsExplanations"):
         return _result("shown", message, **extra)
-    if get_capability(server.client_capabilities, "window.show_document.support", False):
+    if server.client_capability("window.show_document.support", False):
         try:
             path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
         except OSError as error:  # the result still carries the explanation
@@ -429,7 +416,7 @@ def has_prose(answer: str, code: str) -> bool:
 
 
 async def keep_answer(
-    server: CodestralLanguageServer, document: DocumentView | str, answer: str, reason: str
+    server: Session, document: DocumentView | str, answer: str, reason: str
 ) -> dict[str, Any]:
     """Do not apply; keep the answer where the user can use it, open it, and say where and why.
 
@@ -467,14 +454,6 @@ async def keep_answer(
     return _result("kept", message, **extra)
 
 
-def _workspace_folders(server: CodestralLanguageServer) -> list[Path]:
-    """The workspace folders as paths (the root path when the client sent no folders)."""
-    folders = [Path(p) for p in (to_fs_path(f.uri) for f in server.workspace.folders.values()) if p]
-    if not folders and server.workspace.root_path:
-        folders = [Path(server.workspace.root_path)]
-    return folders
-
-
 def _append_text(existing: str, code: str, eol: str) -> str:
     """What to add after ``existing`` so ``code`` follows it after a blank line or two."""
     if not existing.strip():
@@ -486,7 +465,7 @@ def _append_text(existing: str, code: str, eol: str) -> str:
 
 
 async def place_tests(
-    server: CodestralLanguageServer, view: DocumentView, code: str, answer: str
+    server: Session, view: DocumentView, code: str, answer: str
 ) -> dict[str, Any]:
     """Put generated tests in the test file a developer would expect, creating it if needed.
 
@@ -501,16 +480,15 @@ async def place_tests(
             server, view, answer, "Generated tests need the document saved as a file to sit beside."
         )
     source = Path(os.path.normpath(source_text))
-    folders = _workspace_folders(server)
+    folders = server.workspace_folders()
     root = next((f for f in folders if is_inside(source, f)), None)
     # The boundary: every workspace folder, or only its own folder for a document outside them.
     allowed = [real(f) for f in folders] if root is not None else [real(source.parent)]
     target = test_file_for(source, view.document.language_id or "", root)
     shown_as = server.relative_path(from_fs_path(str(target)) or target.as_uri())
     target_uri = from_fs_path(str(target)) or target.as_uri()
-    caps = server.client_capabilities
-    document_changes = bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
-    operations = get_capability(caps, "workspace.workspace_edit.resource_operations", None) or []
+    document_changes = bool(server.client_capability("workspace.workspace_edit.document_changes", False))
+    operations = server.client_capability("workspace.workspace_edit.resource_operations", None) or []
     can_create = document_changes and types.ResourceOperationKind.Create in operations
     new_text = code.replace("\n", view.eol) if view.eol != "\n" else code  # as the source's lines end
     try:
@@ -523,9 +501,7 @@ async def place_tests(
             return _result("applied", f"tests written to the new file {shown_as}{where}", testUri=target_uri)
         if open_view is None and (target.exists() or target.is_symlink()):
             existing = await asyncio.to_thread(read_regular, real_target, f"The test file {shown_as}")
-            open_view = DocumentView(
-                LspTextDocument(target_uri, source=existing, position_codec=server.workspace.position_codec)
-            )
+            open_view = server.detached_view(target_uri, existing)
             version = None
         else:
             version = open_view.version if open_view is not None else None
@@ -556,9 +532,7 @@ async def place_tests(
         edit = types.WorkspaceEdit(document_changes=changes)
     else:
         edit = types.WorkspaceEdit(changes={target_uri: [text_edit]})
-    result = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=edit, label="Codestral: Generate tests")
-    )
+    result = await server.apply_edit(edit, "Codestral: Generate tests")
     if not result.applied:
         what = f"create {shown_as}" if new_file else f"add the tests to {shown_as}"
         return await keep_answer(server, view, answer, _declined(what, result.failure_reason))

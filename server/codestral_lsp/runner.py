@@ -35,7 +35,7 @@ from codestral_lsp.settings import Settings
 from codestral_lsp.usage import describe_tokens, usage_or_estimate
 
 if TYPE_CHECKING:
-    from codestral_lsp.server import CodestralLanguageServer
+    from codestral_lsp.port import Session
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def diagnostics_for(diagnostics: tuple[types.Diagnostic, ...]) -> list[Diagnosti
 
 
 def gather_related(
-    server: CodestralLanguageServer, settings: Settings, view: DocumentView, code: str
+    server: Session, settings: Settings, view: DocumentView, code: str
 ) -> list[RelatedPiece]:
     """Context from beyond the file (definitions, similar open code, instructions), unfitted."""
     index = server.index
@@ -66,15 +66,13 @@ def gather_related(
     if index is None or not settings.context.workspace or not path:
         return []
     documents = [
-        (p, d.source)
-        for uri, d in server.workspace.text_documents.items()
-        if (p := to_fs_path(uri)) and uri != view.uri
+        (p, source) for uri, source in server.open_documents() if (p := to_fs_path(uri)) and uri != view.uri
     ]
     return related_pieces(index, path, view.source, code, open_documents(index, documents, path))
 
 
 def make_context(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     view: DocumentView,
     selection: Selection,
@@ -213,7 +211,7 @@ REVISE = (
 
 
 async def run_action(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     args: ActionArgs,
     request_id: Any,
@@ -389,7 +387,7 @@ class _JobState:
 
 
 def deliver_review(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     job: Any,
     selection: Selection,
@@ -464,7 +462,7 @@ def _usage_json(usage: Usage, cost: float, estimated: bool, model: str) -> dict[
 
 
 def _count_unfinished(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     model: str,
     prompt_chars: int,
@@ -482,7 +480,7 @@ def _count_unfinished(
 
 
 async def accept_proposal(
-    server: CodestralLanguageServer, proposal_id: object, request_id: Any, instruction: str | None
+    server: Session, proposal_id: object, request_id: Any, instruction: str | None
 ) -> dict[str, Any]:
     """``codestral.accept``: apply an open proposal with the usual guarantees, or — with an
     ``instruction`` — drop it and ask again on its (re-anchored) range. Raises
@@ -516,7 +514,7 @@ async def accept_proposal(
     )
 
 
-def reject_proposal(server: CodestralLanguageServer, proposal_id: object) -> dict[str, Any]:
+def reject_proposal(server: Session, proposal_id: object) -> dict[str, Any]:
     """``codestral.reject``: drop an open proposal; nothing changes. Raises
     :class:`ArgumentError` for an id that is not open."""
     proposal = server.take_proposal(proposal_id)
