@@ -42,6 +42,7 @@ from codestral_lsp.actions import (
 from codestral_lsp.api import CodestralError
 from codestral_lsp.models import models_json
 from codestral_lsp.positions import ArgumentError, LspTextDocument, document_key, use_lsp_lines
+from codestral_lsp.results import ActionResultJson  # at run time: pygls reads handlers' hints
 from codestral_lsp.review import SOURCE as REVIEW_SOURCE
 from codestral_lsp.server import CodestralLanguageServer
 
@@ -194,7 +195,7 @@ def offered_actions(
     return actions
 
 
-async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]) -> dict[str, Any]:
+async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]) -> ActionResultJson:
     """Run an action command; bad arguments answer InvalidParams and tell the user why."""
     request_id = server.protocol.msg_id
     settings = await server.current_settings()  # the job's snapshot, read once
@@ -214,7 +215,7 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
                 spec = UNDIAGNOSED_FIX
         from codestral_lsp.runner import run_action
 
-        return await run_action(server, spec, args, request_id, settings)
+        return (await run_action(server, spec, args, request_id, settings)).to_json()
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
         raise JsonRpcInvalidParams(message=str(error)) from None
@@ -246,7 +247,7 @@ def _proposal_args(command: str, raw: tuple[Any, ...]) -> tuple[object, str | No
 
 async def answer_proposal(
     server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]
-) -> dict[str, Any]:
+) -> ActionResultJson:
     """codestral.accept / codestral.reject; a proposal that is not open answers InvalidParams."""
     request_id = server.protocol.msg_id
     try:
@@ -254,8 +255,8 @@ async def answer_proposal(
         from codestral_lsp.runner import accept_proposal, reject_proposal
 
         if command == REJECT_COMMAND:
-            return reject_proposal(server, proposal_id)
-        return await accept_proposal(server, proposal_id, request_id, instruction)
+            return reject_proposal(server, proposal_id).to_json()
+        return (await accept_proposal(server, proposal_id, request_id, instruction)).to_json()
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
         raise JsonRpcInvalidParams(message=str(error)) from None
@@ -419,7 +420,7 @@ def register(server: CodestralLanguageServer) -> None:
 
     def action_command(name: str) -> None:
         @server.command(name)
-        async def run(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+        async def run(ls: CodestralLanguageServer, *raw: Any) -> ActionResultJson:
             return await execute(ls, name, raw)
 
     for name in [*(f"codestral.{a}" for a in BUILTIN_ACTIONS), CUSTOM_COMMAND]:
@@ -433,7 +434,7 @@ def register(server: CodestralLanguageServer) -> None:
 
     def proposal_command(name: str) -> None:
         @server.command(name)
-        async def run(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+        async def run(ls: CodestralLanguageServer, *raw: Any) -> ActionResultJson:
             return await answer_proposal(ls, name, raw)
 
     proposal_command(ACCEPT_COMMAND)
