@@ -39,6 +39,11 @@ PURE = [
     "review",
     "models",
     "proposals",
+    "actions",
+    "arguments",
+    "menu",
+    "completion_items",
+    "results",
 ]
 
 

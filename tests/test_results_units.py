@@ -28,7 +28,9 @@ def test_the_wire_keys_are_the_fields_and_are_documented() -> None:
 
 def test_only_what_applies_goes_on_the_wire() -> None:
     usage = JobUsage("codestral-latest", 10, 5, 0.0000123456789)
-    shown = ActionResult(status="shown", message="explanation ready", markdown="x", truncated=False, usage=usage)
+    shown = ActionResult(
+        status="shown", message="explanation ready", markdown="x", truncated=False, usage=usage
+    )
     assert shown.to_json() == {
         "status": "shown",
         "message": "explanation ready",

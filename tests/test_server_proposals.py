@@ -11,8 +11,8 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from tests.editor import CAPABILITIES, Editor, lsp_range
 from fake_codestral import FakeCodestral, Gate, Script
+from tests.editor import CAPABILITIES, Editor, lsp_range
 
 PYTHON = """import os
 

@@ -22,9 +22,10 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from codestral_lsp import proposals
-from codestral_lsp.actions import ActionArgs, ActionSpec
+from codestral_lsp.actions import ActionSpec
 from codestral_lsp.answer import extract_code, fit_to_selection, lines_after_selection
 from codestral_lsp.api import Completion
+from codestral_lsp.arguments import ActionArgs
 from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.placement import test_file_for

@@ -28,8 +28,9 @@ from lsprotocol import types
 if TYPE_CHECKING:  # types only: the stages import what they use themselves
     from pygls.progress import Progress
 
-    from codestral_lsp.actions import ActionArgs, ActionSpec
+    from codestral_lsp.actions import ActionSpec
     from codestral_lsp.api.client import CodestralClient
+    from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.edits import Hunk
     from codestral_lsp.jobs import Job, JobRegistry
     from codestral_lsp.positions import DocumentView, Selection
@@ -56,7 +57,7 @@ class Editor(Protocol):
         ...
 
     def document_view(self, uri: str) -> DocumentView:
-        """A view of an open document; :class:`~codestral_lsp.positions.ArgumentError` when it
+        """A view of an open document; :class:`~codestral_lsp.arguments.ArgumentError` when it
         is not open."""
         ...
 

@@ -21,13 +21,14 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from codestral_lsp import delivery, review
-from codestral_lsp.actions import ActionArgs, ActionSpec
+from codestral_lsp.actions import ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
+from codestral_lsp.arguments import ActionArgs, ArgumentError
 from codestral_lsp.context import CodeContext, DiagnosticInfo
 from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, related_pieces
-from codestral_lsp.positions import ArgumentError, DocumentView, Selection
+from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
 from codestral_lsp.proposals import CLOSED

@@ -33,9 +33,10 @@ from codestral_lsp import __version__
 from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars, resolve_endpoint
 from codestral_lsp.api.errors import CodestralError
 from codestral_lsp.api.types import ModelInfo, RetryPolicy, Timeouts
+from codestral_lsp.arguments import ArgumentError
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
-from codestral_lsp.positions import ArgumentError, DocumentView, LspTextDocument, document_key
+from codestral_lsp.positions import DocumentView, LspTextDocument, document_key
 from codestral_lsp.proposals import Proposal, ProposalStore
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.review import ReviewStore
@@ -44,8 +45,9 @@ from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
 
 if TYPE_CHECKING:  # imported where first used: start-up imports only what `initialize` needs
-    from codestral_lsp.actions import ActionArgs, ActionSpec
+    from codestral_lsp.actions import ActionSpec
     from codestral_lsp.api.client import CodestralClient
+    from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.completion import InlineCompleter
     from codestral_lsp.edits import Hunk
     from codestral_lsp.jobs import Job
