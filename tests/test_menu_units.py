@@ -4,6 +4,8 @@ arguments get."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from codestral_lsp.actions import UNDIAGNOSED_FIX, spec_for
 from codestral_lsp.arguments import ArgumentError, option, parse_action_args, proposal_args
@@ -46,8 +48,7 @@ def test_a_bare_cursor_offers_fix_for_its_line_s_diagnostics_over_whole_lines() 
     problem = types.Diagnostic(range=_range(2, 4, 2, 9), message="undefined name 'x'\nmore")
     [fix] = offered_actions(_params(_range(2, 0, 2, 0), [problem]), [], False)
     assert fix.title == "Codestral: Fix “undefined name 'x'”"
-    assert fix.command is not None and fix.command.arguments is not None
-    argument = fix.command.arguments[0]
+    argument = _argument(fix)
     assert argument["range"] == {"start": {"line": 2, "character": 0}, "end": {"line": 3, "character": 0}}
     assert argument["diagnostics"][0]["message"] == "undefined name 'x'\nmore"
 
@@ -62,9 +63,9 @@ def test_a_review_finding_offers_fix_this_and_only_filters_by_kind() -> None:
 def test_a_custom_action_is_offered_with_its_id() -> None:
     custom = CustomAction(id="shout", title="Shout", prompt="Uppercase {{selection}}", mode="replace")
     last = offered_actions(_params(_range(0, 0, 1, 0)), [custom], False)[-1]
-    assert last.title == "Shout" and last.command is not None and last.command.arguments is not None
+    assert last.title == "Shout" and last.command is not None
     assert last.command.command == "codestral.custom"
-    assert last.command.arguments[0]["action"] == "shout"
+    assert _argument(last)["action"] == "shout"
 
 
 def test_arguments_get_a_sentence_naming_what_is_wrong() -> None:
@@ -87,6 +88,16 @@ def test_the_catalogue_names_the_spec_of_a_command() -> None:
     custom = parse_action_args("codestral.custom", [{"uri": URI, "range": _json_range(0), "action": "nope"}])
     with pytest.raises(ArgumentError, match=r"no action 'nope' .* \(known: none defined\)"):
         spec_for("codestral.custom", custom, Settings())
+
+
+def _argument(action: types.CodeAction) -> dict[str, Any]:
+    """The argument object of a code action's command."""
+    assert action.command is not None
+    arguments = action.command.arguments
+    assert arguments is not None
+    argument = arguments[0]
+    assert isinstance(argument, dict)
+    return argument
 
 
 def _json_range(line: int) -> dict[str, object]:
