@@ -355,6 +355,8 @@ class FakeCodestral:
         root, /v1/completions without suffix support; usage in streams only when asked)."""
         self.serve_models = True
         """False: ``GET /v1/models`` answers 404, as several mocks and proxies do."""
+        self.models_gate: Gate | None = None
+        """When set, ``GET /v1/models`` is answered only once it is opened (a slow list)."""
         self.suffix_supported = True
         """openai flavour: False answers a ``suffix`` with 400, as vLLM does."""
         self.infill_supported = True
@@ -509,6 +511,8 @@ class FakeCodestral:
             await self._send_json(writer, 401, body)
             return True
         if path == "/v1/models" and method == "GET" and self.serve_models:
+            if self.models_gate is not None and not await self.models_gate.wait(asyncio.Event()):
+                return False
             await self._send_json(writer, 200, {"object": "list", "data": self.models})
             return True
         served = {

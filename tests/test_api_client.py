@@ -517,6 +517,14 @@ async def test_list_models_reads_capabilities_and_aliases(fake: FakeCodestral) -
     assert medium.fim is False
 
 
+async def test_list_models_reads_vllms_context_length(fake: FakeCodestral) -> None:
+    fake.models = [{"id": "qwen-coder", "object": "model", "owned_by": "vllm", "max_model_len": 32768}]
+    client = make_client(fake)
+    [model] = await client.list_models()
+    await client.aclose()
+    assert model.max_context_length == 32768
+
+
 # -- odd but legal streams, and hostile servers -----------------------------------------------
 
 

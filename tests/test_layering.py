@@ -39,6 +39,7 @@ PURE = [
     "review",
     "models",
     "proposals",
+    "recent_edits",
     "actions",
     "arguments",
     "menu",

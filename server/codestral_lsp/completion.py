@@ -229,7 +229,8 @@ class InlineCompleter:
         return Suggestion(cleaned, position)
 
     def cross_file_header(self, uri: str, source: str, offset: int, settings: Settings) -> str:
-        """Definitions from other files as a comment header (see :func:`completion_header`);
+        """Definitions from other files and similar code as a comment header (see
+        :func:`completion_header`);
         ``settings`` is the request's snapshot."""
         server = self._server
         path = to_fs_path(uri)
@@ -237,7 +238,10 @@ class InlineCompleter:
             return ""
         budget = int(settings.completion.context_tokens * settings.context.chars_per_token)
         try:
-            return completion_header(server.index, path, source, offset, budget)
+            documents, edited = server.similar_sources(server.index, path)
+            return completion_header(
+                server.index, path, source, offset, budget, documents, edited, server.windows
+            )
         except Exception:  # context is a bonus: a bug here must not cost the completion
             log.exception("cross-file context for completion failed")
             return ""

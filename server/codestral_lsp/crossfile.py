@@ -4,8 +4,10 @@ In priority order (each piece says where it is from: workspace-relative path and
 
 1. definitions of the names the code uses, resolved through the file's imports (then, for Go,
    the other files of the package; then by a search for the identifier across the workspace);
-2. snippets of other open documents most similar to the code (sliding windows of lines ranked
-   by the Jaccard similarity of their identifiers: "neighbouring tabs");
+2. snippets most similar to the code, from other open documents (sliding windows of lines:
+   "neighbouring tabs") and from regions edited recently, in files open or since closed (see
+   :mod:`codestral_lsp.recent_edits`), ranked together by the Jaccard similarity of their
+   identifiers;
 3. the project's instructions (``.codestral/instructions.md``, ``AGENTS.md``).
 
 Pure apart from the index, which it reads (never touching the disk for a clean file).
@@ -16,15 +18,17 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import os
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from codestral_lsp.context import CodeContext, DiagnosticInfo, build_context
 from codestral_lsp.definitions import (
-    IDENTIFIER,
     Definition,
     ImportRef,
     chains,
+    identifier_set,
     identifiers,
     language_of,
     parse_imports,
@@ -43,7 +47,7 @@ PIECE_OVERHEAD = 60  # characters of label and fence around each piece
 class RelatedPiece:
     """Code or text from elsewhere in the workspace, with where it is from."""
 
-    kind: str  # definition | similar | instructions
+    kind: str  # definition | similar | edited | instructions
     path: str  # workspace-relative
     line: int  # zero-based first line
     text: str
@@ -60,6 +64,8 @@ class RelatedPiece:
             return f"Definition of `{self.name}` from {where}"
         if self.kind == "similar":
             return f"Similar code from {where}"
+        if self.kind == "edited":
+            return f"Recently edited code from {where}"
         return f"Project instructions from {where} (written by the project's developers)"
 
 
@@ -174,36 +180,121 @@ def definitions_for(
     return list(pieces.values())[:limit]
 
 
-def _identifier_set(text: str) -> frozenset[str]:
-    return frozenset(m.group(0) for m in IDENTIFIER.finditer(text))
+Window = tuple[int, int, int, frozenset[str]]  # first line, start and end offsets, identifiers
+
+
+def _windows(text: str) -> list[Window]:
+    """The sliding windows of a text (:data:`SIMILAR_WINDOW` lines every :data:`SIMILAR_STEP`)."""
+    starts = [0]
+    for line in text.splitlines(keepends=True):
+        starts.append(starts[-1] + len(line))
+    count = len(starts) - 1
+    found: list[Window] = []
+    for first in range(0, max(1, count - SIMILAR_WINDOW + SIMILAR_STEP), SIMILAR_STEP):
+        begin, end = starts[min(first, count)], starts[min(first + SIMILAR_WINDOW, count)]
+        names = identifier_set(text[begin:end])
+        if names:
+            found.append((first, begin, end, names))
+    return found
+
+
+class WindowCache:
+    """The windows of the documents last ranked, kept while a document's text is the same
+    string (an editor's buffer is replaced, not changed, by each edit): inline completion ranks
+    the open documents on every keystroke, and only the document being typed in changes."""
+
+    def __init__(self, limit: int = 64) -> None:
+        self.limit = limit
+        self._entries: OrderedDict[str, tuple[str, list[Window]]] = OrderedDict()
+        self._names: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+    def names(self, text: str) -> frozenset[str]:
+        """The identifiers of a short text (an edited region), computed once per text."""
+        found = self._names.get(text)
+        if found is None:
+            found = self._names[text] = identifier_set(text)
+            if len(self._names) > self.limit:
+                self._names.popitem(last=False)
+        return found
+
+    def cached(self, key: str, text: str) -> list[Window] | None:
+        """The windows of ``text`` if they are known already."""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is text:
+            self._entries.move_to_end(key)
+            return entry[1]
+        return None
+
+    def windows(self, key: str, text: str) -> list[Window]:
+        """The windows of ``text`` (the document ``key``), computed once per text."""
+        known = self.cached(key, text)
+        if known is not None:
+            return known
+        found = _windows(text)
+        self._entries[key] = (text, found)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.limit:
+            self._entries.popitem(last=False)
+        return found
 
 
 def similar_snippets(
-    code: str, documents: Sequence[tuple[str, str]], exclude: Iterable[tuple[str, int, int]] = ()
+    code: str,
+    documents: Sequence[tuple[str, str]],
+    exclude: Iterable[tuple[str, int, int]] = (),
+    edited: Sequence[tuple[str, int, str]] = (),
+    cache: WindowCache | None = None,
+    seconds: float | None = None,
 ) -> list[RelatedPiece]:
-    """Windows of the other open ``documents`` (rel path, text) most like ``code``, best first."""
-    wanted = _identifier_set(code)
+    """The code most like ``code``, best first: the best window of each of the other open
+    ``documents`` (rel path, text) and the recently ``edited`` regions (rel path, first line,
+    text), ranked together; none overlapping another or ``exclude`` (rel path, first and last
+    line: what the prompt already shows). With ``seconds`` (inline completion), the documents
+    are looked at while that time lasts, those whose windows ``cache`` knows first."""
+    wanted = identifier_set(code)
     if not wanted:
         return []
+    cache = cache if cache is not None else WindowCache()
     scored: list[tuple[float, RelatedPiece]] = []
-    for rel, text in documents:
-        lines = text.splitlines(keepends=True)
-        best: tuple[float, int] | None = None
-        for start in range(0, max(1, len(lines) - SIMILAR_WINDOW + SIMILAR_STEP), SIMILAR_STEP):
-            window = _identifier_set("".join(lines[start : start + SIMILAR_WINDOW]))
-            if not window:
+    size = len(wanted)
+    disjoint = wanted.isdisjoint
+    deadline = time.perf_counter() + seconds if seconds is not None else None
+    known = [(rel, text, cache.cached(rel, text)) for rel, text in documents]
+    if deadline is not None:
+        known.sort(key=lambda item: item[2] is None)
+    for rel, line, text in edited:
+        names = cache.names(text)
+        shared = len(wanted & names)
+        score = shared / (size + len(names) - shared) if shared else 0.0
+        if score >= SIMILAR_MIN_SCORE:
+            scored.append((score, RelatedPiece("edited", rel, line, text)))
+    for rel, text, windows in known:  # (the loop runs on every completion: kept lean)
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        best: tuple[float, Window] | None = None
+        for window in windows if windows is not None else cache.windows(rel, text):
+            names = window[3]
+            if disjoint(names):
                 continue
-            score = len(wanted & window) / len(wanted | window)
+            shared = len(wanted & names)
+            score = shared / (size + len(names) - shared)  # Jaccard
             if best is None or score > best[0]:
-                best = (score, start)
+                best = (score, window)
         if best is not None and best[0] >= SIMILAR_MIN_SCORE:
-            start = best[1]
-            if any(r == rel and not (start + SIMILAR_WINDOW <= a or b < start) for r, a, b in exclude):
-                continue
-            snippet = "".join(lines[start : start + SIMILAR_WINDOW])
-            scored.append((best[0], RelatedPiece("similar", rel, start, snippet)))
-    scored.sort(key=lambda item: -item[0])
-    return [piece for _, piece in scored[:SIMILAR_TOP]]
+            first, begin, end, _ = best[1]
+            scored.append((best[0], RelatedPiece("similar", rel, first, text[begin:end])))
+    scored.sort(key=lambda item: -item[0])  # stable: at equal scores, an edit before a window
+    taken = list(exclude)
+    kept: list[RelatedPiece] = []
+    for _, piece in scored:
+        last = piece.line + max(0, piece.text.count("\n") - piece.text.endswith("\n"))
+        if any(r == piece.path and not (last < a or b < piece.line) for r, a, b in taken):
+            continue
+        kept.append(piece)
+        taken.append((piece.path, piece.line, last))
+        if len(kept) == SIMILAR_TOP:
+            break
+    return kept
 
 
 def instruction_pieces(index: WorkspaceIndex) -> list[RelatedPiece]:
@@ -247,15 +338,29 @@ def fim_header(pieces: Sequence[RelatedPiece], language: str | None) -> str:
 def open_documents(
     index: WorkspaceIndex, documents: Iterable[tuple[str, str]], current: str
 ) -> list[tuple[str, str]]:
-    """(rel path, text) of the open documents the index may read, other than ``current``."""
+    """(rel path, text) of the open documents (real path, text) the index may read, other than
+    ``current``."""
+    here = os.path.realpath(current)
     found: list[tuple[str, str]] = []
     for path, text in documents:
-        real = os.path.realpath(path)
-        if real == os.path.realpath(current):
-            continue
-        admitted = index.admits(real)
-        if admitted is not None:
-            found.append((admitted[1], text))
+        rel = index.admitted_rel(path) if path != here else None
+        if rel is not None:
+            found.append((rel, text))
+    return found
+
+
+def edited_regions(
+    index: WorkspaceIndex, regions: Iterable[tuple[str, int, str]], current: str
+) -> list[tuple[str, int, str]]:
+    """(rel path, first line, text) of the recently edited regions (real path, first line,
+    text) the index may read — inside the workspace, not ignored nor excluded — outside
+    ``current`` (whose neighbourhood the prompt shows anyway)."""
+    here = os.path.realpath(current)
+    found: list[tuple[str, int, str]] = []
+    for path, line, text in regions:
+        rel = index.admitted_rel(path) if path != here else None
+        if rel is not None:
+            found.append((rel, line, text))
     return found
 
 
@@ -265,23 +370,38 @@ def related_pieces(
     text: str,
     code: str,
     documents: Sequence[tuple[str, str]] = (),
+    edited: Sequence[tuple[str, int, str]] = (),
+    cache: WindowCache | None = None,
 ) -> list[RelatedPiece]:
     """Everything from beyond the file, in priority order (to be cut by :func:`fit`)."""
     definitions = definitions_for(index, path, text, code)
     shown = [(p.path, p.line, p.line + p.text.count("\n")) for p in definitions]
-    similar = similar_snippets(code, documents, shown)
+    similar = similar_snippets(code, documents, shown, edited, cache)
     return [*definitions, *similar, *instruction_pieces(index)]
 
 
 COMPLETION_LINES_BEFORE = 30
+COMPLETION_SIMILAR_SECONDS = 0.002  # time for ranking the open documents' windows per completion
 
 
-def completion_header(index: WorkspaceIndex, path: str, text: str, offset: int, budget_chars: int) -> str:
-    """Definitions from other files that the code around the cursor uses, as a comment header
-    for a fill-in-the-middle prompt (``""`` when there are none or no budget).
+def completion_header(
+    index: WorkspaceIndex,
+    path: str,
+    text: str,
+    offset: int,
+    budget_chars: int,
+    documents: Sequence[tuple[str, str]] = (),
+    edited: Sequence[tuple[str, int, str]] = (),
+    cache: WindowCache | None = None,
+) -> str:
+    """Definitions from other files that the code around the cursor uses, then the code most
+    like it from the other open ``documents`` and recently ``edited`` regions (as for
+    :func:`similar_snippets`), as a comment header for a fill-in-the-middle prompt (``""`` when
+    there are none or no budget).
 
     Uses the index as it is (the current file's buffer is not re-parsed on each keystroke; its
-    imports are read afresh from the text), to stay within a few milliseconds.
+    imports are read afresh from the text), and ``cache`` for the windows of the documents, to
+    stay within a few milliseconds.
     """
     if budget_chars <= 0:
         return ""
@@ -294,6 +414,9 @@ def completion_header(index: WorkspaceIndex, path: str, text: str, offset: int, 
     end = text.find("\n", offset)
     code = text[start : end if end >= 0 else len(text)]
     pieces = definitions_for(index, path, text, code, limit=8, refresh_current=False)
+    shown = [(p.path, p.line, p.line + p.text.count("\n")) for p in pieces]
+    if documents or edited:
+        pieces += similar_snippets(code, documents, shown, edited, cache, COMPLETION_SIMILAR_SECONDS)
     return fim_header(fit(pieces, budget_chars), language_of(path))
 
 
@@ -309,10 +432,13 @@ def assemble(
     budget_chars: int,
     nearby_lines: int,
     diagnostics: Sequence[DiagnosticInfo] = (),
+    file_budget_chars: int | None = None,
 ) -> tuple[CodeContext, list[RelatedPiece]]:
-    """The whole context of a selection within ``budget_chars``: the in-file part first (it
-    leaves up to half of the budget to what the other files offer), then the related pieces."""
-    reserve = min(sum(p.cost() for p in related), budget_chars // 2)
+    """The whole context of a selection within ``budget_chars``: the in-file part first, within
+    ``file_budget_chars`` when given (it leaves up to half of that to what the other files
+    offer), then the related pieces, in what is left of ``budget_chars``."""
+    file_budget = budget_chars if file_budget_chars is None else min(budget_chars, file_budget_chars)
+    reserve = min(sum(p.cost() for p in related), file_budget // 2)
     context = build_context(
         lines,
         first_line,
@@ -320,7 +446,7 @@ def assemble(
         selection,
         language=language,
         path=path,
-        budget_chars=budget_chars - reserve,
+        budget_chars=file_budget - reserve,
         nearby_lines=nearby_lines,
         diagnostics=diagnostics,
     )

@@ -83,6 +83,14 @@ def identifiers(text: str) -> list[str]:
     return list(seen)
 
 
+def identifier_set(text: str) -> frozenset[str]:
+    """The distinct identifiers of ``text``, without keywords, common words and single letters
+    (what similarity is measured on)."""
+    names = set(IDENTIFIER.findall(text))
+    names -= _COMMON
+    return frozenset(name for name in names if len(name) > 1)
+
+
 def chains(text: str) -> list[tuple[str, ...]]:
     """Dotted name chains (``mod.func``, ``a.b.c``) in ``text``, in order of appearance."""
     seen: dict[tuple[str, ...], None] = {}

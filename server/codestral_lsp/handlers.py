@@ -190,10 +190,14 @@ def register(server: CodestralLanguageServer) -> None:
             return
         changes, document.last_changes = document.last_changes, []
         moved = False
+        path = _real(uri)
         for change in changes:  # as applied: clamped, whole-document changes narrowed
             ls.jobs.document_changed(uri, change, document.units.count)
             ls.proposals.document_changed(uri, change, document.units.count)
             moved = ls.reviews.document_changed(uri, change, document.units.count) or moved
+            if path is not None:
+                start, end = change.range.start.line, change.range.end.line
+                ls.edits.changed(path, start, end, change.text, document.source)
         ls.document_updated(uri)
         if moved:
             ls.send_review_diagnostics(uri)
@@ -248,6 +252,7 @@ def register(server: CodestralLanguageServer) -> None:
             if path is None or path in ls.open_paths:
                 continue  # an open document's buffer wins over the disk
             if change.type == types.FileChangeType.Deleted:
+                ls.edits.forget(path)
                 index.remove(path)
                 for known in [p for p in index.files if p.startswith(path + os.sep)]:
                     index.remove(known)  # a deleted folder

@@ -2,16 +2,17 @@
 
 Pure: :func:`model_problems` turns the settings and the endpoint's model list into one sentence
 per problem, each naming the setting to change; :func:`models_json` is ``codestral.models``'s
-answer.
+answer; :func:`context_budget` sizes an action's context from the model's context window.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
 from codestral_lsp.api.types import ModelInfo
-from codestral_lsp.settings import Settings
+from codestral_lsp.settings import DEFAULT_BUDGET_TOKENS, Settings
 
 
 def find_model(models: Sequence[ModelInfo], name: str) -> ModelInfo | None:
@@ -70,3 +71,47 @@ def models_json(models: Sequence[ModelInfo]) -> list[dict[str, Any]]:
         }
         for m in models
     ]
+
+
+def context_budget(settings: Settings, model: str, models: Sequence[ModelInfo] | None) -> tuple[int, str]:
+    """The context budget, in tokens, of an action asking ``model``, and why (for the log).
+
+    ``context.budgetTokens`` when the user set it; else ``context.windowFraction`` of the model's
+    context window from the endpoint's ``GET /models`` (``models``; ``None`` when not known yet),
+    at least :data:`~codestral_lsp.settings.DEFAULT_BUDGET_TOKENS`; else that default. Either way
+    never more than half of what the window leaves once the answer (``maxTokens``) is reserved
+    (the other half is for the selection and the instructions): a prompt the model cannot read
+    only fails.
+    """
+    context = settings.context
+    info = find_model(models, model) if models else None
+    window = info.max_context_length if info is not None else None
+    if context.budget_tokens is not None:
+        tokens, why = context.budget_tokens, "context.budgetTokens"
+    elif window:
+        share = int(window * context.window_fraction)
+        tokens = max(DEFAULT_BUDGET_TOKENS, share)
+        why = f"{context.window_fraction:g} of {model}'s {window:,}-token window"
+        if share < DEFAULT_BUDGET_TOKENS:
+            why += f", raised to {DEFAULT_BUDGET_TOKENS:,}"
+    else:
+        tokens, why = DEFAULT_BUDGET_TOKENS, "the default (the model's window is not known)"
+    if window:
+        ceiling = max(0, window - settings.max_tokens) // 2
+        if tokens > ceiling:
+            tokens, why = ceiling, f"{why}, cut to half of what {model}'s {window:,}-token window leaves"
+    return tokens, why
+
+
+def file_budget_tokens(settings: Settings) -> int:
+    """The most the file's own part of the context (enclosing scope, imports, nearby lines) may
+    take: ``context.budgetTokens`` when the user set it, else the fixed default — a budget that
+    grows with the model's window is for context from other files (at 25,600 tokens, a method's
+    enclosing class would be sent whole, tripling prompts without finding more definitions)."""
+    tokens = settings.context.budget_tokens
+    return tokens if tokens is not None else DEFAULT_BUDGET_TOKENS
+
+
+def with_context_budget(settings: Settings, tokens: int) -> Settings:
+    """``settings`` (a job's snapshot) with its context budget set to ``tokens``."""
+    return dataclasses.replace(settings, context=dataclasses.replace(settings.context, budget_tokens=tokens))

@@ -9,7 +9,7 @@ are handed the server, but typed by what they may use of it:
   workspace, progress;
 - :class:`Session`: the editor plus the services of this editor session — the settings, the API
   clients, the running jobs, the usage totals, the open proposals, the review diagnostics and the
-  workspace index.
+  workspace index and where similar code is looked for.
 
 :class:`codestral_lsp.server.CodestralLanguageServer` implements both; this module imports
 nothing of it (nor of :mod:`~codestral_lsp.handlers`), so the stages do not either: the import
@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # types only: the stages import what they use themselves
 
     from codestral_lsp.actions import ActionSpec
     from codestral_lsp.api.client import CodestralClient
+    from codestral_lsp.api.types import ModelInfo
     from codestral_lsp.arguments import ActionArgs
+    from codestral_lsp.crossfile import WindowCache
     from codestral_lsp.edits import Hunk
     from codestral_lsp.jobs import Job, JobRegistry
     from codestral_lsp.positions import DocumentView, Selection
@@ -64,10 +66,6 @@ class Editor(Protocol):
     def detached_view(self, uri: str, source: str) -> DocumentView:
         """A view of text the editor does not have open (a file read from disk), with the
         client's position encoding."""
-        ...
-
-    def open_documents(self) -> list[tuple[str, str]]:
-        """``(uri, text)`` of every document open in the editor."""
         ...
 
     async def wait_for_change(self, uri: str, version: int | None) -> None:
@@ -146,6 +144,11 @@ class Session(Editor, Protocol):
         """The API client for inline completion (shorter limits, no retries)."""
         ...
 
+    def known_models(self, client: CodestralClient) -> list[ModelInfo] | None:
+        """The cached ``GET /models`` of ``client``'s endpoint, never waiting for it (``None``
+        when it is not known yet)."""
+        ...
+
     @property
     def jobs(self) -> JobRegistry:
         """The running jobs and background tasks."""
@@ -164,6 +167,18 @@ class Session(Editor, Protocol):
     @property
     def index(self) -> WorkspaceIndex | None:
         """The workspace index, when context from other files is on."""
+        ...
+
+    @property
+    def windows(self) -> WindowCache:
+        """The similar-code windows of the open documents."""
+        ...
+
+    def similar_sources(
+        self, index: WorkspaceIndex, path: str
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, int, str]]]:
+        """Where similar code is looked for, for the document at ``path``: the other open
+        documents (rel path, text) and the regions edited recently (rel path, first line, text)."""
         ...
 
     def open_proposal(

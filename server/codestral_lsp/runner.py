@@ -27,7 +27,8 @@ from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
 from codestral_lsp.arguments import ActionArgs, ArgumentError
 from codestral_lsp.context import CodeContext, DiagnosticInfo
-from codestral_lsp.crossfile import RelatedPiece, assemble, open_documents, related_pieces
+from codestral_lsp.crossfile import RelatedPiece, assemble, related_pieces
+from codestral_lsp.models import context_budget, file_budget_tokens, with_context_budget
 from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
@@ -59,16 +60,17 @@ def diagnostics_for(diagnostics: tuple[types.Diagnostic, ...]) -> list[Diagnosti
     ]
 
 
-def gather_related(server: Session, settings: Settings, view: DocumentView, code: str) -> list[RelatedPiece]:
-    """Context from beyond the file (definitions, similar open code, instructions), unfitted."""
+def gather_related(
+    server: Session, settings: Settings, view: DocumentView, code: str
+) -> list[RelatedPiece]:
+    """Context from beyond the file (definitions, similar code from open documents and recent
+    edits, instructions), unfitted."""
     index = server.index
     path = to_fs_path(view.uri)
     if index is None or not settings.context.workspace or not path:
         return []
-    documents = [
-        (p, source) for uri, source in server.open_documents() if (p := to_fs_path(uri)) and uri != view.uri
-    ]
-    return related_pieces(index, path, view.source, code, open_documents(index, documents, path))
+    documents, edited = server.similar_sources(index, path)
+    return related_pieces(index, path, view.source, code, documents, edited, server.windows)
 
 
 def make_context(
@@ -77,9 +79,12 @@ def make_context(
     view: DocumentView,
     selection: Selection,
     args: ActionArgs,
+    file_tokens: int | None = None,
 ) -> tuple[CodeContext, list[RelatedPiece]]:
-    """The context of a selection, within the configured budget: the in-file part first (it
-    leaves at most half of the budget to what other files offer), then the other files."""
+    """The context of a selection, within the job's budget: the in-file part first, within
+    ``file_tokens`` when given (it leaves at most half of that to what other files offer),
+    then the other files."""
+    cpt = settings.context.chars_per_token
     return assemble(
         view.lines,
         selection.first_line,
@@ -91,6 +96,7 @@ def make_context(
         budget_chars=settings.context.budget_chars,
         nearby_lines=settings.context.nearby_lines,
         diagnostics=diagnostics_for(args.diagnostics),
+        file_budget_chars=int(file_tokens * cpt) if file_tokens is not None else None,
     )
 
 
@@ -231,8 +237,14 @@ async def run_action(
     except CodestralError as error:
         server.tell_user(types.MessageType.Error, str(error))
         return ActionResult(status="failed", message=str(error))
+    # the context budget from the model's window (as known now: never waited for), in the snapshot
+    model = settings.model_for(spec.id, spec.model)
+    tokens, why = context_budget(settings, model, server.known_models(client))
+    file_tokens = file_budget_tokens(settings)
+    settings = with_context_budget(settings, tokens)
+    log.debug("context budget: %d tokens (%s)", tokens, why)
 
-    context, related = make_context(server, settings, view, selection, args)
+    context, related = make_context(server, settings, view, selection, args, file_tokens)
     request = make_request(settings, spec, context, args, client, related)
     if revise is not None:
         follow_up = [

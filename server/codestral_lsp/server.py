@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
 from codestral_lsp.positions import DocumentView, LspTextDocument, document_key
 from codestral_lsp.proposals import Proposal, ProposalStore
+from codestral_lsp.recent_edits import EditHistory
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.review import ReviewStore
 from codestral_lsp.settings import Settings, parse_settings
@@ -49,6 +50,7 @@ if TYPE_CHECKING:  # imported where first used: start-up imports only what `init
     from codestral_lsp.api.client import CodestralClient
     from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.completion import InlineCompleter
+    from codestral_lsp.crossfile import WindowCache
     from codestral_lsp.edits import Hunk
     from codestral_lsp.jobs import Job
     from codestral_lsp.positions import Selection
@@ -59,6 +61,7 @@ log = logging.getLogger(__name__)
 SETTINGS_WAIT_SECONDS = 5.0
 CLIENT_REQUEST_SECONDS = 30.0  # how long a request to the editor may go unanswered
 DOCUMENT_CHANGE_SECONDS = 2.0  # how long to wait for the didChange that follows an applied edit
+MODELS_RETRY_SECONDS = 300.0  # how soon an endpoint whose model list is not known is asked again
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
@@ -195,6 +198,7 @@ class CodestralLanguageServer(LanguageServer):
         self.reviews = ReviewStore()
         self.proposals = ProposalStore()
         self._models: tuple[Endpoint, list[ModelInfo]] | None = None
+        self._models_asked: tuple[Endpoint, float] | None = None  # (endpoint, when) of the last ask
         self._model_check: asyncio.Task[Any] | None = None
         self._model_warnings: set[str] = set()
         self._client: CodestralClient | None = None
@@ -212,6 +216,8 @@ class CodestralLanguageServer(LanguageServer):
         self._index_key: tuple[object, ...] | None = None
         self._index_tasks: set[asyncio.Task[Any]] = set()
         self.open_paths: dict[str, str] = {}  # real path → URI of the open documents
+        self.edits = EditHistory()  # regions edited recently (fed by didChange)
+        self._windows: WindowCache | None = None  # similar-code windows of the open documents
 
     @property
     def completer(self) -> InlineCompleter:
@@ -382,10 +388,6 @@ class CodestralLanguageServer(LanguageServer):
         client's position encoding."""
         return DocumentView(LspTextDocument(uri, source=source, position_codec=self.workspace.position_codec))
 
-    def open_documents(self) -> list[tuple[str, str]]:
-        """``(uri, text)`` of every document open in the editor."""
-        return [(uri, document.source) for uri, document in self.workspace.text_documents.items()]
-
     def client_capability(self, field: str, default: Any = None) -> Any:
         """A client capability by its dotted snake_case path (``"window.show_document.support"``)."""
         return get_capability(self.client_capabilities, field, default)
@@ -495,9 +497,23 @@ class CodestralLanguageServer(LanguageServer):
         client = self.api_client()
         if not refresh and self._models is not None and self._models[0] == client.endpoint:
             return self._models[1]
+        self._models_asked = (client.endpoint, time.monotonic())
         models = await client.list_models()
         self._models = (client.endpoint, models)
         return models
+
+    def known_models(self, client: CodestralClient) -> list[ModelInfo] | None:
+        """The cached ``GET /models`` of ``client``'s endpoint, never waiting for it: when it is
+        not cached, ``None``, and the list is fetched in the background for the next requests
+        (an endpoint without the list is asked again only after a few minutes)."""
+        if self._models is not None and self._models[0] == client.endpoint:
+            return self._models[1]
+        asked = self._models_asked
+        now = time.monotonic()
+        if asked is None or asked[0] != client.endpoint or now - asked[1] > MODELS_RETRY_SECONDS:
+            self._models_asked = (client.endpoint, now)
+            self.start_model_check()
+        return None
 
     def start_model_check(self) -> None:
         """In the background: warn once about configured models the endpoint does not serve, or
@@ -553,6 +569,35 @@ class CodestralLanguageServer(LanguageServer):
         uri = self.open_paths.get(path)
         document = self.workspace.text_documents.get(uri) if uri else None
         return document.source if document is not None else None
+
+    def buffer_lines(self, path: str) -> Sequence[str] | None:
+        """The editor's lines of the open document at a real path, if it is open."""
+        uri = self.open_paths.get(path)
+        document = self.workspace.text_documents.get(uri) if uri else None
+        return document.lines if document is not None else None
+
+    @property
+    def windows(self) -> WindowCache:
+        """The similar-code windows of the open documents (made on first use: start-up does not
+        import the context modules)."""
+        if self._windows is None:
+            from codestral_lsp.crossfile import WindowCache
+
+            self._windows = WindowCache()
+        return self._windows
+
+    def similar_sources(
+        self, index: WorkspaceIndex, path: str
+    ) -> tuple[list[tuple[str, str]], list[tuple[str, int, str]]]:
+        """Where similar code is looked for, for the document at ``path``: the other open
+        documents (rel path, text) and the regions edited recently (rel path, first line, text),
+        those the index may read only."""
+        from codestral_lsp.crossfile import edited_regions, open_documents
+
+        documents = self.workspace.text_documents
+        texts = [(p, documents[uri].source) for p, uri in self.open_paths.items() if uri in documents]
+        regions = self.edits.snippets(self.buffer_lines, skip=os.path.realpath(path))
+        return open_documents(index, texts, path), edited_regions(index, regions, path)
 
     def start_index(self) -> None:
         """(Re)build the workspace index in the background when what it depends on changed.

@@ -64,11 +64,15 @@ class RetrySettings:
         )
 
 
+DEFAULT_BUDGET_TOKENS = 6000  # the context budget when the model's window is not known (and its floor)
+
+
 @dataclass(frozen=True)
 class ContextSettings:
     """How much surrounding code the model sees."""
 
-    budget_tokens: int = field(default=6000, metadata=_bounds(0, 120000))
+    budget_tokens: int | None = field(default=None, metadata=_bounds(0, 1_000_000))
+    window_fraction: float = field(default=0.1, metadata=_bounds(0, 0.5))
     chars_per_token: float = field(default=3.5, metadata=_bounds(1, 10))
     nearby_lines: int = field(default=30, metadata=_bounds(0, 1000))
     workspace: bool = True
@@ -76,8 +80,10 @@ class ContextSettings:
 
     @property
     def budget_chars(self) -> int:
-        """The budget in characters."""
-        return int(self.budget_tokens * self.chars_per_token)
+        """The budget in characters (:data:`DEFAULT_BUDGET_TOKENS` when it is not set: a job's
+        snapshot has it set, from :func:`codestral_lsp.models.context_budget`)."""
+        tokens = self.budget_tokens if self.budget_tokens is not None else DEFAULT_BUDGET_TOKENS
+        return int(tokens * self.chars_per_token)
 
 
 @dataclass(frozen=True)

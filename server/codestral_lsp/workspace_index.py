@@ -44,6 +44,7 @@ SKIPPED_FOLDERS = frozenset(
 )  # fmt: skip
 INSTRUCTION_FILES = (".codestral/instructions.md", "AGENTS.md")
 INSTRUCTIONS_MAX_CHARS = 8000
+ADMITTED_MEMORY = 4096  # paths whose admission is remembered
 JS_EXTENSIONS = (".ts", ".tsx", ".d.ts", ".js", ".jsx", ".mjs", ".cjs", ".mts", ".cts")
 
 
@@ -281,6 +282,7 @@ class WorkspaceIndex:
         self._modules: dict[str, list[str]] | None = None
         self._folders: dict[str, list[str]] | None = None
         self._rules: dict[str, list[_Rule]] = {}
+        self._admitted: dict[str, str | None] = {}
 
     # -- boundaries and rules --------------------------------------------------------------
 
@@ -328,6 +330,20 @@ class WorkspaceIndex:
         if ignored(self._rules_for(root, posixpath.dirname(rel)), rel, False):
             return None
         return root, rel
+
+    def admitted_rel(self, path: str) -> str | None:
+        """The relative path of a real ``path`` :meth:`admits`, else ``None``; remembered (the
+        rules are read once per index), as open documents and edited regions are checked on
+        every inline completion."""
+        try:
+            return self._admitted[path]
+        except KeyError:
+            pass
+        found = self.admits(path)
+        if len(self._admitted) >= ADMITTED_MEMORY:
+            self._admitted.clear()
+        rel = self._admitted[path] = found[1] if found is not None else None
+        return rel
 
     # -- scanning (blocking: in a thread) --------------------------------------------------
 

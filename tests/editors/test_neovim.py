@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from fake_codestral import FakeCodestral, Gate, Script
 from tests.conftest import CANARY_KEY
 from tests.editors.needs import require_tool
 from tests.editors.tmux_nvim import ROOT, Neovim
+from tests.editors.tmux_nvim import nvim as nvim_binary
 
 PLUGIN = ROOT / "editors" / "neovim"
 SOURCE = """import os
@@ -39,6 +41,8 @@ class Shapes:
 """
 BODY = "        pi = 3.14\n        result = pi * r * r\n        return result\n"
 REFACTORED = "        result = 3.14 * r ** 2\n        return result\n"
+HINT = "\\cy accept · \\cn reject · \\cr retry"  # the review's keys, as its hint names them
+ONE_LINE = BODY.replace("3.14", "3.14159")  # a one-line change: applied at once, not proposed
 
 
 def fenced(code: str) -> str:
@@ -87,8 +91,9 @@ class Session:
         return self.source.read_text()
 
     def buffer(self) -> str:
+        """The text of shapes.py as Neovim holds it (whatever window is current)."""
         assert self.nvim is not None
-        lines: list[str] = self.nvim.eval("getline(1, '$')")
+        lines: list[str] = self.nvim.eval(f"getbufline(bufnr({str(self.source)!r}), 1, '$')")
         return "\n".join(lines) + "\n"
 
 
@@ -124,7 +129,10 @@ def test_a_range_command_typed_in_visual_mode_rewrites_exactly_those_lines(sessi
     nvim.type(":CodestralRefactor")
     nvim.keys("Enter")
     [done] = nvim.wait_done()
-    assert done["status"] == "applied"
+    assert done["status"] == "proposed"  # more than one line: shown for review first
+    nvim.wait_screen(HINT, "the review hint")
+    nvim.type("\\cy")
+    assert nvim.wait_done(2)[1]["status"] == "applied"
     nvim.command("write")
     nvim.wait(lambda: REFACTORED in session.text(), "the file to be written")
     assert session.text() == SOURCE.replace(BODY, REFACTORED)
@@ -143,7 +151,7 @@ def test_document_command_rewrites_the_lines(session: Session) -> None:
 
 
 def test_edit_with_an_argument_uses_it_and_asks_nothing(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.keys("6G", "V", "2j")
@@ -157,7 +165,7 @@ def test_edit_with_an_argument_uses_it_and_asks_nothing(session: Session) -> Non
 
 
 def test_edit_without_an_argument_asks_once_from_the_keymap(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.keys("6G", "V", "2j")
@@ -173,7 +181,7 @@ def test_edit_without_an_argument_asks_once_from_the_keymap(session: Session) ->
 
 
 def test_edit_from_the_code_action_menu_asks_once(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.keys("6G", "V", "2j", "g", "r", "a")
@@ -189,7 +197,7 @@ def test_edit_from_the_code_action_menu_asks_once(session: Session) -> None:
 
 
 def test_the_same_outcome_twice_is_said_twice(session: Session) -> None:
-    session.fake.enqueue(Script(text=fenced(REFACTORED)), Script(text=fenced(REFACTORED)))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE)), Script(text=fenced(ONE_LINE)))
     nvim = session.start()
     session.attached()
     nvim.command("6,8CodestralRefactor")
@@ -326,7 +334,7 @@ def test_fix_command_sends_every_diagnostic_on_the_selected_lines(session: Sessi
 
 def test_a_slow_answer_streams_progress_and_the_editor_stays_usable(session: Session) -> None:
     gate = Gate()
-    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=4, hold_after_chunks=4, gate=gate))
+    session.fake.enqueue(Script(text=fenced(ONE_LINE), chunk_size=4, hold_after_chunks=4, gate=gate))
     nvim = session.start()
     session.attached()
     try:
@@ -341,7 +349,7 @@ def test_a_slow_answer_streams_progress_and_the_editor_stays_usable(session: Ses
         gate.open()
     [done] = nvim.wait_done()
     assert done["status"] == "applied"
-    assert session.buffer() == SOURCE.replace(BODY, REFACTORED) + "    # typed while it streams\n"
+    assert session.buffer() == SOURCE.replace(BODY, ONE_LINE) + "    # typed while it streams\n"
 
 
 def test_cancel_from_the_keymap_stops_a_slow_job_and_changes_nothing(session: Session) -> None:
@@ -358,7 +366,7 @@ def test_cancel_from_the_keymap_stops_a_slow_job_and_changes_nothing(session: Se
         gate.open()
     assert done["status"] == "cancelled"
     assert session.fake.completion_requests()[0].disconnected.wait(10)
-    assert session.buffer() == SOURCE
+    assert session.buffer() == SOURCE and marks(nvim, "pending") == []  # the region unmarked
     assert len([m for m in codestral_messages(nvim) if "ancel" in m]) == 1
 
 
@@ -367,7 +375,7 @@ def test_an_unreachable_server_is_said_once_in_one_message(session: Session) -> 
     session.attached()
     nvim.command("6,8CodestralRefactor")
     [done] = nvim.wait_done()
-    assert done["status"] == "failed"
+    assert done["status"] == "failed" and marks(nvim, "pending") == []  # the region unmarked
     screen = nvim.save("unreachable")
     assert "Press ENTER" not in screen
     said = codestral_messages(nvim)
@@ -536,3 +544,282 @@ def test_review_findings_show_on_their_line_with_fix_this_and_clear(session: Ses
     nvim.wait(lambda: codestral_diagnostics(nvim, 6) == [], "the finding to be cleared")
     nvim.wait_screen(lambda s: sign_on(s, "pi = 3.14") == "" and "W:1" not in s, "the sign to go")
     assert session.buffer() == SOURCE
+
+
+# -- proposals: review before it lands (issue #13) -------------------------------------------------
+
+
+def marks(nvim: Neovim, namespace: str) -> list[dict[str, Any]]:
+    """The plugin's extmarks in ``codestral.NAMESPACE`` of the current buffer (what colours show)."""
+    found: list[dict[str, Any]] = nvim.eval_lua(
+        "(function() local ns = vim.api.nvim_get_namespaces()['codestral." + namespace + "'] "
+        "local out = {} for _, m in ipairs(vim.api.nvim_buf_get_extmarks(0, ns or -1, 0, -1, {details = true})) do "
+        "local d = m[4] table.insert(out, {row = m[2], end_row = d.end_row or vim.NIL, "
+        "hl = d.hl_group or d.line_hl_group or vim.NIL, sign = d.sign_text or vim.NIL, "
+        "lines = d.virt_lines and #d.virt_lines or 0}) end return out end)()"
+    )
+    return found
+
+
+def row_of(screen: str, code: str) -> str:
+    """The screen row showing ``code``."""
+    return next((r for r in screen.splitlines() if code in r), "")
+
+
+def test_the_region_is_marked_while_the_answer_streams_and_unmarked_after(session: Session) -> None:
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(REFACTORED), chunk_size=4, hold_after_chunks=4, gate=gate))
+    nvim = session.start()
+    session.attached()
+    try:
+        nvim.keys("6G", "V", "2j")
+        nvim.type(":CodestralRefactor")
+        nvim.keys("Enter")
+        screen = nvim.wait_screen(
+            lambda s: "characters received" in row_of(s, "pi = 3.14"), "the progress beside the first line"
+        )
+        assert "Codestral: Refactor" in row_of(screen, "pi = 3.14")
+        assert [(m["row"], m["end_row"], m["hl"]) for m in marks(nvim, "pending")] == [(5, 8, "CodestralPending")]
+    finally:
+        gate.open()
+    nvim.wait_done()
+    nvim.wait(lambda: marks(nvim, "pending") == [], "the mark to go")
+    assert "characters received" not in "".join(nvim.screen().splitlines()[:-1])
+
+
+def propose(session: Session, answer: str = REFACTORED, setup: dict[str, Any] | None = None) -> Neovim:
+    """Start Neovim, select lines 6-8, run Refactor and wait for its proposal to show."""
+    session.fake.enqueue(Script(text=fenced(answer)))
+    nvim = session.start(setup)
+    session.attached()
+    nvim.keys("6G", "V", "2j")
+    nvim.type(":CodestralRefactor")
+    nvim.keys("Enter")
+    [done] = nvim.wait_done()
+    assert done["status"] == "proposed", done
+    nvim.wait_screen(HINT, "the review hint")
+    return nvim
+
+
+def diff_rows(screen: str) -> list[str]:
+    """The rows of the inline diff: removed lines (sign -) and added ones (+), signs kept."""
+    return [r.rstrip() for r in screen.splitlines() if r[:2] in ("- ", "+ ")]
+
+
+def test_a_proposal_shows_inline_and_accepting_it_lands_highlighted_and_undoes_in_one_step(
+    session: Session,
+) -> None:
+    nvim = propose(session)
+    screen = nvim.save("review-proposal")
+    rows = screen.splitlines()
+    hint = next(i for i, r in enumerate(rows) if HINT in r)
+    assert "Refactor proposes" in rows[hint] and "def area(self, r):" in rows[hint - 1]
+    assert HINT in rows[-1]  # said in the message area too, for a proposal scrolled out of view
+    assert diff_rows(screen) == [
+        "-         pi = 3.14",
+        "-         result = pi * r * r",
+        "+         result = 3.14 * r ** 2",
+    ]
+    assert "return result" in rows[hint + 4]  # the unchanged line follows the added one
+    assert session.buffer() == SOURCE  # nothing applied yet
+    nvim.type("\\cy")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "applied" and done["action"] == "refactor"
+    assert session.buffer() == SOURCE.replace(BODY, REFACTORED)
+    screen = nvim.screen()
+    assert HINT not in screen and diff_rows(screen) == []
+    # The changed line stays highlighted for a moment, then not.
+    assert [(m["row"], m["hl"]) for m in marks(nvim, "changed")] == [(5, "CodestralChanged")]
+    nvim.wait(lambda: marks(nvim, "changed") == [], "the highlight to fade")
+    nvim.keys("u")
+    nvim.wait(lambda: session.buffer() == SOURCE, "one undo to restore the code")
+    nvim.keys("C-r")
+    nvim.wait(lambda: session.buffer() == SOURCE.replace(BODY, REFACTORED), "redo")
+
+
+def test_undo_reverts_an_accepted_change_of_several_hunks_in_one_step(session: Session) -> None:
+    answer = "        pi = 3.141592653589793\n        result = pi * r * r\n        return float(result)\n"
+    nvim = propose(session, answer)
+    assert len(diff_rows(nvim.screen())) == 4  # two hunks: two lines out, two in
+    nvim.command("CodestralAccept")
+    assert nvim.wait_done(2)[1]["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, answer)
+    assert sorted(m["row"] for m in marks(nvim, "changed")) == [5, 7]
+    nvim.keys("u")
+    nvim.wait(lambda: session.buffer() == SOURCE, "one undo to restore the code")
+    assert nvim.eval("undotree().seq_cur") == 0
+
+
+def test_accept_after_typing_above_the_proposal_lands_on_the_right_lines(session: Session) -> None:
+    nvim = propose(session)
+    nvim.keys("g", "g", "O")
+    nvim.type("# a comment typed before answering")
+    nvim.keys("Escape")
+    screen = nvim.wait_screen("# a comment typed", "the typed line")
+    assert diff_rows(screen)[0] == "-         pi = 3.14"  # the diff moved down with its code
+    nvim.keys("G")  # the cursor outside the proposal: the keys still answer it
+    nvim.type("\\cy")
+    assert nvim.wait_done(2)[1]["status"] == "applied"
+    assert session.buffer() == "# a comment typed before answering\n" + SOURCE.replace(BODY, REFACTORED)
+    nvim.keys("u")  # the accepted change alone: the typing stays
+    nvim.wait(lambda: session.buffer() == "# a comment typed before answering\n" + SOURCE, "one undo")
+
+
+def test_a_new_rewrite_of_the_same_lines_replaces_the_proposal(session: Session) -> None:
+    revised = "        return 3.14 * r * r\n"
+    nvim = propose(session)
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(revised), chunk_size=4, hold_after_chunks=2, gate=gate))
+    nvim.command("6,8CodestralRefactor")
+    try:  # the server dropped the old proposal when this rewrite started: so is its diff
+        screen = nvim.wait_screen(lambda s: "received" in row_of(s, "pi = 3.14"), "the lines marked")
+        assert diff_rows(screen) == [] and nvim.eval_lua("#require('codestral.review').list()") == 0
+    finally:
+        gate.open()
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "proposed"
+    screen = nvim.wait_screen("+         return 3.14 * r * r", "the new proposal")
+    assert "result = 3.14 * r ** 2" not in screen
+    assert nvim.eval_lua("#require('codestral.review').list()") == 1
+    nvim.command("CodestralAccept")
+    assert nvim.wait_done(3)[2]["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, revised)
+
+
+def test_accept_after_typing_inside_the_proposal_is_refused_and_the_answer_kept(session: Session) -> None:
+    nvim = propose(session)
+    nvim.keys("7G", "A")
+    nvim.type(" + 0")
+    nvim.keys("Escape")
+    edited = SOURCE.replace("pi * r * r\n", "pi * r * r + 0\n")
+    nvim.wait(lambda: session.buffer() == edited, "the typed text")
+    nvim.type("\\cy")
+    screen = nvim.wait_screen("You edited the selected code", "the reason, said")
+    assert "shapes-answer.py" in screen  # the answer, kept and opened beside the code
+    if "Press ENTER" in screen.splitlines()[-1]:  # the sentence and the answer's path are long
+        nvim.keys("Enter")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "kept", done
+    assert session.buffer() == edited  # the user's text, not the answer
+    said = [m for m in codestral_messages(nvim) if "You edited the selected code" in m]
+    assert len(said) == 1, codestral_messages(nvim)
+    assert nvim.eval_lua("#require('codestral.review').list()") == 0
+    assert HINT not in nvim.screen() and diff_rows(nvim.screen()) == []
+
+
+def test_reject_changes_nothing_and_closes_the_review(session: Session) -> None:
+    nvim = propose(session)
+    nvim.type("\\cn")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "rejected"
+    screen = nvim.wait_screen(lambda s: HINT not in s, "the review to close")
+    assert diff_rows(screen) == [] and marks(nvim, "proposal") == []
+    assert session.buffer() == SOURCE and nvim.eval("&modified") == 0
+    assert [m for m in codestral_messages(nvim) if "rejected" in m]
+    nvim.command("CodestralAccept")  # nothing is open any more: said, nothing sent
+    nvim.wait_screen("no Codestral proposal is open", "the plain answer")
+
+
+def test_retry_asks_once_and_shows_the_new_proposal(session: Session) -> None:
+    revised = "        return math.pi * r * r\n"
+    nvim = propose(session)
+    gate = Gate()
+    session.fake.enqueue(Script(text=fenced(revised), chunk_size=4, hold_after_chunks=2, gate=gate))
+    nvim.type("\\cr")
+    nvim.wait_screen("Codestral retry:", "the instruction prompt")
+    nvim.type("use math.pi and one line")
+    nvim.keys("Enter")
+    try:  # the old diff goes; the lines are marked while the model revises
+        screen = nvim.wait_screen(lambda s: "received" in row_of(s, "pi = 3.14"), "the lines marked again")
+        assert HINT not in screen and diff_rows(screen) == []
+        assert [(m["row"], m["end_row"]) for m in marks(nvim, "pending")] == [(5, 8)]
+    finally:
+        gate.open()
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "proposed" and done["action"] == "refactor"
+    screen = nvim.wait_screen("+         return math.pi * r * r", "the new proposal")
+    shown = screen.splitlines()[:-1]  # the buffer's window (the message area repeats the hint)
+    assert "result = 3.14 * r ** 2" not in "".join(shown) and len([r for r in shown if HINT in r]) == 1
+    assert "Codestral retry:" not in screen.splitlines()[-1]
+    prompt = session.fake.completion_requests()[1].prompt_text()
+    assert "use math.pi and one line" in prompt and "3.14 * r ** 2" in prompt  # the previous answer
+    nvim.command("CodestralAccept")
+    assert nvim.wait_done(3)[2]["status"] == "applied"
+    assert session.buffer() == SOURCE.replace(BODY, revised)
+
+
+def test_a_proposal_expires_unanswered_and_its_diff_goes(session: Session) -> None:
+    nvim = propose(session, setup={"keymaps": True, "settings": {"reviewExpirySeconds": 1}})
+    nvim.wait_screen("expired unanswered", "the server to say the proposal expired")
+    nvim.wait(lambda: marks(nvim, "proposal") == [] and HINT not in nvim.screen(), "the diff to go")
+    assert session.buffer() == SOURCE
+    nvim.command("CodestralAccept")
+    nvim.wait_screen("no Codestral proposal is open", "the plain answer")
+    assert len(session.fake.completion_requests()) == 1
+
+
+def test_answering_a_proposal_the_server_no_longer_holds_says_so_once_and_closes_it(session: Session) -> None:
+    nvim = propose(session)
+    [proposal] = nvim.eval_lua("require('codestral.review').list()")
+    # Answered elsewhere (another plugin, a script): the server drops it; this review is stale.
+    nvim.eval_lua(
+        "vim.lsp.get_clients({name = 'codestral'})[1]:request_sync('workspace/executeCommand', "
+        f"{{command = 'codestral.reject', arguments = {{{{jobId = {json.dumps(proposal['jobId'])}}}}}}}, 5000, 0) and 1"
+    )
+    nvim.type("\\cy")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "expired"
+    nvim.wait(lambda: marks(nvim, "proposal") == [] and HINT not in nvim.screen(), "the review to close")
+    said = [m for m in codestral_messages(nvim) if "no longer open" in m]
+    assert len(said) == 1 and "run the action again" in said[0], codestral_messages(nvim)
+    assert session.buffer() == SOURCE
+
+
+def test_the_review_helpers_read_diffs_and_edits_right(tmp_path: Path) -> None:
+    """The pure parts of lua/codestral/review.lua, in a headless Neovim: the hunks of a unified
+    diff, and the rows an applied edit changed (for the brief highlight)."""
+    script = tmp_path / "check.lua"
+    script.write_text(
+        f"vim.opt.rtp:append({json.dumps(str(PLUGIN))})\n"
+        "local r = require('codestral.review')\n"
+        "local function e(l1, c1, l2, c2, text) return {range = {start = {line = l1, character = c1},"
+        " ['end'] = {line = l2, character = c2}}, newText = text} end\n"
+        "local out = {\n"
+        "  hunks = r.hunks('--- a/x.py\\r\\n+++ b/x.py\\n@@ -6,3 +6,2 @@\\n-a\\r\\n-b\\n+c\\n d\\n"
+        "\\\\ No newline at end of file\\n@@ -20 +19,2 @@\\n x\\n+--- not a header\\n'),\n"
+        # two hunks, the first one growing by a line: the second one moves down
+        "  two = r.changed_rows({e(7, 0, 7, 5, 'x\\ny'), e(5, 4, 5, 6, 'z\\nw')}),\n"
+        "  lines_out = r.changed_rows({e(5, 0, 7, 0, 'one\\n'), e(9, 0, 9, 0, 'new\\n')}),\n"
+        "  deleted = r.changed_rows({e(3, 0, 5, 0, '')}),\n"
+        "}\n"
+        "io.stdout:write(vim.json.encode(out))\n"
+    )
+    done = subprocess.run(
+        [nvim_binary(), "--headless", "--clean", "-l", str(script)],
+        capture_output=True, text=True, timeout=20, check=True,
+    )
+    got = json.loads(done.stdout)
+    assert got["hunks"] == [
+        {"old": 6, "lines": ["-a", "-b", "+c", " d"]},
+        {"old": 20, "lines": [" x", "+--- not a header"]},
+    ]
+    assert got["two"] == [5, 6, 8, 9]  # z, w on rows 5-6; x, y moved down a row to 8-9
+    assert got["lines_out"] == [5, 8]  # three lines became one: the insertion at 9 is now at 8
+    assert got["deleted"] == [3]
+
+
+def test_retry_after_typing_inside_the_proposal_asks_nothing_and_keeps_the_answer(session: Session) -> None:
+    nvim = propose(session)
+    nvim.keys("7G", "A")
+    nvim.type(" + 0")
+    nvim.keys("Escape")
+    edited = SOURCE.replace("pi * r * r\n", "pi * r * r + 0\n")
+    nvim.wait(lambda: session.buffer() == edited, "the typed text")
+    nvim.command("CodestralRetry use math.pi")  # an argument: no question
+    screen = nvim.wait_screen("You edited the proposed code", "the reason, said")
+    if "Press ENTER" in screen.splitlines()[-1]:
+        nvim.keys("Enter")
+    [_, done] = nvim.wait_done(2)
+    assert done["status"] == "kept", done
+    assert session.buffer() == edited and len(session.fake.completion_requests()) == 1
+    assert nvim.eval_lua("#require('codestral.review').list()") == 0

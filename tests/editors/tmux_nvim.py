@@ -123,12 +123,15 @@ class Neovim:
         return seen[0]
 
     def save(self, name: str) -> str:
-        """Keep the current screen as ``editors/screenshots/neovim-NAME.txt`` (ports and temporary
-        paths replaced, so that reruns do not churn the files); return it as shown."""
+        """Keep the current screen as ``neovim-NAME.txt`` (ports and temporary paths replaced, so
+        that reruns do not churn the files); return it as shown. The README's captures in
+        editors/screenshots/ are refreshed only on request (``CODESTRAL_SCREENSHOTS`` set, as for
+        the VS Code picture); otherwise the capture stays beside the test's files."""
         text = self.screen()
         kept = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text.replace(str(self.tmp), "/tmp/test"))
-        SCREENSHOTS.mkdir(exist_ok=True)
-        (SCREENSHOTS / f"neovim-{name}.txt").write_text(kept + "\n")
+        folder = SCREENSHOTS if os.environ.get("CODESTRAL_SCREENSHOTS") else self.tmp / "screenshots"
+        folder.mkdir(exist_ok=True)
+        (folder / f"neovim-{name}.txt").write_text(kept + "\n")
         return text
 
     # -- facts the screen cannot show ------------------------------------------------------------

@@ -452,7 +452,7 @@ class CodestralClient:
         caps = entry.get("capabilities")
         caps = caps if isinstance(caps, dict) else {}
         aliases = entry.get("aliases") if isinstance(entry.get("aliases"), list) else []
-        context = entry.get("max_context_length")
+        context = entry.get("max_context_length", entry.get("max_model_len"))  # Mistral's; vLLM's
         return ModelInfo(
             id=str(entry.get("id", "")),
             aliases=tuple(str(a) for a in aliases or ()),

@@ -12,6 +12,9 @@ local defaults = {
   accept_key = "<Tab>", -- insert mode: accepts the ghost text (else the key does what it did); false: none
   explanation = "right", -- where explanations open: "right" (beside the code), "below" (a split), "float"
   progress = true, -- echo progress unless fidget.nvim is installed
+  -- Buffer-local keys while a proposal is shown (normal mode); false: none (use the commands).
+  review_keys = { accept = "<leader>cy", reject = "<leader>cn", retry = "<leader>cr" },
+  highlight_changes = 1500, -- ms the lines an edit changed stay highlighted; 0: not at all
 }
 
 M.config = vim.deepcopy(defaults)
@@ -35,6 +38,7 @@ local function bare(message)
   end
   return text
 end
+M.bare = bare
 
 local function notify(message, level)
   local text = bare(message)
@@ -108,11 +112,19 @@ function M.show_markdown(markdown)
   return win, buf
 end
 
-local function on_result(action, bufnr)
+local function on_result(action, bufnr, command, client_id)
   return function(err, result)
     local status = result and result.status or (err and "failed") or "unknown"
-    if err then
+    local answering = command == "codestral.accept" or command == "codestral.reject"
+    if err and answering and err.code == vim.lsp.protocol.ErrorCodes.InvalidParams then
+      status = "expired" -- the proposal is no longer open: the server's sentence says so
+      notify(err.message or "that proposal is no longer open; run the action again", vim.log.levels.WARN)
+    elseif err then
       notify(err.message or tostring(err), vim.log.levels.ERROR)
+    elseif result and result.status == "proposed" and result.jobId then
+      local hint = require("codestral.review").show(client_id, bufnr, action, result)
+      -- the keys too, when the line fits the message area (a longer one would need a hit-enter)
+      notify(hint and vim.fn.strdisplaywidth(hint) < vim.o.columns - 12 and hint or result.message)
     elseif result and result.markdown then
       M.show_markdown(result.markdown)
       notify(result.message)
@@ -127,15 +139,41 @@ local function on_result(action, bufnr)
   end
 end
 
+--- Send a command to the server for `action` on `bufnr`; while it runs, `range` (LSP, whole
+--- lines) is marked with the job's progress. The result is said once and fires CodestralDone.
+function M.request(client, command, argument, bufnr, action, range)
+  local review = require("codestral.review")
+  recent = {} -- a new action: its outcome is news even if the last one said the same
+  local mark = review.start(client.id, bufnr, range, action)
+  local done = on_result(action, bufnr, command, client.id)
+  local ok = client:request("workspace/executeCommand", { command = command, arguments = { argument } },
+    function(err, result)
+      review.finish(mark)
+      done(err, result)
+    end, bufnr)
+  if not ok then
+    review.finish(mark)
+  end
+end
+
+local REWRITES = { refactor = true, fix = true, document = true, edit = true }
+
 -- Send an action command to the server, asking for the instruction first when an edit has none.
 -- Every action goes through here, from the :Codestral* commands and from the code-action menu.
 local function send(client, command, argument, bufnr)
   local action = command:match("^codestral%.(.*)$") or command
   argument = vim.deepcopy(argument or {})
   local function go()
-    recent = {} -- a new action: its outcome is news even if the last one said the same
-    client:request("workspace/executeCommand", { command = command, arguments = { argument } },
-      on_result(argument.action or action, bufnr), bufnr)
+    local range = argument.range
+    if REWRITES[action] and range and range.start and bufnr and vim.api.nvim_buf_is_valid(bufnr) then
+      -- a new rewrite of these lines expires the server's open proposals there
+      local last = range["end"].line
+      if last > range.start.line and range["end"].character == 0 then
+        last = last - 1 -- the end of the last line
+      end
+      require("codestral.review").drop(bufnr, range.start.line, last)
+    end
+    M.request(client, command, argument, bufnr, argument.action or action, range)
   end
   if action == "edit" and (argument.instruction == nil or argument.instruction == "") then
     vim.ui.input({ prompt = "Codestral edit: " }, function(text)
@@ -369,9 +407,18 @@ function M.setup(opts)
     -- An empty Lua table would travel as [] (not an object): send no settings instead.
     init_options = has_settings and settings or nil,
     settings = has_settings and { codestral = settings } or nil,
-    capabilities = { experimental = { codestral = { promptForInstruction = true, showsExplanations = true } } },
+    capabilities = {
+      experimental = { codestral = { promptForInstruction = true, showsExplanations = true, reviewsEdits = true } },
+    },
     commands = commands,
     handlers = {
+      ["workspace/applyEdit"] = function(err, params, ctx)
+        local result = vim.lsp.handlers["workspace/applyEdit"](err, params, ctx)
+        if result and result.applied and params then
+          require("codestral.review").flash(params.edit)
+        end
+        return result
+      end,
       ["window/showMessage"] = function(_, params)
         if params.type ~= 4 then -- Log messages belong in the log
           notify(params.message, LEVELS[params.type] or vim.log.levels.INFO)
@@ -396,6 +443,7 @@ function M.setup(opts)
     vim.lsp.enable("codestral")
   end
   require("codestral.commands").create()
+  require("codestral.review").setup()
   if cfg.keymaps then
     set_keymaps()
   end
