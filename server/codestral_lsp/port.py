@@ -8,8 +8,8 @@ are handed the server, but typed by what they may use of it:
   apply an edit, show a document, say what the client declared, name paths relative to the
   workspace, progress;
 - :class:`Session`: the editor plus the services of this editor session — the settings, the API
-  clients, the running jobs, the usage totals, the open proposals, the review diagnostics and the
-  workspace index and where similar code is looked for.
+  clients, the running jobs, the usage totals, the open proposals, the review diagnostics, the
+  workspace index, and where similar code is looked for.
 
 :class:`codestral_lsp.server.CodestralLanguageServer` implements both; this module imports
 nothing of it (nor of :mod:`~codestral_lsp.handlers`), so the stages do not either: the import
