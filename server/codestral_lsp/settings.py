@@ -34,11 +34,11 @@ def _bounds(minimum: float | None = None, maximum: float | None = None) -> dict[
 
 @dataclass(frozen=True)
 class TimeoutSettings:
-    """Time limits, in seconds, for explicit actions."""
+    """Time limits, in seconds, for explicit actions (defaults: the API client's, one source)."""
 
-    connect: float = field(default=10.0, metadata=_bounds(0.1, 300))
-    first_byte: float = field(default=300.0, metadata=_bounds(0.1, 3600))
-    idle: float = field(default=60.0, metadata=_bounds(0.1, 3600))
+    connect: float = field(default=Timeouts.connect, metadata=_bounds(0.1, 300))
+    first_byte: float = field(default=Timeouts.first_byte, metadata=_bounds(0.1, 3600))
+    idle: float = field(default=Timeouts.idle, metadata=_bounds(0.1, 3600))
 
     def to_api(self) -> Timeouts:
         """The client's form."""
@@ -47,12 +47,12 @@ class TimeoutSettings:
 
 @dataclass(frozen=True)
 class RetrySettings:
-    """Retries of 429, 5xx and connection failures."""
+    """Retries of 429, 5xx and connection failures (defaults: the API client's)."""
 
-    max_attempts: int = field(default=4, metadata=_bounds(1, 20))
-    initial_delay: float = field(default=0.5, metadata=_bounds(0, 60))
-    max_delay: float = field(default=20.0, metadata=_bounds(0, 600))
-    total_seconds: float = field(default=60.0, metadata=_bounds(0, 3600))
+    max_attempts: int = field(default=RetryPolicy.max_attempts, metadata=_bounds(1, 20))
+    initial_delay: float = field(default=RetryPolicy.initial_delay, metadata=_bounds(0, 60))
+    max_delay: float = field(default=RetryPolicy.max_delay, metadata=_bounds(0, 600))
+    total_seconds: float = field(default=RetryPolicy.total_seconds, metadata=_bounds(0, 3600))
 
     def to_api(self) -> RetryPolicy:
         """The client's form."""
