@@ -177,6 +177,8 @@ async def test_a_failed_retry_leaves_the_proposal_open(editor: Editor, fake: Fak
     fake.enqueue(Script(status=400, body={"message": "bad request", "type": "invalid_request_error"}))
     failed = await editor.run("codestral.accept", {"jobId": proposed["jobId"], "instruction": "shorter"})
     assert failed["status"] == "failed"
+    assert failed["message"].endswith("Refactor's previous proposal is still open: accept, reject or retry it.")
+    assert await open_proposals(editor) == 1
     result = await editor.run("codestral.accept", {"jobId": proposed["jobId"]})
     assert result["status"] == "applied" and editor.text(uri) == REWRITTEN
 

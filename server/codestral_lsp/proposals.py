@@ -166,6 +166,7 @@ class ProposalStore:
     """The open proposals of a session."""
 
     open: dict[str, Proposal] = field(default_factory=dict)
+    retrying: dict[str, Proposal] = field(default_factory=dict)  # asked again: not open meanwhile
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -196,6 +197,19 @@ class ProposalStore:
             return None
         return self.open.pop(proposal_id, None)
 
+    def hold(self, proposal: Proposal) -> None:
+        """A retry of ``proposal`` (taken) runs: it cannot be answered meanwhile, but it keeps
+        following edits, and closing its document still drops it."""
+        self.retrying[proposal.id] = proposal
+
+    def release(self, proposal: Proposal, reopen: bool) -> bool:
+        """The retry of ``proposal`` is over; ``reopen`` (it failed) opens it again unless its
+        document was closed meanwhile. True when it is open again."""
+        if self.retrying.pop(proposal.id, None) is None or not reopen:
+            return False
+        self.open[proposal.id] = proposal
+        return True
+
     def expire(self, now: float) -> list[Proposal]:
         """Drop and return the proposals whose time is up."""
         gone = [p for p in self.open.values() if p.expires_at <= now]
@@ -206,6 +220,7 @@ class ProposalStore:
     def drop_document(self, uri: str) -> list[Proposal]:
         """Drop the proposals of a document (it was closed)."""
         key = document_key(uri)
+        self.retrying = {i: p for i, p in self.retrying.items() if p.uri != key}
         gone = [p for p in self.open.values() if p.uri == key]
         for proposal in gone:
             del self.open[proposal.id]
@@ -224,7 +239,7 @@ class ProposalStore:
     ) -> None:
         """Move the ranges of ``uri``'s proposals past an edit; mark those the edit touched."""
         key = document_key(uri)
-        for proposal in self.open.values():
+        for proposal in [*self.open.values(), *self.retrying.values()]:
             tracked = proposal.tracked
             if tracked.uri != key or tracked.conflicted:
                 continue

@@ -509,9 +509,18 @@ async def accept_proposal(
     if instruction:
         settings = await server.current_settings()
         args = dataclasses.replace(proposal.args, range=proposal.tracked.range)
-        return await run_action(
-            server, proposal.spec, args, request_id, settings, Revision(proposal.answer, instruction)
-        )
+        server.proposals.hold(proposal)  # a retry that fails leaves the proposal open
+        try:
+            result = await run_action(
+                server, proposal.spec, args, request_id, settings, Revision(proposal.answer, instruction)
+            )
+        except BaseException as error:
+            server.proposals.release(proposal, reopen=isinstance(error, ArgumentError))
+            raise
+        if server.proposals.release(proposal, reopen=result.get("status") == "failed"):
+            still = f"{_name(proposal.spec)}'s previous proposal is still open: accept, reject or retry it."
+            result = {**result, "message": f"{result['message']} {still}"}
+        return result
     return await delivery.apply_to_selection(
         server,
         proposal.spec,
