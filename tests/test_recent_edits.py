@@ -16,7 +16,7 @@ from codestral_lsp.crossfile import (
     similar_snippets,
 )
 from codestral_lsp.positions import lsp_lines
-from codestral_lsp.recent_edits import MAX_SPAN, EditHistory
+from codestral_lsp.recent_edits import MAX_SHOWN_CHARS, MAX_SPAN, EditHistory
 from codestral_lsp.workspace_index import WorkspaceIndex
 from lsprotocol import types
 
@@ -229,3 +229,30 @@ def test_a_huge_documents_text_is_not_kept_after_it_closes() -> None:
     history.changed("/w/huge.py", 10, 10, "y", huge)
     assert history.snippets(lambda path: lsp_lines(huge))  # open: from the buffer
     assert history.snippets(lambda path: None) == []  # closed: nothing kept
+
+
+# -- hostile edits -------------------------------------------------------------------------------
+
+MINIFIED = "TOTALS = [" + ", ".join("sum(order.price * order.quantity for order in orders)" for _ in range(250)) + "]\n"
+
+
+def test_a_region_of_minified_code_is_bounded() -> None:
+    history = EditHistory()
+    text = "x = 1\n" * 5 + MINIFIED * 3 + "y = 2\n"
+    history.changed("/w/min.py", 5, 5, MINIFIED, text)
+    for lines_of in (lambda path: lsp_lines(text), lambda path: None):  # open, then closed
+        assert all(len(snippet) <= MAX_SHOWN_CHARS for _, _, snippet in history.snippets(lines_of))
+
+
+async def test_an_edit_of_minified_code_does_not_fill_the_prompt(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_session()
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    await edit_save_close(editor, "cart.py", CART, 20, MINIFIED)  # one line of 13,000 characters
+    uri = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It sums prices."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(3, 0, 5, 0)})
+    assert result["status"] == "shown"
+    prompt = last_prompt(fake)
+    assert "TOTALS = [" not in prompt and len(prompt) < len(MINIFIED)

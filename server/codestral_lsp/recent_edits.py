@@ -22,6 +22,7 @@ MAX_SPAN = 40  # lines one region may grow to by merging
 MERGE_GAP = 3  # an edit this close to a region (in lines) grows it
 MARGIN = 2  # lines around the edited ones shown with them
 SHOWN_LINES = 20  # lines of a region shown at most (like a similar-code window)
+MAX_SHOWN_CHARS = 4000  # characters of a region shown at most: longer lines (minified) are not
 MAX_KEPT_CHARS = 1 << 20  # a larger document's text is not kept for after it closes
 
 _BREAK = re.compile(r"\r\n|\r|\n")
@@ -44,10 +45,18 @@ class EditedRegion:
         return max(0, self.first - MARGIN)
 
     def window(self, lines: Sequence[str]) -> str:
-        """The edited lines with their margin, from the document's ``lines``."""
+        """The edited lines with their margin, from the document's ``lines``, up to the first
+        line that would take it over :data:`MAX_SHOWN_CHARS` (minified or generated code is no
+        example to follow, and would cost every prompt and completion its similarity)."""
         start = self.shown_from()
         end = min(len(lines), self.last + 1 + MARGIN, start + SHOWN_LINES)
-        return "".join(lines[start:end])
+        shown, size = [], 0
+        for line in lines[start:end]:
+            size += len(line)
+            if size > MAX_SHOWN_CHARS:
+                break
+            shown.append(line)
+        return "".join(shown)
 
 
 class EditHistory:
