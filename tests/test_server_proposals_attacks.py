@@ -4,15 +4,18 @@ proposals twice, late, with the wrong arguments, after odd edits — through the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from fake_codestral import FakeCodestral, Gate, Script
+from tests.conftest import CANARY_KEY
 from tests.editor import Editor, lsp_range
 from tests.test_server_proposals import (
+    annotating,
     GREET,
     NEW_GREET,
     PYTHON,
@@ -190,3 +193,40 @@ async def test_many_proposals_stay_bounded(editor: Editor, fake: FakeCodestral) 
         result = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(2 * i, 0, 2 * i + 2, 0)})
         assert result["status"] == "proposed"
     assert await open_proposals(editor) == 100
+
+
+KEYED = PYTHON.replace('    message = "Hello, " + name\n', f'    token = "{CANARY_KEY}"\n    message = "Hello, " + name\n')
+KEYED_GREET = lsp_range(3, 0, 8, 0)
+
+
+@pytest.mark.parametrize("rename", [False, True])
+async def test_a_key_in_the_document_is_hidden_in_the_proposal_but_accept_keeps_the_real_text(
+    editor: Editor, fake: FakeCodestral, rename: bool
+) -> None:
+    uri = editor.open("greeter.py", KEYED)
+    key_line = f'    auth_token = "{CANARY_KEY}"\n' if rename else f'    token = "{CANARY_KEY}"\n'
+    answer = NEW_GREET.replace("def greet(name):\n", f"def greet(name):\n{key_line}")
+    fake.enqueue(Script(text=fenced(answer)))
+    proposed = await editor.run("codestral.refactor", {"uri": uri, "range": KEYED_GREET})
+    assert proposed["status"] == "proposed"
+    assert CANARY_KEY not in str(proposed) and "[redacted]" in proposed["diff"]
+    result = await editor.run("codestral.accept", {"jobId": proposed["jobId"]})
+    assert result["status"] == "applied" and CANARY_KEY not in str(result)
+    expected = KEYED.replace(KEYED[KEYED.index("def greet") : KEYED.index("\n\ndef other")], answer)
+    assert editor.text(uri) == expected and "[redacted]" not in editor.text(uri)
+
+
+def _broken(params: Any) -> Any:
+    raise JsonRpcInternalError(message="the editor broke")
+
+
+@pytest.mark.parametrize("handler", [_broken, lambda params: None])
+async def test_an_annotation_client_answering_an_error_keeps_the_answer(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, handler: Callable[..., Any]
+) -> None:
+    editor = await start_session(capabilities=annotating())
+    editor.client.protocol.fm.features[types.WORKSPACE_APPLY_EDIT] = handler
+    uri, result = await propose(editor, fake)
+    assert result["status"] == "kept" and result["answer"]
+    assert editor.text(uri) == PYTHON
+    assert (await editor.run("codestral.status"))["runningJobs"] == 0
