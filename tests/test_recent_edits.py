@@ -233,7 +233,11 @@ def test_a_huge_documents_text_is_not_kept_after_it_closes() -> None:
 
 # -- hostile edits -------------------------------------------------------------------------------
 
-MINIFIED = "TOTALS = [" + ", ".join("sum(order.price * order.quantity for order in orders)" for _ in range(250)) + "]\n"
+MINIFIED = (
+    "TOTALS = ["
+    + ", ".join("sum(order.price * order.quantity for order in orders)" for _ in range(250))
+    + "]\n"
+)
 
 
 def test_a_region_of_minified_code_is_bounded() -> None:

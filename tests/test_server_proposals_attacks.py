@@ -15,16 +15,21 @@ from fake_codestral import FakeCodestral, Gate, Script
 from tests.conftest import CANARY_KEY
 from tests.editor import Editor, lsp_range
 from tests.test_server_proposals import (
-    annotating,
     GREET,
     NEW_GREET,
     PYTHON,
     REWRITTEN,
-    editor,  # noqa: F401  (the fixture)
+    annotating,
     fenced,
     open_proposals,
     propose,
+    reviewing,
 )
+
+
+@pytest.fixture
+async def editor(start_session: Callable[..., Awaitable[Editor]]) -> Editor:
+    return await start_session(capabilities=reviewing(reviewsEdits=True))
 
 
 async def test_two_accepts_at_once_apply_exactly_once(editor: Editor, fake: FakeCodestral) -> None:
@@ -108,7 +113,9 @@ def replace_whole(editor: Editor, uri: str, text: str) -> None:
     )
 
 
-async def test_a_whole_document_change_above_the_range_is_followed(editor: Editor, fake: FakeCodestral) -> None:
+async def test_a_whole_document_change_above_the_range_is_followed(
+    editor: Editor, fake: FakeCodestral
+) -> None:
     uri, proposed = await propose(editor, fake)
     replace_whole(editor, uri, "import sys\n" + PYTHON)
     result = await editor.run("codestral.accept", {"jobId": proposed["jobId"]})
@@ -127,7 +134,7 @@ async def test_a_whole_document_change_inside_the_range_keeps_the_answer(
     assert editor.text(uri) == mine
 
 
-EMOJI = "# greet 👋\r\n\r\ndef greet(name):\r\n\tmessage = \"👋 \" + name\r\n\tprint(message)\r\n\treturn message\r\n"
+EMOJI = '# greet 👋\r\n\r\ndef greet(name):\r\n\tmessage = "👋 " + name\r\n\tprint(message)\r\n\treturn message\r\n'
 
 
 async def test_crlf_tabs_and_emoji_land_after_an_edit_above_with_surrogate_pairs(
@@ -175,27 +182,36 @@ async def test_a_retry_instruction_with_braces_and_injection_is_sent_verbatim(
     assert editor.text(uri) == PYTHON
 
 
-async def test_a_failed_retry_leaves_the_proposal_open(editor: Editor, fake: FakeCodestral) -> None:
+async def test_a_failed_retry_proposes_the_previous_answer_again(editor: Editor, fake: FakeCodestral) -> None:
     uri, proposed = await propose(editor, fake)
     fake.enqueue(Script(status=400, body={"message": "bad request", "type": "invalid_request_error"}))
-    failed = await editor.run("codestral.accept", {"jobId": proposed["jobId"], "instruction": "shorter"})
-    assert failed["status"] == "failed"
-    assert failed["message"].endswith("Refactor's previous proposal is still open: accept, reject or retry it.")
+    editor.replace(uri, 0, 0, "import sys\n")  # while it is asked again: followed
+    again = await editor.run("codestral.accept", {"jobId": proposed["jobId"], "instruction": "shorter"})
+    assert again["status"] == "proposed" and again["jobId"] != proposed["jobId"]
+    assert again["message"].startswith("Refactor could not be asked again (")
+    assert again["message"].endswith("The server said: bad request.); its previous proposal is still open.")
+    assert again["diff"] == proposed["diff"].replace("@@ -4,4 +4,4 @@", "@@ -5,4 +5,4 @@")
     assert await open_proposals(editor) == 1
-    result = await editor.run("codestral.accept", {"jobId": proposed["jobId"]})
-    assert result["status"] == "applied" and editor.text(uri) == REWRITTEN
+    with pytest.raises(JsonRpcInvalidParams, match="no longer open"):
+        await editor.run("codestral.accept", {"jobId": proposed["jobId"]})
+    result = await editor.run("codestral.accept", {"jobId": again["jobId"]})
+    assert result["status"] == "applied" and editor.text(uri) == "import sys\n" + REWRITTEN
 
 
 async def test_many_proposals_stay_bounded(editor: Editor, fake: FakeCodestral) -> None:
     uri = editor.open("many.py", "".join(f"def f{i}():\n    return {i}\n" for i in range(120)))
     for i in range(120):
         fake.enqueue(Script(text=fenced(f"def f{i}():\n    value = {i}\n    return value\n")))
-        result = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(2 * i, 0, 2 * i + 2, 0)})
+        result = await editor.run(
+            "codestral.refactor", {"uri": uri, "range": lsp_range(2 * i, 0, 2 * i + 2, 0)}
+        )
         assert result["status"] == "proposed"
     assert await open_proposals(editor) == 100
 
 
-KEYED = PYTHON.replace('    message = "Hello, " + name\n', f'    token = "{CANARY_KEY}"\n    message = "Hello, " + name\n')
+KEYED = PYTHON.replace(
+    '    message = "Hello, " + name\n', f'    token = "{CANARY_KEY}"\n    message = "Hello, " + name\n'
+)
 KEYED_GREET = lsp_range(3, 0, 8, 0)
 
 
@@ -230,3 +246,19 @@ async def test_an_annotation_client_answering_an_error_keeps_the_answer(
     assert result["status"] == "kept" and result["answer"]
     assert editor.text(uri) == PYTHON
     assert (await editor.run("codestral.status"))["runningJobs"] == 0
+
+
+async def test_a_proposal_made_after_an_edit_above_numbers_its_diff_where_the_code_is_now(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri = editor.open("greeter.py", PYTHON)
+    gate = Gate()
+    fake.enqueue(Script(text=fenced(NEW_GREET), chunk_size=5, hold_after_chunks=2, gate=gate))
+    running = asyncio.create_task(editor.run("codestral.refactor", {"uri": uri, "range": GREET}))
+    assert await asyncio.to_thread(gate.reached.wait, 10), "the answer never started"
+    editor.replace(uri, 0, 0, "import sys\nimport re\n")  # while the answer streams
+    await editor.sync()
+    gate.open()
+    result = await running
+    assert result["status"] == "proposed" and result["range"] == lsp_range(5, 0, 9, 0)
+    assert result["diff"].splitlines()[2] == "@@ -6,4 +6,4 @@"  # greet() is on line 6 now

@@ -183,13 +183,14 @@ async def propose(
     edit = _workspace_edit(server, current, _text_edits(current, located, hunks, None))
     name = spec.title.removeprefix("Codestral: ")
     count, lines = len(hunks), proposals.changed_lines(hunks)
+    now = current.range_of(located, located + len(selection.text))  # where the code is now
     return _result(
         "proposed",
         f"{name} proposes {_plural(count, 'change')} ({_plural(lines, 'line')}): accept or reject.",
         jobId=proposal.id,
         uri=view.uri,
-        range=_CONVERTER.unstructure(current.range_of(located, located + len(selection.text))),
-        diff=proposals.selection_diff(server.relative_path(view.uri), view, selection, hunks),
+        range=_CONVERTER.unstructure(now),
+        diff=proposals.selection_diff(server.relative_path(view.uri), view, selection, hunks, now.start.line),
         edit=_CONVERTER.unstructure(edit),
     )
 

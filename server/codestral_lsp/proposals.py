@@ -123,8 +123,12 @@ def changed_lines(hunks: Sequence[Hunk]) -> int:
     return sum(max(1, len(h.text.splitlines())) for h in hunks)
 
 
-def selection_diff(path: str, view: DocumentView, selection: Selection, hunks: Sequence[Hunk]) -> str:
-    """The diff of the selected lines (whole lines, real line numbers) once ``hunks`` apply."""
+def selection_diff(
+    path: str, view: DocumentView, selection: Selection, hunks: Sequence[Hunk], first_line: int | None = None
+) -> str:
+    """The diff of the selected lines (whole lines, real line numbers) once ``hunks`` apply;
+    ``first_line``: the selection's first line (0-based) where it is now, when edits above it
+    moved it since ``view``."""
     source = view.source
     line_start = max(source.rfind("\n", 0, selection.start), source.rfind("\r", 0, selection.start)) + 1
     line_end = selection.end
@@ -138,7 +142,7 @@ def selection_diff(path: str, view: DocumentView, selection: Selection, hunks: S
     before, after = source[line_start : selection.start], source[selection.end : line_end]
     old = before + selection.text + after
     new = before + apply_hunks(selection.text, hunks) + after
-    return unified_diff(path, old, new, selection.first_line + 1)
+    return unified_diff(path, old, new, (selection.first_line if first_line is None else first_line) + 1)
 
 
 @dataclass
@@ -202,13 +206,14 @@ class ProposalStore:
         following edits, and closing its document still drops it."""
         self.retrying[proposal.id] = proposal
 
-    def release(self, proposal: Proposal, reopen: bool) -> bool:
-        """The retry of ``proposal`` is over; ``reopen`` (it failed) opens it again unless its
-        document was closed meanwhile. True when it is open again."""
-        if self.retrying.pop(proposal.id, None) is None or not reopen:
-            return False
+    def release(self, proposal: Proposal) -> bool:
+        """The retry of ``proposal`` is over: True when it was still held (its document was not
+        closed meanwhile)."""
+        return self.retrying.pop(proposal.id, None) is not None
+
+    def reopen(self, proposal: Proposal) -> None:
+        """Open ``proposal`` again under its id (a retry that could not start)."""
         self.open[proposal.id] = proposal
-        return True
 
     def expire(self, now: float) -> list[Proposal]:
         """Drop and return the proposals whose time is up."""
