@@ -34,6 +34,7 @@ CLOSED = (
 )
 ANNOTATION_ID = "codestral-review"
 MAX_OPEN = 100  # the oldest proposal expires beyond this many (each holds a copy of its document)
+MAX_HELD_CHARS = 1 << 25  # nor may the copies they hold (each version counted once) pass 32M characters
 
 
 def spans_lines(text: str) -> bool:
@@ -190,9 +191,14 @@ class ProposalStore:
             f"{job.id}-{next(self._ids)}", spec, args, view, selection, hunks, answer, tracked, expires_at
         )
         self.open[proposal.id] = proposal
-        while len(self.open) > MAX_OPEN:
+        while len(self.open) > 1 and (len(self.open) > MAX_OPEN or self.held_chars() > MAX_HELD_CHARS):
             del self.open[next(iter(self.open))]
         return proposal
+
+    def held_chars(self) -> int:
+        """Characters of the document versions the open proposals hold (each counted once)."""
+        sources = {id(p.view.source): len(p.view.source) for p in self.open.values()}
+        return sum(sources.values())
 
     def take(self, proposal_id: object, now: float) -> Proposal | None:
         """Remove and return an open, unexpired proposal (``None`` for any other id)."""
