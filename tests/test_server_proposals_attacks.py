@@ -262,3 +262,18 @@ async def test_a_proposal_made_after_an_edit_above_numbers_its_diff_where_the_co
     result = await running
     assert result["status"] == "proposed" and result["range"] == lsp_range(5, 0, 9, 0)
     assert result["diff"].splitlines()[2] == "@@ -6,4 +6,4 @@"  # greet() is on line 6 now
+
+
+async def test_two_proposals_of_one_document_accepted_at_once_both_land(
+    editor: Editor, fake: FakeCodestral
+) -> None:
+    uri, first = await propose(editor, fake)
+    other = "def other():\n    value = 1\n    return value\n"
+    fake.enqueue(Script(text=fenced(other)))
+    second = await editor.run("codestral.refactor", {"uri": uri, "range": lsp_range(9, 0, 11, 0)})
+    results = await asyncio.gather(
+        editor.run("codestral.accept", {"jobId": second["jobId"]}),
+        editor.run("codestral.accept", {"jobId": first["jobId"]}),
+    )
+    assert [r["status"] for r in results] == ["applied", "applied"]
+    assert editor.text(uri) == REWRITTEN.replace("def other():\n    return 1\n", other)
