@@ -260,3 +260,18 @@ async def test_an_edit_of_minified_code_does_not_fill_the_prompt(
     assert result["status"] == "shown"
     prompt = last_prompt(fake)
     assert "TOTALS = [" not in prompt and len(prompt) < len(MINIFIED)
+
+
+async def test_a_file_deleted_after_its_edit_no_longer_reaches_the_prompt(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_session()
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    await edit_save_close(editor, "cart.py", CART, 20, EDITED)
+    (editor.folder / "cart.py").unlink()  # deleted outside the editor: no event reaches the server
+    uri = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It sums prices."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(3, 0, 5, 0)})
+    assert result["status"] == "shown"
+    prompt = last_prompt(fake)
+    assert "Recently edited code from cart.py" not in prompt and "total_weight" not in prompt

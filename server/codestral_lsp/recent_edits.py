@@ -103,23 +103,33 @@ class EditHistory:
         self.regions = [r for r in self.regions if r.path != path and not r.path.startswith(inside)]
 
     def snippets(
-        self, lines_of: Callable[[str], Sequence[str] | None], skip: str | None = None
+        self,
+        lines_of: Callable[[str], Sequence[str] | None],
+        skip: str | None = None,
+        exists: Callable[[str], bool] = lambda path: True,
     ) -> list[tuple[str, int, str]]:
         """(path, first line shown, text) of each region but those of ``skip``, most recent
         first; ``lines_of`` gives an open document's lines (``None`` when it is not open: then
-        the text the last edit left counts)."""
+        the text the last edit left counts, while ``exists`` says the file is still there — a
+        file deleted with no event telling the server is forgotten)."""
         found: list[tuple[str, int, str]] = []
+        gone: set[str] = set()
         for region in reversed(self.regions):
-            if region.path == skip:
+            if region.path == skip or region.path in gone:
                 continue
             lines = lines_of(region.path)
             if lines is not None:
                 region.shown = None
                 text = region.window(lines)
+            elif not exists(region.path):
+                gone.add(region.path)
+                continue
             else:
                 if region.shown is None:
                     region.shown = region.window(lsp_lines(region.source))
                 text = region.shown
             if text.strip():
                 found.append((region.path, region.shown_from(), text))
+        if gone:
+            self.regions = [r for r in self.regions if r.path not in gone]
         return found
