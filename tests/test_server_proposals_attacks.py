@@ -70,7 +70,7 @@ async def test_malformed_answers_are_invalid_params_and_the_proposal_stays_open(
     assert result["status"] == "applied" and editor.text(uri) == REWRITTEN
 
 
-@pytest.mark.parametrize("instruction", [5, ["shorter"], {"text": "shorter"}, "", "\n\t "])
+@pytest.mark.parametrize("instruction", [None, 5, ["shorter"], {"text": "shorter"}, "", "\n\t "])
 async def test_a_retry_with_a_malformed_instruction_is_refused_and_the_proposal_stays_open(
     editor: Editor, fake: FakeCodestral, instruction: object
 ) -> None:

@@ -234,7 +234,7 @@ def _proposal_args(command: str, raw: tuple[Any, ...]) -> tuple[object, str | No
     if len(raw) != 1 or not isinstance(raw[0], dict):
         raise ArgumentError(f'{command} takes one argument object {{"jobId": …}}.')
     instruction = raw[0].get("instruction")
-    if instruction is None or command == REJECT_COMMAND:
+    if "instruction" not in raw[0] or command == REJECT_COMMAND:  # null too is a retry, refused
         return raw[0].get("jobId"), None
     if not isinstance(instruction, str) or not instruction.strip():  # never an accept by mistake
         raise ArgumentError(
