@@ -21,7 +21,7 @@ from codestral_lsp.workspace_index import WorkspaceIndex
 from lsprotocol import types
 
 from fake_codestral import FakeCodestral, Script
-from tests.editor import CAPABILITIES, Editor, lsp_range, utf16_position
+from tests.editor import CAPABILITIES, Editor, OpenDocument, lsp_range, utf16_position
 
 # -- the history -------------------------------------------------------------------------------
 
@@ -275,3 +275,27 @@ async def test_a_file_deleted_after_its_edit_no_longer_reaches_the_prompt(
     assert result["status"] == "shown"
     prompt = last_prompt(fake)
     assert "Recently edited code from cart.py" not in prompt and "total_weight" not in prompt
+
+
+async def test_edits_through_a_link_to_outside_the_workspace_never_reach_the_prompt(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside" / "private.py"
+    outside.parent.mkdir()
+    outside.write_text(CART)
+    editor = await start_session()
+    (editor.folder / "link.py").symlink_to(outside)
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    uri = (editor.folder / "link.py").as_uri()
+    editor.documents[uri] = OpenDocument(CART, 1, "python")
+    editor.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=CART)
+        )
+    )
+    offset = sum(len(x) for x in lsp_lines(CART)[:20])
+    editor.replace(uri, offset, offset, EDITED.replace("total_weight", "total_weight_PRIVATE"))
+    main = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It sums prices."))
+    await editor.run("codestral.explain", {"uri": main, "range": lsp_range(3, 0, 5, 0)})
+    assert "PRIVATE" not in last_prompt(fake)
