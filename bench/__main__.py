@@ -185,8 +185,8 @@ class Bench:
     @staticmethod
     def code_action_server_time(rounds: int) -> list[float]:
         """What the server itself spends on a code-action request, measured in this process."""
-        from codestral_lsp.handlers import offered_actions
-        from codestral_lsp.server import create_server
+        from codestral_lsp.app import create_server
+        from codestral_lsp.menu import offered_actions
         from lsprotocol import types
         from pygls.protocol import default_converter
 
@@ -206,7 +206,9 @@ class Bench:
             }
             began = time.perf_counter()
             params = converter.structure(raw, types.CodeActionParams)
-            result = converter.unstructure(offered_actions(server, params))
+            prompts = server.client_declares("promptForInstruction")
+            offered = offered_actions(params, server.settings.actions, prompts)
+            result = converter.unstructure(offered)
             json.dumps({"jsonrpc": "2.0", "id": i, "result": result})
             times.append(time.perf_counter() - began)
         return times

@@ -4,13 +4,14 @@
   reaches, directly or through other modules, is itself, the package's ``__version__`` and
   ``redaction`` (secret scrubbing, itself importing nothing of the package);
 - the pure modules reach neither ``server`` nor ``handlers``, directly or transitively;
-- the package's import graph has no cycles, but for the one listed in :data:`KNOWN_CYCLES`;
+- the stages (runner, delivery, completion, progress) and the port they see the server
+  through reach neither ``server``, ``handlers`` nor ``app``: only ``app`` composes;
+- the package's import graph has no cycles;
 - the fake Codestral imports nothing of the server or the tests (it would check the server
   against its own code).
 
 Every import counts: at module level, inside functions and under ``TYPE_CHECKING`` (a type-only
-back-reference is still a dependency a reader follows, and the port that ends the known cycle
-needs none).
+back-reference is still a dependency a reader follows, and the port makes it needless).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ PURE = [
     "models",
     "proposals",
     "recent_edits",
+    "actions",
+    "arguments",
+    "menu",
+    "completion_items",
+    "results",
 ]
 
 
@@ -101,20 +107,19 @@ def api_breaches(graph: dict[str, set[str]], package: str = PACKAGE) -> set[str]
     return {m for m in reach(graph, start) if not (m == api or m.startswith(api + ".")) and m not in allowed}
 
 
+STAGES = ["port", "runner", "delivery", "completion", "progress", "crossfile"]
+
+
 def pure_breaches(graph: dict[str, set[str]], pure: str, package: str = PACKAGE) -> set[str]:
     """The LSP-side modules a pure module reaches."""
     return reach(graph, [f"{package}.{pure}"]) & {f"{package}.server", f"{package}.handlers"}
 
 
-KNOWN_CYCLES: list[set[str]] = [
-    {f"{PACKAGE}.{name}" for name in ("server", "handlers", "runner", "delivery", "completion")},
-]
-"""Import cycles allowed for now, each exactly as it is: the hub (issue #12). ``create_server``
-imports ``handlers`` inside the function, ``handlers`` imports ``server``, and ``runner``,
-``delivery`` and ``completion`` name ``CodestralLanguageServer`` under ``TYPE_CHECKING``. The
-narrow editor port ends it; then delete the entry (an empty list also ends the expected failure
-of :func:`test_the_import_graph_has_no_cycles`). The checks fail when a new cycle appears, and
-when a listed one changes or goes without its entry going too: the list only ever shrinks."""
+KNOWN_CYCLES: list[set[str]] = []
+"""Import cycles allowed for now, each exactly as it is. Empty since the editor port (issue #12):
+the stages see the server through :mod:`codestral_lsp.port`, and :mod:`codestral_lsp.app`
+composes server and handlers. The checks fail when a new cycle appears, and when a listed one
+changes or goes without its entry going too: the list only ever shrinks."""
 
 
 def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
@@ -186,15 +191,23 @@ def test_the_api_layer_knows_nothing_of_the_server(graph: dict[str, set[str]]) -
     assert api_breaches(graph) == set()
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_sees_the_server_only_through_the_port(graph: dict[str, set[str]], stage: str) -> None:
+    assert f"{PACKAGE}.{stage}" in graph
+    composition = {f"{PACKAGE}.{name}" for name in ("server", "handlers", "app")}
+    assert reach(graph, [f"{PACKAGE}.{stage}"]) & composition == set()
+
+
+def test_the_server_does_not_import_its_handlers(graph: dict[str, set[str]]) -> None:
+    assert reach(graph, [f"{PACKAGE}.server"]) & {f"{PACKAGE}.handlers", f"{PACKAGE}.app"} == set()
+
+
 @pytest.mark.parametrize("pure", PURE)
 def test_a_pure_module_reaches_neither_server_nor_handlers(graph: dict[str, set[str]], pure: str) -> None:
     assert f"{PACKAGE}.{pure}" in graph
     assert pure_breaches(graph, pure) == set()
 
 
-@pytest.mark.xfail(
-    bool(KNOWN_CYCLES), strict=True, reason="the hub's cycle is allowed until the editor port (#12)"
-)
 def test_the_import_graph_has_no_cycles(graph: dict[str, set[str]]) -> None:
     assert [cycle_path(graph, c) for c in cycles(graph)] == []
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from codestral_lsp.actions import BUILTIN_ACTIONS, ActionArgs
+from codestral_lsp.actions import BUILTIN_ACTIONS
+from codestral_lsp.arguments import ActionArgs
 from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.positions import DocumentView, LspTextDocument

@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         settings, problems = parse_settings(raw, {k: v for k, v in flags.items() if v})
         return check(env, settings, sys.stdout, problems)
 
+    from codestral_lsp.app import create_server
     from codestral_lsp.logs import configure_logging
-    from codestral_lsp.server import create_server
 
     configure_logging(args.verbose, args.log_file, env)
     server = create_server()

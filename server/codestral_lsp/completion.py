@@ -50,7 +50,7 @@ from codestral_lsp.settings import Settings
 from codestral_lsp.usage import usage_or_estimate
 
 if TYPE_CHECKING:
-    from codestral_lsp.server import CodestralLanguageServer
+    from codestral_lsp.port import Session
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class Suggestion:
 class InlineCompleter:
     """Inline completion for one server (see module docstring)."""
 
-    def __init__(self, server: CodestralLanguageServer) -> None:
+    def __init__(self, server: Session) -> None:
         self._server = server
         self._in_flight: dict[str, asyncio.Task[Suggestion | None]] = {}
         self.cache = CompletionCache()

@@ -11,24 +11,25 @@ silently lost. Generated tests go to the project's test file, inside the workspa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lsprotocol import converters, types
-from pygls.capabilities import get_capability
+from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from codestral_lsp import proposals
-from codestral_lsp.actions import ActionArgs, ActionSpec
+from codestral_lsp.actions import ActionSpec
 from codestral_lsp.answer import extract_code, fit_to_selection, lines_after_selection
 from codestral_lsp.api import Completion
+from codestral_lsp.arguments import ActionArgs
 from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.placement import test_file_for
-from codestral_lsp.positions import DocumentView, LspTextDocument, Selection
+from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.private_files import answers_dir, suffix_for, write_private
 from codestral_lsp.project_files import (
     ProjectFileError,
@@ -38,18 +39,14 @@ from codestral_lsp.project_files import (
     read_regular,
     real,
 )
+from codestral_lsp.results import ActionResult
 from codestral_lsp.settings import Settings
 from codestral_lsp.shapes import Plan, plan_rewrite
 
 if TYPE_CHECKING:
-    from codestral_lsp.server import CodestralLanguageServer
+    from codestral_lsp.port import Editor, Session
 
 log = logging.getLogger(__name__)
-_CONVERTER = converters.get_converter()
-
-
-def _result(status: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"status": status, "message": message, **extra}
 
 
 def _stem(uri: str) -> str:
@@ -72,7 +69,7 @@ def plan_for(
 
 
 async def deliver(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     spec: ActionSpec,
     job: Job,
@@ -82,7 +79,7 @@ async def deliver(
     instruction: str = "",
     args: ActionArgs | None = None,
     retry: bool = False,
-) -> dict[str, Any]:
+) -> ActionResult:
     """Turn ``completion`` into the action's outcome; return the command's result.
 
     Under review (see :func:`codestral_lsp.proposals.review_mode`) an edit becomes a proposal
@@ -111,16 +108,15 @@ async def deliver(
         plan = plan_for(spec, view, selection, completion.text, instruction)
         if plan.kept:
             log.info("answer kept (%s): %s", plan.shape, plan.sentence())
-            result = await keep_answer(server, view, completion.text, plan.sentence())
-            result["reason"] = plan.reason
-            return result
+            kept = await keep_answer(server, view, completion.text, plan.sentence())
+            return dataclasses.replace(kept, reason=plan.reason)
         code = plan.code or ""
     else:
         code = extract_code(completion.text)
     if not code.strip():
         message = "The answer had no code in it; nothing was changed."
         server.tell_user(types.MessageType.Warning, message)
-        return _result("failed", message)
+        return ActionResult(status="failed", message=message)
     if spec.mode == "tests":
         return await place_tests(server, view, code, completion.text)
     if spec.mode == "insertAfter":
@@ -130,7 +126,9 @@ async def deliver(
         new_text = fit_to_selection(code, selection.text, selection.line_prefix, view.eol)
         hunks = minimal_hunks(selection.text, new_text)
     if not hunks:
-        return _result("unchanged", "nothing to change: the answer is the code as it already is")
+        return ActionResult(
+            status="unchanged", message="nothing to change: the answer is the code as it already is"
+        )
     mode = proposals.review_mode(
         settings.review,
         server.client_declares("reviewsEdits"),
@@ -153,17 +151,16 @@ async def deliver(
     )
 
 
-def can_annotate(server: CodestralLanguageServer) -> bool:
+def can_annotate(server: Editor) -> bool:
     """True when the client confirms annotated edits (``changeAnnotationSupport``, which needs
     ``documentChanges`` to carry them)."""
-    caps = server.client_capabilities
-    return get_capability(
-        caps, "workspace.workspace_edit.change_annotation_support", None
-    ) is not None and bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
+    return server.client_capability(
+        "workspace.workspace_edit.change_annotation_support", None
+    ) is not None and bool(server.client_capability("workspace.workspace_edit.document_changes", False))
 
 
 async def propose(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     spec: ActionSpec,
     args: ActionArgs,
@@ -172,7 +169,7 @@ async def propose(
     selection: Selection,
     hunks: list[Hunk],
     answer: str,
-) -> dict[str, Any]:
+) -> ActionResult:
     """Hold the edit as a proposal and answer with it; nothing is applied."""
     current = server.open_document_view(view.uri)
     located = _locate(current, job, view, selection, "while Codestral was answering")
@@ -184,19 +181,19 @@ async def propose(
     name = spec.title.removeprefix("Codestral: ")
     count, lines = len(hunks), proposals.changed_lines(hunks)
     now = current.range_of(located, located + len(selection.text))  # where the code is now
-    return _result(
-        "proposed",
-        f"{name} proposes {_plural(count, 'change')} ({_plural(lines, 'line')}): accept or reject.",
-        jobId=proposal.id,
+    return ActionResult(
+        status="proposed",
+        message=f"{name} proposes {_plural(count, 'change')} ({_plural(lines, 'line')}): accept or reject.",
+        job_id=proposal.id,
         uri=view.uri,
-        range=_CONVERTER.unstructure(now),
+        range=now,
         diff=proposals.selection_diff(server.relative_path(view.uri), view, selection, hunks, now.start.line),
-        edit=_CONVERTER.unstructure(edit),
+        edit=edit,
     )
 
 
 async def apply_to_selection(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -205,7 +202,7 @@ async def apply_to_selection(
     answer: str,
     annotate: bool = False,
     when: str = "while Codestral was answering",
-) -> dict[str, Any]:
+) -> ActionResult:
     """Apply hunks (relative to the selection) where the selection is now, if it is intact.
 
     The edits of one document are sent one at a time, each computed from the text the previous
@@ -229,9 +226,7 @@ async def apply_to_selection(
     return result
 
 
-async def _release_after_change(
-    server: CodestralLanguageServer, lock: asyncio.Lock, uri: str, version: int | None
-) -> None:
+async def _release_after_change(server: Session, lock: asyncio.Lock, uri: str, version: int | None) -> None:
     try:
         await server.wait_for_change(uri, version)
     finally:
@@ -239,7 +234,7 @@ async def _release_after_change(
 
 
 async def _apply_now(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -248,18 +243,18 @@ async def _apply_now(
     answer: str,
     annotate: bool,
     when: str,
-) -> tuple[dict[str, Any], int | None]:
+) -> tuple[ActionResult, int | None]:
     """The result, and the document version the applied edit was computed for (else None)."""
     kept = await _apply_or_reason(server, spec, job, view, selection, hunks, annotate, when)
     if isinstance(kept, str):
         return await keep_answer(server, view, answer, kept), None
     version, hunk_count, changed = kept
     message = f"applied {_plural(hunk_count, 'change')} ({_plural(changed, 'line')})"
-    return _result("applied", message), version
+    return ActionResult(status="applied", message=message), version
 
 
 async def _apply_or_reason(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     job: Job,
     view: DocumentView,
@@ -285,9 +280,7 @@ async def _apply_or_reason(
         edit.change_annotations = {proposals.ANNOTATION_ID: annotation}
     job.edit_sent = True
     try:
-        result = await server.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=spec.title)
-        )
+        result = await server.apply_edit(edit, spec.title)
     except TimeoutError:
         return (
             f"The editor did not confirm the change within {server.client_timeout:g} s, so it may "
@@ -350,9 +343,9 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _workspace_edit(
-    server: CodestralLanguageServer, view: DocumentView, edits: list[types.TextEdit | types.AnnotatedTextEdit]
+    server: Editor, view: DocumentView, edits: list[types.TextEdit | types.AnnotatedTextEdit]
 ) -> types.WorkspaceEdit:
-    if get_capability(server.client_capabilities, "workspace.workspace_edit.document_changes", False):
+    if server.client_capability("workspace.workspace_edit.document_changes", False):
         return types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(
@@ -373,17 +366,8 @@ def _declined(what: str, failure_reason: str | None) -> str:
     return f"The editor did not {what}{why}; nothing was changed."
 
 
-async def _show(server: CodestralLanguageServer, path: Path, take_focus: bool = False) -> bool:
-    if not get_capability(server.client_capabilities, "window.show_document.support", False):
-        return False
-    uri = from_fs_path(str(path)) or path.as_uri()
-    try:
-        params = types.ShowDocumentParams(uri=uri, take_focus=take_focus)
-        shown = await server.window_show_document_async(params)
-    except Exception as exc:
-        log.warning("showDocument failed: %s", exc)
-        return False
-    return isinstance(shown, types.ShowDocumentResult) and bool(shown.success)
+async def _show(server: Editor, path: Path, take_focus: bool = False) -> bool:
+    return await server.show_document(from_fs_path(str(path)) or path.as_uri(), take_focus)
 
 
 def _cut_note(max_tokens: int) -> str:
@@ -394,8 +378,8 @@ def _cut_note(max_tokens: int) -> str:
 
 
 async def show_markdown(
-    server: CodestralLanguageServer, spec: ActionSpec, uri: str, markdown: str, cut_at: int | None = None
-) -> dict[str, Any]:
+    server: Session, spec: ActionSpec, uri: str, markdown: str, cut_at: int | None = None
+) -> ActionResult:
     """An explanation: returned as the result and, where the client can, opened as a document.
 
     ``cut_at`` is the maxTokens an explanation was cut off at: it then ends with a note saying so.
@@ -404,18 +388,18 @@ async def show_markdown(
     if cut_at is not None:
         markdown = markdown.rstrip("\n") + _cut_note(cut_at)
         message = f"explanation ready, but cut off at maxTokens ({cut_at})"
-    extra: dict[str, Any] = {"markdown": markdown, "truncated": cut_at is not None}
+    shown = ActionResult(status="shown", message=message, markdown=markdown, truncated=cut_at is not None)
     if server.client_declares("showsExplanations"):
-        return _result("shown", message, **extra)
-    if get_capability(server.client_capabilities, "window.show_document.support", False):
+        return shown
+    if server.client_capability("window.show_document.support", False):
         try:
             path = write_private(answers_dir(server.env), f"{spec.id}-{_stem(uri)}", ".md", markdown)
         except OSError as error:  # the result still carries the explanation
             log.error("could not write the explanation: %s", error)
-            return _result("shown", message, **extra)
-        extra["documentUri"] = path.as_uri()
+            return shown
         await _show(server, path)
-    return _result("shown", message, **extra)
+        return dataclasses.replace(shown, document_uri=path.as_uri())
+    return shown
 
 
 _FENCE_LINE = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*$", re.MULTILINE)
@@ -430,8 +414,8 @@ def has_prose(answer: str, code: str) -> bool:
 
 
 async def keep_answer(
-    server: CodestralLanguageServer, document: DocumentView | str, answer: str, reason: str
-) -> dict[str, Any]:
+    server: Session, document: DocumentView | str, answer: str, reason: str
+) -> ActionResult:
     """Do not apply; keep the answer where the user can use it, open it, and say where and why.
 
     ``document`` is the document the answer was for (its view, or its URI). ``reason`` is one
@@ -445,7 +429,6 @@ async def keep_answer(
     code = extract_code(answer) if answer.strip() else answer
     stem = f"{_stem(uri)}-answer"
     directory = answers_dir(server.env)
-    extra: dict[str, Any] = {"answer": answer, "reason": reason}
     try:
         path = write_private(directory, stem, suffix_for(uri, language), code)
         full = write_private(directory, stem, ".md", answer) if has_prose(answer, code) else None
@@ -456,24 +439,21 @@ async def keep_answer(
             f"it is in the command result."
         )
         server.tell_user(types.MessageType.Warning, message)
-        return _result("kept", message, **extra)
+        return ActionResult(status="kept", message=message, answer=answer, reason=reason)
     opened = await _show(server, path)
     where = "The proposed code is open beside yours:" if opened else "The proposed code is kept in"
     message = f"{reason} {where} {path}"
-    extra["answerUri"] = path.as_uri()
     if full is not None:
         message += f" (the full answer, with Codestral's explanation: {full})"
-        extra["fullAnswerUri"] = full.as_uri()
     server.tell_user(types.MessageType.Warning, message)
-    return _result("kept", message, **extra)
-
-
-def _workspace_folders(server: CodestralLanguageServer) -> list[Path]:
-    """The workspace folders as paths (the root path when the client sent no folders)."""
-    folders = [Path(p) for p in (to_fs_path(f.uri) for f in server.workspace.folders.values()) if p]
-    if not folders and server.workspace.root_path:
-        folders = [Path(server.workspace.root_path)]
-    return folders
+    return ActionResult(
+        status="kept",
+        message=message,
+        answer=answer,
+        reason=reason,
+        answer_uri=path.as_uri(),
+        full_answer_uri=full.as_uri() if full is not None else None,
+    )
 
 
 def _append_text(existing: str, code: str, eol: str) -> str:
@@ -486,9 +466,7 @@ def _append_text(existing: str, code: str, eol: str) -> str:
     return added.replace("\n", eol) if eol != "\n" else added
 
 
-async def place_tests(
-    server: CodestralLanguageServer, view: DocumentView, code: str, answer: str
-) -> dict[str, Any]:
+async def place_tests(server: Session, view: DocumentView, code: str, answer: str) -> ActionResult:
     """Put generated tests in the test file a developer would expect, creating it if needed.
 
     Only inside the workspace folder holding the source (real paths: a symbolic link out of the
@@ -502,16 +480,15 @@ async def place_tests(
             server, view, answer, "Generated tests need the document saved as a file to sit beside."
         )
     source = Path(os.path.normpath(source_text))
-    folders = _workspace_folders(server)
+    folders = server.workspace_folders()
     root = next((f for f in folders if is_inside(source, f)), None)
     # The boundary: every workspace folder, or only its own folder for a document outside them.
     allowed = [real(f) for f in folders] if root is not None else [real(source.parent)]
     target = test_file_for(source, view.document.language_id or "", root)
     shown_as = server.relative_path(from_fs_path(str(target)) or target.as_uri())
     target_uri = from_fs_path(str(target)) or target.as_uri()
-    caps = server.client_capabilities
-    document_changes = bool(get_capability(caps, "workspace.workspace_edit.document_changes", False))
-    operations = get_capability(caps, "workspace.workspace_edit.resource_operations", None) or []
+    document_changes = bool(server.client_capability("workspace.workspace_edit.document_changes", False))
+    operations = server.client_capability("workspace.workspace_edit.resource_operations", None) or []
     can_create = document_changes and types.ResourceOperationKind.Create in operations
     new_text = code.replace("\n", view.eol) if view.eol != "\n" else code  # as the source's lines end
     try:
@@ -521,12 +498,14 @@ async def place_tests(
             await asyncio.to_thread(create_new, real_target, new_text, f"The test file {shown_as}")
             opened = await _show(server, target, take_focus=True)
             where = "" if opened else f" ({target})"
-            return _result("applied", f"tests written to the new file {shown_as}{where}", testUri=target_uri)
+            return ActionResult(
+                status="applied",
+                message=f"tests written to the new file {shown_as}{where}",
+                test_uri=target_uri,
+            )
         if open_view is None and (target.exists() or target.is_symlink()):
             existing = await asyncio.to_thread(read_regular, real_target, f"The test file {shown_as}")
-            open_view = DocumentView(
-                LspTextDocument(target_uri, source=existing, position_codec=server.workspace.position_codec)
-            )
+            open_view = server.detached_view(target_uri, existing)
             version = None
         else:
             version = open_view.version if open_view is not None else None
@@ -557,12 +536,10 @@ async def place_tests(
         edit = types.WorkspaceEdit(document_changes=changes)
     else:
         edit = types.WorkspaceEdit(changes={target_uri: [text_edit]})
-    result = await server.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(edit=edit, label="Codestral: Generate tests")
-    )
+    result = await server.apply_edit(edit, "Codestral: Generate tests")
     if not result.applied:
         what = f"create {shown_as}" if new_file else f"add the tests to {shown_as}"
         return await keep_answer(server, view, answer, _declined(what, result.failure_reason))
     await _show(server, target)
     verb = "written to the new file" if new_file else "added to"
-    return _result("applied", f"tests {verb} {shown_as}", testUri=target_uri)
+    return ActionResult(status="applied", message=f"tests {verb} {shown_as}", test_uri=target_uri)

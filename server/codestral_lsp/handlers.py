@@ -1,7 +1,12 @@
-"""LSP handlers: thin adapters from requests to the modules that do the work.
+"""LSP handlers: they register the features and translate between LSP and the stages.
 
 A command's path: ``execute`` (here) → :func:`codestral_lsp.runner.run_action` →
-:mod:`codestral_lsp.api.client` (HTTP) → :mod:`codestral_lsp.delivery` (``workspace/applyEdit``).
+:mod:`codestral_lsp.api.client` (HTTP) → :mod:`codestral_lsp.delivery` (``workspace/applyEdit``)
+→ a :class:`codestral_lsp.results.ActionResult`, sent as the command's answer. What the handlers
+call lives elsewhere: the menu in :mod:`codestral_lsp.menu`, argument checks in
+:mod:`codestral_lsp.arguments`, the catalogue of actions in :mod:`codestral_lsp.actions`,
+completion items in :mod:`codestral_lsp.completion_items`. :mod:`codestral_lsp.app` registers
+them on the server.
 """
 
 from __future__ import annotations
@@ -10,11 +15,10 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
-from pygls.capabilities import get_capability
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
@@ -25,83 +29,26 @@ from codestral_lsp.actions import (
     CLEAR_REVIEW_COMMAND,
     CUSTOM_COMMAND,
     INDEX_COMMAND,
-    MENU_ORDER,
     MODELS_COMMAND,
     REJECT_COMMAND,
     STATUS_COMMAND,
-    UNDIAGNOSED_FIX,
     USAGE_COMMAND,
-    ActionSpec,
-    custom_spec,
-    diagnostic_json,
-    kind_allowed,
-    parse_action_args,
-    range_json,
-    ranges_intersect,
+    spec_for,
 )
 from codestral_lsp.api import CodestralError
+from codestral_lsp.arguments import ArgumentError, option, parse_action_args, proposal_args
+from codestral_lsp.completion_items import completion_item, inline_items
+from codestral_lsp.menu import CODE_ACTION_KINDS, offered_actions
 from codestral_lsp.models import models_json
-from codestral_lsp.positions import ArgumentError, LspTextDocument, document_key, use_lsp_lines
-from codestral_lsp.review import SOURCE as REVIEW_SOURCE
+from codestral_lsp.positions import LspTextDocument, document_key, use_lsp_lines
+from codestral_lsp.results import ActionResultJson  # at run time: pygls reads handlers' hints
 from codestral_lsp.server import CodestralLanguageServer
 
 if TYPE_CHECKING:  # imported where first used: start-up imports only what `initialize` needs
     from codestral_lsp.completion import Suggestion
+    from codestral_lsp.results import ActionResult
 
 log = logging.getLogger(__name__)
-
-_WORD_END = re.compile(r"\w*$")
-
-CODE_ACTION_KINDS = [
-    types.CodeActionKind.QuickFix,
-    types.CodeActionKind.Refactor,
-    types.CodeActionKind.RefactorRewrite,
-]
-
-
-def _fix_range(diagnostics: list[types.Diagnostic]) -> types.Range:
-    """Whole lines covering the diagnostics (for a fix asked for at the cursor)."""
-    first = min(d.range.start.line for d in diagnostics)
-    last = max(d.range.end.line for d in diagnostics)
-    return types.Range(
-        start=types.Position(line=first, character=0), end=types.Position(line=last + 1, character=0)
-    )
-
-
-def client_has_inline_completion(server: CodestralLanguageServer) -> bool:
-    """True when the client declared ``textDocument.inlineCompletion`` (LSP 3.18)."""
-    return get_capability(server.client_capabilities, "text_document.inline_completion", None) is not None
-
-
-def completion_item(
-    server: CodestralLanguageServer, uri: str, suggestion: Suggestion
-) -> types.CompletionItem:
-    """The suggestion as one completion item, for clients without inline completion.
-
-    Its edit starts at the word being typed, so the client's filtering on that word keeps it.
-    """
-    view = server.open_document_view(uri)
-    position = suggestion.position
-    word = ""
-    if view is not None:
-        offset = view.offset_at(position)
-        line_start = view.source.rfind("\n", 0, offset) + 1
-        word = _WORD_END.search(view.source[line_start:offset]).group(0)  # type: ignore[union-attr]
-        start = view.position_at(offset - len(word))
-    else:
-        start = position
-    first_line = suggestion.text.strip().splitlines()[0] if suggestion.text.strip() else suggestion.text
-    return types.CompletionItem(
-        label=(word + first_line)[:80],
-        kind=types.CompletionItemKind.Text,
-        detail="Codestral",
-        filter_text=word + suggestion.text,
-        sort_text="0",
-        text_edit=types.TextEdit(
-            range=types.Range(start=start, end=position), new_text=word + suggestion.text
-        ),
-        insert_text_format=types.InsertTextFormat.PlainText,
-    )
 
 
 async def suggest_at(
@@ -116,111 +63,20 @@ async def suggest_at(
     return await server.completer.suggest(uri, position, explicit)
 
 
-def _fix_this(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction:
-    """The quick fix of one review finding: Fix, on the finding's lines, with that diagnostic."""
-    title = "Codestral: Fix this"
-    argument = {
-        "uri": uri,
-        "range": range_json(_fix_range([diagnostic])),
-        "diagnostics": [diagnostic_json(diagnostic)],
-    }
-    return types.CodeAction(
-        title=title,
-        kind=types.CodeActionKind.QuickFix,
-        diagnostics=[diagnostic],
-        is_preferred=True,
-        command=types.Command(title=title, command="codestral.fix", arguments=[argument]),
-    )
-
-
-def offered_actions(
-    server: CodestralLanguageServer, params: types.CodeActionParams
-) -> list[types.CodeAction]:
-    """The Codestral code actions for a range: no I/O, no document access."""
-    selection = params.range
-    only = params.context.only
-    uri = params.text_document.uri
-    actions: list[types.CodeAction] = []
-    empty = selection.start == selection.end
-
-    # At a bare cursor, the diagnostics of its line count (the lightbulb is shown per line).
-    line = selection.start.line
-    probe = types.Range(
-        start=types.Position(line=line, character=0), end=types.Position(line=line + 1, character=0)
-    )
-    touching = [
-        d for d in params.context.diagnostics if ranges_intersect(d.range, probe if empty else selection)
-    ]
-    if kind_allowed(types.CodeActionKind.QuickFix, only):
-        actions += [_fix_this(uri, d) for d in touching if d.source == REVIEW_SOURCE]
-    touching = [d for d in touching if d.source != REVIEW_SOURCE]
-    if touching and kind_allowed(types.CodeActionKind.QuickFix, only):
-        fix_range = _fix_range(touching) if empty else selection
-        first = (touching[0].message.strip().splitlines() or [""])[0]
-        title = "Codestral: Fix " + (f"“{first[:60]}”" if len(touching) == 1 else f"{len(touching)} problems")
-        argument = {
-            "uri": uri,
-            "range": range_json(fix_range),
-            "diagnostics": [diagnostic_json(d) for d in touching],
-        }
-        actions.append(
-            types.CodeAction(
-                title=title,
-                kind=types.CodeActionKind.QuickFix,
-                diagnostics=touching,
-                command=types.Command(title=title, command="codestral.fix", arguments=[argument]),
-            )
-        )
-    if empty:
-        return actions
-
-    argument = {"uri": uri, "range": range_json(selection)}
-    prompts = server.client_declares("promptForInstruction")
-    specs: list[ActionSpec] = [
-        BUILTIN_ACTIONS[a] for a in MENU_ORDER if a != "fix" and (a != "edit" or prompts)
-    ]
-    specs += [custom_spec(a) for a in server.settings.actions]
-    for spec in specs:
-        if not kind_allowed(spec.kind, only):
-            continue
-        arguments = {**argument, "action": spec.id} if spec.template is not None else argument
-        actions.append(
-            types.CodeAction(
-                title=spec.title,
-                kind=spec.kind,
-                command=types.Command(title=spec.title, command=spec.command, arguments=[arguments]),
-            )
-        )
-    return actions
-
-
-async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]) -> dict[str, Any]:
-    """Run an action command; bad arguments answer InvalidParams and tell the user why."""
-    request_id = server.protocol.msg_id
-    settings = await server.current_settings()  # the job's snapshot, read once
+async def answered(
+    server: CodestralLanguageServer, command: str, work: Callable[[], Awaitable[ActionResult]]
+) -> ActionResultJson:
+    """Run a command's ``work`` and send its result; bad arguments answer InvalidParams and tell
+    the user why, a bug answers InternalError with a plain sentence (the traceback goes to the
+    log only)."""
     try:
-        args = parse_action_args(command, list(raw))
-        if command == CUSTOM_COMMAND:
-            action = settings.action(args.action or "")
-            if action is None:
-                known = ", ".join(a.id for a in settings.actions) or "none defined"
-                raise ArgumentError(
-                    f"There is no action {args.action!r} in the codestral.actions setting (known: {known})."
-                )
-            spec = custom_spec(action)
-        else:
-            spec = BUILTIN_ACTIONS[command.removeprefix("codestral.")]
-            if spec.id == "fix" and not args.diagnostics:
-                spec = UNDIAGNOSED_FIX
-        from codestral_lsp.runner import run_action
-
-        return await run_action(server, spec, args, request_id, settings)
+        return (await work()).to_json()
     except ArgumentError as error:
         server.tell_user(types.MessageType.Error, str(error))
         raise JsonRpcInvalidParams(message=str(error)) from None
     except JsonRpcInvalidParams:
         raise
-    except Exception as error:  # a bug: say so plainly, keep the traceback for the log only
+    except Exception as error:
         log.exception("%s failed", command)
         message = (
             f"{command} failed unexpectedly ({type(error).__name__}); the log has details. Please report it."
@@ -229,43 +85,36 @@ async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any,
         raise JsonRpcInternalError(message=message) from None
 
 
-def _proposal_args(command: str, raw: tuple[Any, ...]) -> tuple[object, str | None]:
-    """The ``jobId`` (and, for a retry, the ``instruction``) of codestral.accept / reject."""
-    if len(raw) != 1 or not isinstance(raw[0], dict):
-        raise ArgumentError(f'{command} takes one argument object {{"jobId": …}}.')
-    instruction = raw[0].get("instruction")
-    if "instruction" not in raw[0] or command == REJECT_COMMAND:  # null too is a retry, refused
-        return raw[0].get("jobId"), None
-    if not isinstance(instruction, str) or not instruction.strip():  # never an accept by mistake
-        raise ArgumentError(
-            f'A retry needs an "instruction" saying what to change, got {instruction!r}; '
-            "the proposal is still open."
-        )
-    return raw[0].get("jobId"), instruction.strip()
+async def execute(server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]) -> ActionResultJson:
+    """Run an action command (see :func:`answered` for failures)."""
+    request_id = server.protocol.msg_id
+    settings = await server.current_settings()  # the job's snapshot, read once
+
+    async def work() -> ActionResult:
+        args = parse_action_args(command, list(raw))
+        spec = spec_for(command, args, settings)
+        from codestral_lsp.runner import run_action
+
+        return await run_action(server, spec, args, request_id, settings)
+
+    return await answered(server, command, work)
 
 
 async def answer_proposal(
     server: CodestralLanguageServer, command: str, raw: tuple[Any, ...]
-) -> dict[str, Any]:
+) -> ActionResultJson:
     """codestral.accept / codestral.reject; a proposal that is not open answers InvalidParams."""
     request_id = server.protocol.msg_id
-    try:
-        proposal_id, instruction = _proposal_args(command, raw)
+
+    async def work() -> ActionResult:
+        proposal_id, instruction = proposal_args(command, raw, retries=command == ACCEPT_COMMAND)
         from codestral_lsp.runner import accept_proposal, reject_proposal
 
         if command == REJECT_COMMAND:
             return reject_proposal(server, proposal_id)
         return await accept_proposal(server, proposal_id, request_id, instruction)
-    except ArgumentError as error:
-        server.tell_user(types.MessageType.Error, str(error))
-        raise JsonRpcInvalidParams(message=str(error)) from None
-    except Exception as error:  # a bug: say so plainly, keep the traceback for the log only
-        log.exception("%s failed", command)
-        message = (
-            f"{command} failed unexpectedly ({type(error).__name__}); the log has details. Please report it."
-        )
-        server.tell_user(types.MessageType.Error, message)
-        raise JsonRpcInternalError(message=message) from None
+
+    return await answered(server, command, work)
 
 
 def _real(uri: str) -> str | None:
@@ -323,9 +172,7 @@ def register(server: CodestralLanguageServer) -> None:
         await ls.reload_settings()
         ls.start_model_check()
         ls.start_index()
-        if get_capability(
-            ls.client_capabilities, "workspace.did_change_watched_files.dynamic_registration", False
-        ):
+        if ls.client_capability("workspace.did_change_watched_files.dynamic_registration", False):
             ls.index_background(_watch_files(ls), "register-file-watcher")
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -420,11 +267,12 @@ def register(server: CodestralLanguageServer) -> None:
     ) -> list[types.CodeAction] | None:
         if not ls.settings_ready.is_set():  # right after start-up: user actions come from settings
             await ls.current_settings()
-        return offered_actions(ls, params) or None
+        prompts = ls.client_declares("promptForInstruction")
+        return offered_actions(params, ls.settings.actions, prompts) or None
 
     def action_command(name: str) -> None:
         @server.command(name)
-        async def run(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+        async def run(ls: CodestralLanguageServer, *raw: Any) -> ActionResultJson:
             return await execute(ls, name, raw)
 
     for name in [*(f"codestral.{a}" for a in BUILTIN_ACTIONS), CUSTOM_COMMAND]:
@@ -432,13 +280,13 @@ def register(server: CodestralLanguageServer) -> None:
 
     @server.command(CANCEL_COMMAND)
     def cancel(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
-        uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
+        uri = option(raw, "uri")
         count = ls.jobs.cancel(uri if isinstance(uri, str) else None, reason="cancelled")
         return {"cancelled": count}
 
     def proposal_command(name: str) -> None:
         @server.command(name)
-        async def run(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
+        async def run(ls: CodestralLanguageServer, *raw: Any) -> ActionResultJson:
             return await answer_proposal(ls, name, raw)
 
     proposal_command(ACCEPT_COMMAND)
@@ -446,7 +294,7 @@ def register(server: CodestralLanguageServer) -> None:
 
     @server.command(CLEAR_REVIEW_COMMAND)
     def clear_review(ls: CodestralLanguageServer, *raw: Any) -> dict[str, int]:
-        uri = raw[0].get("uri") if raw and isinstance(raw[0], dict) else None
+        uri = option(raw, "uri")
         cleared = ls.reviews.clear(uri if isinstance(uri, str) else None)
         ls.send_review_diagnostics(*cleared)
         return {"cleared": len(cleared)}
@@ -455,7 +303,7 @@ def register(server: CodestralLanguageServer) -> None:
     async def models(ls: CodestralLanguageServer, *raw: Any) -> dict[str, Any]:
         await ls.current_settings()
         await ls.model_check_done()
-        refresh = bool(raw and isinstance(raw[0], dict) and raw[0].get("refresh"))
+        refresh = bool(option(raw, "refresh"))
         try:
             served = await ls.endpoint_models(refresh=refresh)
         except CodestralError as error:
@@ -475,7 +323,7 @@ def register(server: CodestralLanguageServer) -> None:
 
     @server.command(INDEX_COMMAND)
     async def index_status(ls: CodestralLanguageServer, *raw: Any) -> dict[str, object]:
-        wait = bool(raw and isinstance(raw[0], dict) and raw[0].get("wait"))
+        wait = bool(option(raw, "wait"))
         await ls.current_settings()
         if wait:
             with contextlib.suppress(TimeoutError):
@@ -499,19 +347,15 @@ def register(server: CodestralLanguageServer) -> None:
         await ls.current_settings()
         explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         suggestion = await suggest_at(ls, params.text_document.uri, params.position, explicit)
-        if suggestion is None:
-            return None
-        here = types.Range(start=suggestion.position, end=suggestion.position)
-        return types.InlineCompletionList(
-            items=[types.InlineCompletionItem(insert_text=suggestion.text, range=here)]
-        )
+        return inline_items(suggestion) if suggestion is not None else None
 
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions())
     async def completion(
         ls: CodestralLanguageServer, params: types.CompletionParams
     ) -> types.CompletionList | None:
         await ls.current_settings()
-        if not ls.settings.completion.fallback_completion_item or client_has_inline_completion(ls):
+        inline = ls.client_capability("text_document.inline_completion", None) is not None
+        if not ls.settings.completion.fallback_completion_item or inline:  # inline items are better
             return None
         explicit = (
             params.context is not None and params.context.trigger_kind == types.CompletionTriggerKind.Invoked
@@ -519,9 +363,8 @@ def register(server: CodestralLanguageServer) -> None:
         suggestion = await suggest_at(ls, params.text_document.uri, params.position, explicit)
         if suggestion is None:
             return None
-        return types.CompletionList(
-            is_incomplete=True, items=[completion_item(ls, params.text_document.uri, suggestion)]
-        )
+        view = ls.open_document_view(params.text_document.uri)
+        return types.CompletionList(is_incomplete=True, items=[completion_item(view, suggestion)])
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: CodestralLanguageServer, params: None) -> None:

@@ -18,6 +18,8 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.workspace import TextDocument, Workspace
 
+from codestral_lsp.arguments import ArgumentError
+
 # What str.splitlines also breaks at, and LSP does not.
 _OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 
@@ -340,10 +342,6 @@ def use_lsp_lines(workspace: Workspace) -> None:
         )
 
     setattr(workspace, "_create_text_document", create)  # noqa: B010
-
-
-class ArgumentError(ValueError):
-    """A request argument that cannot be used; ``str()`` is the sentence for the user."""
 
 
 @dataclass(frozen=True)

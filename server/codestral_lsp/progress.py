@@ -13,10 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from pygls.capabilities import get_capability
 
 if TYPE_CHECKING:
-    from pygls.lsp.server import LanguageServer
+    from codestral_lsp.port import Editor
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +30,7 @@ def _shorten(text: str, limit: int = 60) -> str:
 class JobProgress:
     """Progress of one job. Without client support every method only logs."""
 
-    def __init__(self, server: LanguageServer, title: str, on_cancel: Callable[[], None]) -> None:
+    def __init__(self, server: Editor, title: str, on_cancel: Callable[[], None]) -> None:
         self._server = server
         self._title = title
         self._on_cancel = on_cancel
@@ -42,8 +41,7 @@ class JobProgress:
 
     async def begin(self, message: str) -> None:
         """Create a fresh token (if the client supports progress) and send ``begin``."""
-        caps = self._server.client_capabilities
-        if not get_capability(caps, "window.work_done_progress", False):
+        if not self._server.client_capability("window.work_done_progress", False):
             log.info("%s: %s", self._title, message)
             return
         token = str(uuid.uuid4())

@@ -21,8 +21,9 @@ from typing import Literal
 
 from lsprotocol import types
 
-from codestral_lsp.actions import ActionArgs, ActionSpec
+from codestral_lsp.actions import ActionSpec
 from codestral_lsp.anchors import shift_range
+from codestral_lsp.arguments import ActionArgs
 from codestral_lsp.edits import Hunk
 from codestral_lsp.jobs import Job, _overlap
 from codestral_lsp.positions import DocumentView, Selection, document_key

@@ -21,22 +21,24 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from codestral_lsp import delivery, review
-from codestral_lsp.actions import ActionArgs, ActionSpec
+from codestral_lsp.actions import ActionSpec
 from codestral_lsp.api import CodestralClient, CodestralError, Completion, TextDelta
 from codestral_lsp.api.bodies import ChatRequest, Message
 from codestral_lsp.api.types import Usage
+from codestral_lsp.arguments import ActionArgs, ArgumentError
 from codestral_lsp.context import CodeContext, DiagnosticInfo
 from codestral_lsp.crossfile import RelatedPiece, assemble, related_pieces
 from codestral_lsp.models import context_budget, file_budget_tokens, with_context_budget
-from codestral_lsp.positions import ArgumentError, DocumentView, Selection
+from codestral_lsp.positions import DocumentView, Selection
 from codestral_lsp.progress import JobProgress
 from codestral_lsp.prompts import PromptParts, describe_diagnostics, render_template, user_message
 from codestral_lsp.proposals import CLOSED
+from codestral_lsp.results import ActionResult, JobUsage
 from codestral_lsp.settings import Settings
 from codestral_lsp.usage import describe_tokens, usage_or_estimate
 
 if TYPE_CHECKING:
-    from codestral_lsp.server import CodestralLanguageServer
+    from codestral_lsp.port import Session
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ def diagnostics_for(diagnostics: tuple[types.Diagnostic, ...]) -> list[Diagnosti
 
 
 def gather_related(
-    server: CodestralLanguageServer, settings: Settings, view: DocumentView, code: str
+    server: Session, settings: Settings, view: DocumentView, code: str
 ) -> list[RelatedPiece]:
     """Context from beyond the file (definitions, similar code from open documents and recent
     edits, instructions), unfitted."""
@@ -72,7 +74,7 @@ def gather_related(
 
 
 def make_context(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     view: DocumentView,
     selection: Selection,
@@ -196,10 +198,6 @@ def _name(spec: ActionSpec) -> str:
     return spec.title.removeprefix("Codestral: ")
 
 
-def _status(status: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"status": status, "message": message, **extra}
-
-
 @dataclass(frozen=True)
 class Revision:
     """A retry of a proposal: the answer proposed, and what the user wants changed in it."""
@@ -215,13 +213,13 @@ REVISE = (
 
 
 async def run_action(
-    server: CodestralLanguageServer,
+    server: Session,
     spec: ActionSpec,
     args: ActionArgs,
     request_id: Any,
     settings: Settings,
     revise: Revision | None = None,
-) -> dict[str, Any]:
+) -> ActionResult:
     """Run one action to its end; see the module docstring. Raises only :class:`ArgumentError`.
 
     ``settings`` is the job's snapshot: every stage reads it, never ``server.settings``, so a
@@ -238,7 +236,7 @@ async def run_action(
         client = server.api_client(settings)
     except CodestralError as error:
         server.tell_user(types.MessageType.Error, str(error))
-        return _status("failed", str(error))
+        return ActionResult(status="failed", message=str(error))
     # the context budget from the model's window (as known now: never waited for), in the snapshot
     model = settings.model_for(spec.id, spec.model)
     tokens, why = context_budget(settings, model, server.known_models(client))
@@ -274,7 +272,8 @@ async def run_action(
     # how much of its answer arrived, and the finished answer once there is one.
     state = _JobState(asked=request, received=Received())
 
-    async def work() -> dict[str, Any]:
+    async def work() -> tuple[ActionResult, str]:
+        """The job's result, and its outcome for the end of the progress."""
         costs: list[tuple[Usage, float, bool]] = []
         while True:
             completion = await stream_answer(
@@ -320,12 +319,13 @@ async def run_action(
         )
         spent = sum(c for _, c, _ in costs)
         estimated = any(e for _, _, e in costs)
-        result["usage"] = _usage_json(total, spent, estimated, state.asked.model)
-        if len(costs) > 1:
-            result["requests"] = len(costs)
+        result = dataclasses.replace(
+            result,
+            usage=_job_usage(total, spent, estimated, state.asked.model),
+            requests=len(costs) if len(costs) > 1 else None,
+        )
         tokens = describe_tokens(total, spent, estimated, state.asked.model)
-        result["_outcome"] = f"{result['message']} ({tokens})"
-        return result
+        return result, f"{result.message} ({tokens})"
 
     # Progress starts beside the work: an editor slow to accept the token delays nothing, and
     # one that never answers costs only the progress.
@@ -338,7 +338,7 @@ async def run_action(
         running.cancel()
     try:
         try:
-            result = await running
+            result, outcome = await running
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
@@ -354,21 +354,22 @@ async def run_action(
                     "may not have been applied.",
                 )
                 outcome = f"cancelled{why}; the change was not confirmed"
-                return {**kept, "status": "cancelled"}
-            spent, extra = _count_unfinished(
+                return dataclasses.replace(kept, status="cancelled")
+            spent, usage = _count_unfinished(
                 server, settings, state.asked.model, state.prompt_chars, state.received, chars_per_token
             )
             outcome = f"cancelled{why}; nothing was changed{spent}"
-            return _status("cancelled", f"{name} cancelled{why}; nothing was changed.", **extra)
-        outcome = result.pop("_outcome")
+            return ActionResult(
+                status="cancelled", message=f"{name} cancelled{why}; nothing was changed.", usage=usage
+            )
         return result
     except CodestralError as error:
-        spent, extra = _count_unfinished(
+        spent, usage = _count_unfinished(
             server, settings, state.asked.model, state.prompt_chars, state.received, chars_per_token
         )
         outcome = f"failed: {error}{spent}"
         server.tell_user(types.MessageType.Error, f"{spec.title} failed: {error}")
-        return _status("failed", str(error), **extra)
+        return ActionResult(status="failed", message=str(error), usage=usage)
     finally:
         if not running.done():
             running.cancel()
@@ -397,12 +398,12 @@ class _JobState:
 
 
 def deliver_review(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     job: Any,
     selection: Selection,
     completion: Completion,
-) -> dict[str, Any]:
+) -> ActionResult:
     """Publish a review's findings as diagnostics on the document as it is now; a bad answer,
     or code changed under the review, gives one sentence and publishes nothing."""
     first, last = selection.first_line + 1, selection.last_line + 1
@@ -418,7 +419,7 @@ def deliver_review(
         findings = review.parse_findings(completion.text, first, last)
     except review.ReviewError as error:
         server.tell_user(types.MessageType.Warning, str(error))
-        return _status("failed", str(error))
+        return ActionResult(status="failed", message=str(error))
     shift = job.range.start.line - selection.range.start.line  # lines inserted or removed above
     moved = [dataclasses.replace(f, line=f.line + shift, end_line=f.end_line + shift) for f in findings]
     diagnostics = [review.to_diagnostic(f, view.lines, view.units) for f in moved]
@@ -428,7 +429,7 @@ def deliver_review(
         message = "Review found nothing to report."
     else:
         message = f"Review found {count} problem{'' if count == 1 else 's'}, shown as diagnostics."
-    return _status("shown", message, findings=count)
+    return ActionResult(status="shown", message=message, findings=count)
 
 
 FIRMER = (
@@ -460,38 +461,32 @@ def _elision_retry(
     return dataclasses.replace(request, messages=[*request.messages, *follow_up])
 
 
-def _usage_json(usage: Usage, cost: float, estimated: bool, model: str) -> dict[str, Any]:
+def _job_usage(usage: Usage, cost: float, estimated: bool, model: str) -> JobUsage:
     """A job's ``usage`` in its result."""
-    return {
-        "model": model,
-        "promptTokens": usage.prompt_tokens,
-        "completionTokens": usage.completion_tokens,
-        "estimatedCostUsd": round(cost, 6),
-        **({"estimated": True} if estimated else {}),
-    }
+    return JobUsage(model, usage.prompt_tokens, usage.completion_tokens, cost, estimated)
 
 
 def _count_unfinished(
-    server: CodestralLanguageServer,
+    server: Session,
     settings: Settings,
     model: str,
     prompt_chars: int,
     received: Received,
     chars_per_token: float,
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[str, JobUsage | None]:
     """Count a cancelled or failed job whose answer had started: tokens were spent (estimated,
     as the API reports usage only at the end). Returns `` (about N tokens (estimated))`` for the
     user and the result's ``usage``; nothing when no answer had arrived."""
     if received.chars == 0:
-        return "", {}
+        return "", None
     usage, _ = usage_or_estimate(None, prompt_chars, received.chars, chars_per_token)
     cost = server.usage.add(usage, settings.price_for(model), True, kind="unfinished", model=model)
-    return f" ({describe_tokens(usage, cost, True, model)})", {"usage": _usage_json(usage, cost, True, model)}
+    return f" ({describe_tokens(usage, cost, True, model)})", _job_usage(usage, cost, True, model)
 
 
 async def accept_proposal(
-    server: CodestralLanguageServer, proposal_id: object, request_id: Any, instruction: str | None
-) -> dict[str, Any]:
+    server: Session, proposal_id: object, request_id: Any, instruction: str | None
+) -> ActionResult:
     """``codestral.accept``: apply an open proposal with the usual guarantees, or — with an
     ``instruction`` — drop it and ask again on its (re-anchored) range. Raises
     :class:`ArgumentError` for an id that is not open."""
@@ -518,17 +513,17 @@ async def accept_proposal(
             if server.proposals.release(proposal) and isinstance(error, ArgumentError):
                 server.proposals.reopen(proposal)
             raise
-        if not server.proposals.release(proposal) or result.get("status") != "failed":
+        if not server.proposals.release(proposal) or result.status != "failed":
             return result
         again = await delivery.propose(
             server, settings, proposal.spec, proposal.args, proposal.tracked, proposal.view,
             proposal.selection, proposal.hunks, proposal.answer,
         )  # fmt: skip
-        if again["status"] != "proposed":  # its code was edited meanwhile: kept, with why
+        if again.status != "proposed":  # its code was edited meanwhile: kept, with why
             return again
         name = _name(proposal.spec)
-        still = f"{name} could not be asked again ({result['message']}); its previous proposal is still open."
-        return {**again, "message": still}
+        still = f"{name} could not be asked again ({result.message}); its previous proposal is still open."
+        return dataclasses.replace(again, message=still)
     return await delivery.apply_to_selection(
         server,
         proposal.spec,
@@ -541,11 +536,11 @@ async def accept_proposal(
     )
 
 
-def reject_proposal(server: CodestralLanguageServer, proposal_id: object) -> dict[str, Any]:
+def reject_proposal(server: Session, proposal_id: object) -> ActionResult:
     """``codestral.reject``: drop an open proposal; nothing changes. Raises
     :class:`ArgumentError` for an id that is not open."""
     proposal = server.take_proposal(proposal_id)
     if proposal is None:
         raise ArgumentError(CLOSED)
     name = _name(proposal.spec)
-    return _status("rejected", f"{name}'s proposal was rejected; nothing was changed.")
+    return ActionResult(status="rejected", message=f"{name}'s proposal was rejected; nothing was changed.")

@@ -1,7 +1,10 @@
-"""The language server object: state shared by the handlers, built by :func:`create_server`.
+"""The language server object: the state of one editor session, and the editor port.
 
-Handlers live in :mod:`codestral_lsp.handlers` and stay thin; what they call lives in pure
-modules (context, prompts, answer, edits) and in :mod:`codestral_lsp.runner`.
+:class:`CodestralLanguageServer` implements :class:`codestral_lsp.port.Session`, the narrow port
+the stages (runner, delivery, completion, progress) are typed by; it imports neither them nor the
+handlers. :func:`codestral_lsp.app.create_server` builds it and registers the handlers
+(:mod:`codestral_lsp.handlers`), which stay thin: what they call lives in the stages and in pure
+modules (context, prompts, answer, edits).
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from codestral_lsp import __version__
 from codestral_lsp.api.endpoint import Endpoint, allowed_key_vars, resolve_endpoint
 from codestral_lsp.api.errors import CodestralError
 from codestral_lsp.api.types import ModelInfo, RetryPolicy, Timeouts
+from codestral_lsp.arguments import ArgumentError
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
-from codestral_lsp.positions import ArgumentError, DocumentView, document_key
+from codestral_lsp.positions import DocumentView, LspTextDocument, document_key
 from codestral_lsp.proposals import Proposal, ProposalStore
 from codestral_lsp.recent_edits import EditHistory
 from codestral_lsp.redaction import REDACTOR
@@ -42,8 +46,9 @@ from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
 
 if TYPE_CHECKING:  # imported where first used: start-up imports only what `initialize` needs
-    from codestral_lsp.actions import ActionArgs, ActionSpec
+    from codestral_lsp.actions import ActionSpec
     from codestral_lsp.api.client import CodestralClient
+    from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.completion import InlineCompleter
     from codestral_lsp.crossfile import WindowCache
     from codestral_lsp.edits import Hunk
@@ -378,6 +383,32 @@ class CodestralLanguageServer(LanguageServer):
             raise ArgumentError(f"The document {uri} is not open in the editor; open it and try again.")
         return view
 
+    def detached_view(self, uri: str, source: str) -> DocumentView:
+        """A view of text the editor does not have open (a file read from disk), with the
+        client's position encoding."""
+        return DocumentView(LspTextDocument(uri, source=source, position_codec=self.workspace.position_codec))
+
+    def client_capability(self, field: str, default: Any = None) -> Any:
+        """A client capability by its dotted snake_case path (``"window.show_document.support"``)."""
+        return get_capability(self.client_capabilities, field, default)
+
+    async def apply_edit(self, edit: types.WorkspaceEdit, label: str) -> Any:
+        """``workspace/applyEdit``: the editor's answer (an ``ApplyWorkspaceEditResult``, or
+        whatever it sent). Raises :class:`TimeoutError` when it does not answer in time."""
+        return await self.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+
+    async def show_document(self, uri: str, take_focus: bool = False) -> bool:
+        """``window/showDocument`` where the client supports it: True when it was shown."""
+        if not self.client_capability("window.show_document.support", False):
+            return False
+        try:
+            params = types.ShowDocumentParams(uri=uri, take_focus=take_focus)
+            shown = await self.window_show_document_async(params)
+        except Exception as exc:
+            log.warning("showDocument failed: %s", exc)
+            return False
+        return isinstance(shown, types.ShowDocumentResult) and bool(shown.success)
+
     def workspace_root(self) -> Path | None:
         """The first workspace folder, as a path."""
         for folder in self.workspace.folders.values():
@@ -649,12 +680,3 @@ async def _close_when_idle(client: CodestralClient, tasks: list[asyncio.Task[Any
     if tasks:
         await asyncio.wait(tasks)
     await client.aclose()
-
-
-def create_server(env: Mapping[str, str] | None = None) -> CodestralLanguageServer:
-    """Build the server with every feature registered."""
-    from codestral_lsp.handlers import register
-
-    server = CodestralLanguageServer(os.environ if env is None else env)
-    register(server)
-    return server
