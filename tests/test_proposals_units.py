@@ -13,6 +13,7 @@ from codestral_lsp.proposals import (
     MAX_OPEN,
     ProposalStore,
     apply_hunks,
+    describe_change,
     is_multiline_change,
     review_mode,
     selection_diff,
@@ -214,3 +215,17 @@ def test_a_proposal_being_retried_follows_edits_and_goes_with_its_document() -> 
     store.hold(proposal)
     store.drop_document(URI)
     assert not store.release(proposal)  # closed meanwhile
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "said"),
+    [
+        ("    pi = 3.14\n    r2 = pi * r * r\n    return r2\n", "    return 3.14 * r ** 2\n", "1 change (3 lines → 1)"),
+        ("a = 1\nb = 2\n", "a = 10\nb = 20\n", "1 change (2 lines)"),
+        ("a\nb\n", "a\nx\nb\n", "1 change (1 line)"),
+        ("a\nb\nc\nd\ne\nf\n", "A\nb\nc\nd\ne\nF\n", "2 changes (2 lines)"),
+        ("a\r\nb\r\nc\r\n", "a\r\nc\r\n", "1 change (1 line)"),
+    ],
+)
+def test_a_change_is_described_in_whole_lines_as_a_diff_shows_it(old: str, new: str, said: str) -> None:
+    assert describe_change(old, minimal_hunks(old, new)) == said

@@ -179,11 +179,10 @@ async def propose(
     proposal = server.open_proposal(spec, args, job, view, selection, hunks, answer, settings)
     edit = _workspace_edit(server, current, _text_edits(current, located, hunks, None))
     name = spec.title.removeprefix("Codestral: ")
-    count, lines = len(hunks), proposals.changed_lines(hunks)
     now = current.range_of(located, located + len(selection.text))  # where the code is now
     return ActionResult(
         status="proposed",
-        message=f"{name} proposes {_plural(count, 'change')} ({_plural(lines, 'line')}): accept or reject.",
+        message=f"{name} proposes {proposals.describe_change(selection.text, hunks)}: accept or reject.",
         job_id=proposal.id,
         uri=view.uri,
         range=now,
@@ -248,9 +247,8 @@ async def _apply_now(
     kept = await _apply_or_reason(server, spec, job, view, selection, hunks, annotate, when)
     if isinstance(kept, str):
         return await keep_answer(server, view, answer, kept), None
-    version, hunk_count, changed = kept
-    message = f"applied {_plural(hunk_count, 'change')} ({_plural(changed, 'line')})"
-    return ActionResult(status="applied", message=message), version
+    message = f"applied {proposals.describe_change(selection.text, hunks)}"
+    return ActionResult(status="applied", message=message), kept
 
 
 async def _apply_or_reason(
@@ -262,8 +260,8 @@ async def _apply_or_reason(
     hunks: list[Hunk],
     annotate: bool = False,
     when: str = "while Codestral was answering",
-) -> str | tuple[int | None, int, int]:
-    """Send the edit; the reason it was not applied, or (version, hunks, lines changed)."""
+) -> str | int | None:
+    """Send the edit; the reason it was not applied, or the document version it was made for."""
     current = server.open_document_view(view.uri)
     start = _locate(current, job, view, selection, when)
     if isinstance(start, str):
@@ -293,8 +291,7 @@ async def _apply_or_reason(
         return "The editor did not say whether it applied the change."
     if not result.applied:
         return _declined("apply the change", result.failure_reason)
-    changed = sum(max(1, len(h.text.splitlines())) for h in hunks)
-    return current.version, len(hunks), changed
+    return current.version
 
 
 def _locate(
@@ -337,9 +334,6 @@ def _reason(error: Exception) -> str:
     text = " ".join(str(getattr(error, "message", None) or error).split())
     return (text[:200] + "…") if len(text) > 200 else text or type(error).__name__
 
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _workspace_edit(

@@ -120,9 +120,23 @@ def apply_hunks(text: str, hunks: Sequence[Hunk]) -> str:
     return "".join(out)
 
 
-def changed_lines(hunks: Sequence[Hunk]) -> int:
-    """Lines a set of hunks writes (at least one each), as the applied message counts them."""
-    return sum(max(1, len(h.text.splitlines())) for h in hunks)
+def describe_change(old: str, hunks: Sequence[Hunk]) -> str:
+    """How much a set of hunks changes ``old``, in the user's words: "1 change (2 lines → 1)",
+    "2 changes (3 lines)" (lines compared whole, as a diff shows them)."""
+    before, after = old.splitlines(), apply_hunks(old, hunks).splitlines()
+    removed = added = 0
+    for tag, a1, a2, b1, b2 in difflib.SequenceMatcher(None, before, after, autojunk=False).get_opcodes():
+        if tag != "equal":
+            removed, added = removed + a2 - a1, added + b2 - b1
+    if removed and added and removed != added:
+        lines = f"{_plural(removed, 'line')} → {added}"
+    else:  # as many lines rewritten, or lines only added or only removed
+        lines = _plural(max(removed, added, 1), "line")
+    return f"{_plural(len(hunks), 'change')} ({lines})"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def selection_diff(
