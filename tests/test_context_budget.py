@@ -201,3 +201,29 @@ def test_a_budget_grown_from_the_window_goes_to_other_files_not_the_files_own_pa
     assert grown == before  # the file's own part as at 6,000 tokens…
     assert len(kept) == STEPS > len(kept_before)  # …and room for every definition
     assert whole.context_chars() > 2 * grown.context_chars()  # (an explicit budget: the whole class)
+
+
+# -- a server that lies in GET /models ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        -256000,  # negative
+        True,  # a JSON boolean (an int to Python)
+        10**12,  # absurdly large
+        2**70,  # larger than any machine integer
+    ],
+)
+def test_a_lying_window_leaves_the_budget_sane(window: int) -> None:
+    tokens = budget({}, [ModelInfo("codestral-latest", max_context_length=window)])
+    assert DEFAULT_BUDGET_TOKENS <= tokens <= 1_000_000  # the most context.budgetTokens may be
+
+
+@pytest.mark.parametrize("window", [-256000, True, "256000", 10**12])
+async def test_a_lying_model_list_still_gets_the_context_the_default_would(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path, window: object
+) -> None:
+    known = await explain_pipeline(start_session, fake, tmp_path, window=32000)  # → the 6,000 floor
+    lied = await explain_pipeline(start_session, fake, tmp_path, window=window)  # type: ignore[arg-type]
+    assert definitions(lied) >= definitions(known) > 0

@@ -9,6 +9,7 @@ from codestral_lsp.edits import Hunk, minimal_hunks
 from codestral_lsp.jobs import Job
 from codestral_lsp.positions import DocumentView, LspTextDocument
 from codestral_lsp.proposals import (
+    MAX_HELD_CHARS,
     MAX_OPEN,
     ProposalStore,
     apply_hunks,
@@ -174,6 +175,46 @@ def test_the_oldest_proposal_goes_beyond_the_limit() -> None:
             spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
         )
     assert len(store.open) == MAX_OPEN and first not in store.open
+
+
+def test_the_document_versions_held_are_bounded_too() -> None:
+    store = ProposalStore()
+    spec = BUILTIN_ACTIONS["refactor"]
+    versions = 6
+    size = MAX_HELD_CHARS // (versions - 2)
+    ids = []
+    for i in range(versions):  # each proposal made on another version of a large document
+        view = view_of(f"{i}\n" + "x" * size + "\n")
+        job = Job(i, URI, "Codestral: Refactor", rng(0, 0, 1, 0))
+        proposal = store.add(
+            spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
+        )
+        ids.append(proposal.id)
+    assert store.held_chars() <= MAX_HELD_CHARS
+    assert ids[-1] in store.open and ids[0] not in store.open
+    view = view_of("small\n")  # one version shared by many proposals counts once
+    job = Job(99, URI, "Codestral: Refactor", rng(0, 0, 1, 0))
+    for _ in range(3):
+        store.add(
+            spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
+        )
+    assert store.held_chars() <= MAX_HELD_CHARS
+
+
+def test_a_proposal_being_retried_follows_edits_and_goes_with_its_document() -> None:
+    store, pid = _store_with(rng(1, 0, 2, 0))
+    proposal = store.take(pid, 0)
+    assert proposal is not None
+    store.hold(proposal)
+    assert store.take(pid, 0) is None and store.drop_overlapping(URI, rng(1, 0, 2, 0)) == []
+    store.document_changed(
+        URI, types.TextDocumentContentChangePartial(range=rng(0, 0, 0, 0), text="new\n"), len
+    )
+    assert proposal.tracked.range == rng(2, 0, 3, 0)
+    assert store.release(proposal) and not store.release(proposal)
+    store.hold(proposal)
+    store.drop_document(URI)
+    assert not store.release(proposal)  # closed meanwhile
 
 
 @pytest.mark.parametrize(

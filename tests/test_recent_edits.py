@@ -16,12 +16,12 @@ from codestral_lsp.crossfile import (
     similar_snippets,
 )
 from codestral_lsp.positions import lsp_lines
-from codestral_lsp.recent_edits import MAX_SPAN, EditHistory
+from codestral_lsp.recent_edits import MAX_SHOWN_CHARS, MAX_SPAN, EditHistory
 from codestral_lsp.workspace_index import WorkspaceIndex
 from lsprotocol import types
 
 from fake_codestral import FakeCodestral, Script
-from tests.editor import CAPABILITIES, Editor, lsp_range, utf16_position
+from tests.editor import CAPABILITIES, Editor, OpenDocument, lsp_range, utf16_position
 
 # -- the history -------------------------------------------------------------------------------
 
@@ -229,3 +229,73 @@ def test_a_huge_documents_text_is_not_kept_after_it_closes() -> None:
     history.changed("/w/huge.py", 10, 10, "y", huge)
     assert history.snippets(lambda path: lsp_lines(huge))  # open: from the buffer
     assert history.snippets(lambda path: None) == []  # closed: nothing kept
+
+
+# -- hostile edits -------------------------------------------------------------------------------
+
+MINIFIED = (
+    "TOTALS = ["
+    + ", ".join("sum(order.price * order.quantity for order in orders)" for _ in range(250))
+    + "]\n"
+)
+
+
+def test_a_region_of_minified_code_is_bounded() -> None:
+    history = EditHistory()
+    text = "x = 1\n" * 5 + MINIFIED * 3 + "y = 2\n"
+    history.changed("/w/min.py", 5, 5, MINIFIED, text)
+    for lines_of in (lambda path: lsp_lines(text), lambda path: None):  # open, then closed
+        assert all(len(snippet) <= MAX_SHOWN_CHARS for _, _, snippet in history.snippets(lines_of))
+
+
+async def test_an_edit_of_minified_code_does_not_fill_the_prompt(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_session()
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    await edit_save_close(editor, "cart.py", CART, 20, MINIFIED)  # one line of 13,000 characters
+    uri = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It sums prices."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(3, 0, 5, 0)})
+    assert result["status"] == "shown"
+    prompt = last_prompt(fake)
+    assert "TOTALS = [" not in prompt and len(prompt) < len(MINIFIED)
+
+
+async def test_a_file_deleted_after_its_edit_no_longer_reaches_the_prompt(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    editor = await start_session()
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    await edit_save_close(editor, "cart.py", CART, 20, EDITED)
+    (editor.folder / "cart.py").unlink()  # deleted outside the editor: no event reaches the server
+    uri = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It sums prices."))
+    result = await editor.run("codestral.explain", {"uri": uri, "range": lsp_range(3, 0, 5, 0)})
+    assert result["status"] == "shown"
+    prompt = last_prompt(fake)
+    assert "Recently edited code from cart.py" not in prompt and "total_weight" not in prompt
+
+
+async def test_edits_through_a_link_to_outside_the_workspace_never_reach_the_prompt(
+    start_session: Callable[..., Awaitable[Editor]], fake: FakeCodestral, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside" / "private.py"
+    outside.parent.mkdir()
+    outside.write_text(CART)
+    editor = await start_session()
+    (editor.folder / "link.py").symlink_to(outside)
+    assert (await editor.run("codestral.index", {"wait": True}))["ready"] is True
+    uri = (editor.folder / "link.py").as_uri()
+    editor.documents[uri] = OpenDocument(CART, 1, "python")
+    editor.client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=CART)
+        )
+    )
+    offset = sum(len(x) for x in lsp_lines(CART)[:20])
+    editor.replace(uri, offset, offset, EDITED.replace("total_weight", "total_weight_PRIVATE"))
+    main = editor.open("main.py", MAIN)
+    fake.enqueue(Script(text="It sums prices."))
+    await editor.run("codestral.explain", {"uri": main, "range": lsp_range(3, 0, 5, 0)})
+    assert "PRIVATE" not in last_prompt(fake)

@@ -122,7 +122,7 @@ def proposal_args(command: str, raw: Sequence[Any], retries: bool) -> tuple[obje
     if len(raw) != 1 or not isinstance(raw[0], dict):
         raise ArgumentError(f'{command} takes one argument object {{"jobId": …}}.')
     instruction = raw[0].get("instruction")
-    if instruction is None or not retries:
+    if "instruction" not in raw[0] or not retries:  # null too is a retry, refused
         return raw[0].get("jobId"), None
     if not isinstance(instruction, str) or not instruction.strip():  # never an accept by mistake
         raise ArgumentError(

@@ -179,13 +179,14 @@ async def propose(
     proposal = server.open_proposal(spec, args, job, view, selection, hunks, answer, settings)
     edit = _workspace_edit(server, current, _text_edits(current, located, hunks, None))
     name = spec.title.removeprefix("Codestral: ")
+    now = current.range_of(located, located + len(selection.text))  # where the code is now
     return ActionResult(
         status="proposed",
         message=f"{name} proposes {proposals.describe_change(selection.text, hunks)}: accept or reject.",
         job_id=proposal.id,
         uri=view.uri,
-        range=current.range_of(located, located + len(selection.text)),
-        diff=proposals.selection_diff(server.relative_path(view.uri), view, selection, hunks),
+        range=now,
+        diff=proposals.selection_diff(server.relative_path(view.uri), view, selection, hunks, now.start.line),
         edit=edit,
     )
 

@@ -14,6 +14,8 @@ from typing import Any
 from codestral_lsp.api.types import ModelInfo
 from codestral_lsp.settings import DEFAULT_BUDGET_TOKENS, Settings
 
+MAX_BUDGET_TOKENS = 1_000_000  # the most a window-sized budget may be (as context.budgetTokens)
+
 
 def find_model(models: Sequence[ModelInfo], name: str) -> ModelInfo | None:
     """The entry serving ``name`` (its id or an alias)."""
@@ -78,22 +80,27 @@ def context_budget(settings: Settings, model: str, models: Sequence[ModelInfo] |
 
     ``context.budgetTokens`` when the user set it; else ``context.windowFraction`` of the model's
     context window from the endpoint's ``GET /models`` (``models``; ``None`` when not known yet),
-    at least :data:`~codestral_lsp.settings.DEFAULT_BUDGET_TOKENS`; else that default. Either way
-    never more than half of what the window leaves once the answer (``maxTokens``) is reserved
-    (the other half is for the selection and the instructions): a prompt the model cannot read
-    only fails.
+    at least :data:`~codestral_lsp.settings.DEFAULT_BUDGET_TOKENS` and at most
+    :data:`MAX_BUDGET_TOKENS`; else that default. Either way never more than half of what the
+    window leaves once the answer (``maxTokens``) is reserved (the other half is for the selection
+    and the instructions): a prompt the model cannot read only fails. A window that is not a
+    positive integer (a server's mistake: 0, negative, a boolean) counts as not known.
     """
     context = settings.context
     info = find_model(models, model) if models else None
     window = info.max_context_length if info is not None else None
+    if isinstance(window, bool) or not isinstance(window, int) or window <= 0:
+        window = None
     if context.budget_tokens is not None:
         tokens, why = context.budget_tokens, "context.budgetTokens"
     elif window:
         share = int(window * context.window_fraction)
-        tokens = max(DEFAULT_BUDGET_TOKENS, share)
+        tokens = min(MAX_BUDGET_TOKENS, max(DEFAULT_BUDGET_TOKENS, share))
         why = f"{context.window_fraction:g} of {model}'s {window:,}-token window"
         if share < DEFAULT_BUDGET_TOKENS:
             why += f", raised to {DEFAULT_BUDGET_TOKENS:,}"
+        elif share > MAX_BUDGET_TOKENS:
+            why += f", limited to {MAX_BUDGET_TOKENS:,}"
     else:
         tokens, why = DEFAULT_BUDGET_TOKENS, "the default (the model's window is not known)"
     if window:

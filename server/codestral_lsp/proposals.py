@@ -35,6 +35,7 @@ CLOSED = (
 )
 ANNOTATION_ID = "codestral-review"
 MAX_OPEN = 100  # the oldest proposal expires beyond this many (each holds a copy of its document)
+MAX_HELD_CHARS = 1 << 25  # nor may the copies they hold (each version counted once) pass 32M characters
 
 
 def spans_lines(text: str) -> bool:
@@ -138,8 +139,12 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def selection_diff(path: str, view: DocumentView, selection: Selection, hunks: Sequence[Hunk]) -> str:
-    """The diff of the selected lines (whole lines, real line numbers) once ``hunks`` apply."""
+def selection_diff(
+    path: str, view: DocumentView, selection: Selection, hunks: Sequence[Hunk], first_line: int | None = None
+) -> str:
+    """The diff of the selected lines (whole lines, real line numbers) once ``hunks`` apply;
+    ``first_line``: the selection's first line (0-based) where it is now, when edits above it
+    moved it since ``view``."""
     source = view.source
     line_start = max(source.rfind("\n", 0, selection.start), source.rfind("\r", 0, selection.start)) + 1
     line_end = selection.end
@@ -153,7 +158,7 @@ def selection_diff(path: str, view: DocumentView, selection: Selection, hunks: S
     before, after = source[line_start : selection.start], source[selection.end : line_end]
     old = before + selection.text + after
     new = before + apply_hunks(selection.text, hunks) + after
-    return unified_diff(path, old, new, selection.first_line + 1)
+    return unified_diff(path, old, new, (selection.first_line if first_line is None else first_line) + 1)
 
 
 @dataclass
@@ -181,6 +186,7 @@ class ProposalStore:
     """The open proposals of a session."""
 
     open: dict[str, Proposal] = field(default_factory=dict)
+    retrying: dict[str, Proposal] = field(default_factory=dict)  # asked again: not open meanwhile
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def add(
@@ -200,9 +206,14 @@ class ProposalStore:
             f"{job.id}-{next(self._ids)}", spec, args, view, selection, hunks, answer, tracked, expires_at
         )
         self.open[proposal.id] = proposal
-        while len(self.open) > MAX_OPEN:
+        while len(self.open) > 1 and (len(self.open) > MAX_OPEN or self.held_chars() > MAX_HELD_CHARS):
             del self.open[next(iter(self.open))]
         return proposal
+
+    def held_chars(self) -> int:
+        """Characters of the document versions the open proposals hold (each counted once)."""
+        sources = {id(p.view.source): len(p.view.source) for p in self.open.values()}
+        return sum(sources.values())
 
     def take(self, proposal_id: object, now: float) -> Proposal | None:
         """Remove and return an open, unexpired proposal (``None`` for any other id)."""
@@ -210,6 +221,20 @@ class ProposalStore:
         if not isinstance(proposal_id, str):
             return None
         return self.open.pop(proposal_id, None)
+
+    def hold(self, proposal: Proposal) -> None:
+        """A retry of ``proposal`` (taken) runs: it cannot be answered meanwhile, but it keeps
+        following edits, and closing its document still drops it."""
+        self.retrying[proposal.id] = proposal
+
+    def release(self, proposal: Proposal) -> bool:
+        """The retry of ``proposal`` is over: True when it was still held (its document was not
+        closed meanwhile)."""
+        return self.retrying.pop(proposal.id, None) is not None
+
+    def reopen(self, proposal: Proposal) -> None:
+        """Open ``proposal`` again under its id (a retry that could not start)."""
+        self.open[proposal.id] = proposal
 
     def expire(self, now: float) -> list[Proposal]:
         """Drop and return the proposals whose time is up."""
@@ -221,6 +246,7 @@ class ProposalStore:
     def drop_document(self, uri: str) -> list[Proposal]:
         """Drop the proposals of a document (it was closed)."""
         key = document_key(uri)
+        self.retrying = {i: p for i, p in self.retrying.items() if p.uri != key}
         gone = [p for p in self.open.values() if p.uri == key]
         for proposal in gone:
             del self.open[proposal.id]
@@ -239,7 +265,7 @@ class ProposalStore:
     ) -> None:
         """Move the ranges of ``uri``'s proposals past an edit; mark those the edit touched."""
         key = document_key(uri)
-        for proposal in self.open.values():
+        for proposal in [*self.open.values(), *self.retrying.values()]:
             tracked = proposal.tracked
             if tracked.uri != key or tracked.conflicted:
                 continue

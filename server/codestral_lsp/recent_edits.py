@@ -22,6 +22,7 @@ MAX_SPAN = 40  # lines one region may grow to by merging
 MERGE_GAP = 3  # an edit this close to a region (in lines) grows it
 MARGIN = 2  # lines around the edited ones shown with them
 SHOWN_LINES = 20  # lines of a region shown at most (like a similar-code window)
+MAX_SHOWN_CHARS = 4000  # characters of a region shown at most: longer lines (minified) are not
 MAX_KEPT_CHARS = 1 << 20  # a larger document's text is not kept for after it closes
 
 _BREAK = re.compile(r"\r\n|\r|\n")
@@ -44,10 +45,18 @@ class EditedRegion:
         return max(0, self.first - MARGIN)
 
     def window(self, lines: Sequence[str]) -> str:
-        """The edited lines with their margin, from the document's ``lines``."""
+        """The edited lines with their margin, from the document's ``lines``, up to the first
+        line that would take it over :data:`MAX_SHOWN_CHARS` (minified or generated code is no
+        example to follow, and would cost every prompt and completion its similarity)."""
         start = self.shown_from()
         end = min(len(lines), self.last + 1 + MARGIN, start + SHOWN_LINES)
-        return "".join(lines[start:end])
+        shown, size = [], 0
+        for line in lines[start:end]:
+            size += len(line)
+            if size > MAX_SHOWN_CHARS:
+                break
+            shown.append(line)
+        return "".join(shown)
 
 
 class EditHistory:
@@ -94,23 +103,33 @@ class EditHistory:
         self.regions = [r for r in self.regions if r.path != path and not r.path.startswith(inside)]
 
     def snippets(
-        self, lines_of: Callable[[str], Sequence[str] | None], skip: str | None = None
+        self,
+        lines_of: Callable[[str], Sequence[str] | None],
+        skip: str | None = None,
+        exists: Callable[[str], bool] = lambda path: True,
     ) -> list[tuple[str, int, str]]:
         """(path, first line shown, text) of each region but those of ``skip``, most recent
         first; ``lines_of`` gives an open document's lines (``None`` when it is not open: then
-        the text the last edit left counts)."""
+        the text the last edit left counts, while ``exists`` says the file is still there — a
+        file deleted with no event telling the server is forgotten)."""
         found: list[tuple[str, int, str]] = []
+        gone: set[str] = set()
         for region in reversed(self.regions):
-            if region.path == skip:
+            if region.path == skip or region.path in gone:
                 continue
             lines = lines_of(region.path)
             if lines is not None:
                 region.shown = None
                 text = region.window(lines)
+            elif not exists(region.path):
+                gone.add(region.path)
+                continue
             else:
                 if region.shown is None:
                     region.shown = region.window(lsp_lines(region.source))
                 text = region.shown
             if text.strip():
                 found.append((region.path, region.shown_from(), text))
+        if gone:
+            self.regions = [r for r in self.regions if r.path not in gone]
         return found

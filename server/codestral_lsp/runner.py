@@ -504,9 +504,26 @@ async def accept_proposal(
     if instruction:
         settings = await server.current_settings()
         args = dataclasses.replace(proposal.args, range=proposal.tracked.range)
-        return await run_action(
-            server, proposal.spec, args, request_id, settings, Revision(proposal.answer, instruction)
-        )
+        server.proposals.hold(proposal)  # a retry that fails proposes the previous answer again
+        try:
+            result = await run_action(
+                server, proposal.spec, args, request_id, settings, Revision(proposal.answer, instruction)
+            )
+        except BaseException as error:
+            if server.proposals.release(proposal) and isinstance(error, ArgumentError):
+                server.proposals.reopen(proposal)
+            raise
+        if not server.proposals.release(proposal) or result.status != "failed":
+            return result
+        again = await delivery.propose(
+            server, settings, proposal.spec, proposal.args, proposal.tracked, proposal.view,
+            proposal.selection, proposal.hunks, proposal.answer,
+        )  # fmt: skip
+        if again.status != "proposed":  # its code was edited meanwhile: kept, with why
+            return again
+        name = _name(proposal.spec)
+        still = f"{name} could not be asked again ({result.message}); its previous proposal is still open."
+        return dataclasses.replace(again, message=still)
     return await delivery.apply_to_selection(
         server,
         proposal.spec,

@@ -596,7 +596,7 @@ class CodestralLanguageServer(LanguageServer):
 
         documents = self.workspace.text_documents
         texts = [(p, documents[uri].source) for p, uri in self.open_paths.items() if uri in documents]
-        regions = self.edits.snippets(self.buffer_lines, skip=os.path.realpath(path))
+        regions = self.edits.snippets(self.buffer_lines, os.path.realpath(path), os.path.isfile)
         return open_documents(index, texts, path), edited_regions(index, regions, path)
 
     def start_index(self) -> None:
