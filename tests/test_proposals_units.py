@@ -12,6 +12,7 @@ from codestral_lsp.proposals import (
     MAX_HELD_CHARS,
     MAX_OPEN,
     ProposalStore,
+    Rewrite,
     apply_hunks,
     describe_change,
     is_multiline_change,
@@ -124,7 +125,7 @@ def _store_with(range_: types.Range, expires_at: float = 100.0) -> tuple[Proposa
     job = Job(7, URI, "Codestral: Refactor", range_)
     args = ActionArgs(uri=URI, range=range_)
     spec = BUILTIN_ACTIONS["refactor"]
-    proposal = store.add(spec, args, job, view, selection, [Hunk(0, 1, "x")], "answer", expires_at)
+    proposal = store.add(Rewrite(spec, job, view, selection, [Hunk(0, 1, "x")], "answer"), args, expires_at)
     job.range = rng(0, 0, 0, 0)  # the job's own range moves on: the proposal's does not follow it
     assert proposal.tracked is not job and proposal.tracked.range == range_
     return store, proposal.id
@@ -171,9 +172,7 @@ def test_the_oldest_proposal_goes_beyond_the_limit() -> None:
     job = Job(8, URI, "Codestral: Refactor", rng(2, 0, 3, 0))
     spec = BUILTIN_ACTIONS["refactor"]
     for _ in range(MAX_OPEN):
-        store.add(
-            spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
-        )
+        store.add(Rewrite(spec, job, view, view.selection(job.range), [], ""), ActionArgs(uri=URI, range=job.range), 1.0)
     assert len(store.open) == MAX_OPEN and first not in store.open
 
 
@@ -186,18 +185,14 @@ def test_the_document_versions_held_are_bounded_too() -> None:
     for i in range(versions):  # each proposal made on another version of a large document
         view = view_of(f"{i}\n" + "x" * size + "\n")
         job = Job(i, URI, "Codestral: Refactor", rng(0, 0, 1, 0))
-        proposal = store.add(
-            spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
-        )
+        proposal = store.add(Rewrite(spec, job, view, view.selection(job.range), [], ""), ActionArgs(uri=URI, range=job.range), 1.0)
         ids.append(proposal.id)
     assert store.held_chars() <= MAX_HELD_CHARS
     assert ids[-1] in store.open and ids[0] not in store.open
     view = view_of("small\n")  # one version shared by many proposals counts once
     job = Job(99, URI, "Codestral: Refactor", rng(0, 0, 1, 0))
     for _ in range(3):
-        store.add(
-            spec, ActionArgs(uri=URI, range=job.range), job, view, view.selection(job.range), [], "", 1.0
-        )
+        store.add(Rewrite(spec, job, view, view.selection(job.range), [], ""), ActionArgs(uri=URI, range=job.range), 1.0)
     assert store.held_chars() <= MAX_HELD_CHARS
 
 

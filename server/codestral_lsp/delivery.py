@@ -39,6 +39,7 @@ from codestral_lsp.project_files import (
     read_regular,
     real,
 )
+from codestral_lsp.proposals import Rewrite
 from codestral_lsp.results import ActionResult
 from codestral_lsp.settings import Settings
 from codestral_lsp.shapes import Plan, plan_rewrite
@@ -136,8 +137,9 @@ async def deliver(
         proposals.is_multiline_change(selection.text, hunks),
         retry=retry,
     )
+    rewrite = Rewrite(spec, job, view, selection, hunks, completion.text)
     if mode == "propose" and args is not None:
-        return await propose(server, settings, spec, args, job, view, selection, hunks, completion.text)
+        return await propose(server, settings, rewrite, args)
     if mode == "keep":
         return await keep_answer(
             server,
@@ -146,9 +148,7 @@ async def deliver(
             f'The review setting is "always" and this editor cannot show a proposal, so '
             f"{spec.title.removeprefix('Codestral: ')}'s answer was not applied.",
         )
-    return await apply_to_selection(
-        server, spec, job, view, selection, hunks, completion.text, annotate=mode == "annotate"
-    )
+    return await apply_to_selection(server, rewrite, annotate=mode == "annotate")
 
 
 def can_annotate(server: Editor) -> bool:
@@ -159,24 +159,17 @@ def can_annotate(server: Editor) -> bool:
     ) is not None and bool(server.client_capability("workspace.workspace_edit.document_changes", False))
 
 
-async def propose(
-    server: Session,
-    settings: Settings,
-    spec: ActionSpec,
-    args: ActionArgs,
-    job: Job,
-    view: DocumentView,
-    selection: Selection,
-    hunks: list[Hunk],
-    answer: str,
-) -> ActionResult:
+async def propose(server: Session, settings: Settings, rewrite: Rewrite, args: ActionArgs) -> ActionResult:
     """Hold the edit as a proposal and answer with it; nothing is applied."""
+    spec, job, view, selection, hunks, answer = (
+        rewrite.spec, rewrite.job, rewrite.view, rewrite.selection, rewrite.hunks, rewrite.answer
+    )  # fmt: skip
     current = server.open_document_view(view.uri)
     located = _locate(current, job, view, selection, "while Codestral was answering")
     if isinstance(located, str):
         return await keep_answer(server, view, answer, located)
     assert current is not None
-    proposal = server.open_proposal(spec, args, job, view, selection, hunks, answer, settings)
+    proposal = server.open_proposal(rewrite, args, settings)
     edit = _workspace_edit(server, current, _text_edits(current, located, hunks, None))
     name = spec.title.removeprefix("Codestral: ")
     now = current.range_of(located, located + len(selection.text))  # where the code is now
@@ -192,15 +185,7 @@ async def propose(
 
 
 async def apply_to_selection(
-    server: Session,
-    spec: ActionSpec,
-    job: Job,
-    view: DocumentView,
-    selection: Selection,
-    hunks: list[Hunk],
-    answer: str,
-    annotate: bool = False,
-    when: str = "while Codestral was answering",
+    server: Session, rewrite: Rewrite, annotate: bool = False, when: str = "while Codestral was answering"
 ) -> ActionResult:
     """Apply hunks (relative to the selection) where the selection is now, if it is intact.
 
@@ -209,19 +194,18 @@ async def apply_to_selection(
     ``annotate``: the edits carry a change annotation the user must confirm. ``when`` says when
     a change of the selection would have happened, for the sentence refusing the edit.
     """
-    lock = server.edit_lock(view.uri)
+    uri = rewrite.view.uri
+    lock = server.edit_lock(uri)
     await lock.acquire()
     try:
-        result, applied_at = await _apply_now(
-            server, spec, job, view, selection, hunks, answer, annotate, when
-        )
+        result, applied_at = await _apply_now(server, rewrite, annotate, when)
     except BaseException:
         lock.release()
         raise
     if applied_at is None:
         lock.release()
     else:  # hold the document until the editor reports the edit; the result goes out now
-        server.jobs.spawn(_release_after_change(server, lock, view.uri, applied_at), "edit-lock")
+        server.jobs.spawn(_release_after_change(server, lock, uri, applied_at), "edit-lock")
     return result
 
 
@@ -233,35 +217,20 @@ async def _release_after_change(server: Session, lock: asyncio.Lock, uri: str, v
 
 
 async def _apply_now(
-    server: Session,
-    spec: ActionSpec,
-    job: Job,
-    view: DocumentView,
-    selection: Selection,
-    hunks: list[Hunk],
-    answer: str,
-    annotate: bool,
-    when: str,
+    server: Session, rewrite: Rewrite, annotate: bool, when: str
 ) -> tuple[ActionResult, int | None]:
     """The result, and the document version the applied edit was computed for (else None)."""
-    kept = await _apply_or_reason(server, spec, job, view, selection, hunks, annotate, when)
+    kept = await _apply_or_reason(server, rewrite, annotate, when)
     if isinstance(kept, str):
-        return await keep_answer(server, view, answer, kept), None
-    message = f"applied {proposals.describe_change(selection.text, hunks)}"
+        return await keep_answer(server, rewrite.view, rewrite.answer, kept), None
+    message = f"applied {proposals.describe_change(rewrite.selection.text, rewrite.hunks)}"
     return ActionResult(status="applied", message=message), kept
 
 
-async def _apply_or_reason(
-    server: Session,
-    spec: ActionSpec,
-    job: Job,
-    view: DocumentView,
-    selection: Selection,
-    hunks: list[Hunk],
-    annotate: bool = False,
-    when: str = "while Codestral was answering",
-) -> str | int | None:
+async def _apply_or_reason(server: Session, rewrite: Rewrite, annotate: bool, when: str) -> str | int | None:
     """Send the edit; the reason it was not applied, or the document version it was made for."""
+    spec, job, view, selection = rewrite.spec, rewrite.job, rewrite.view, rewrite.selection
+    hunks = rewrite.hunks
     current = server.open_document_view(view.uri)
     start = _locate(current, job, view, selection, when)
     if isinstance(start, str):

@@ -28,15 +28,13 @@ from lsprotocol import types
 if TYPE_CHECKING:  # types only: the stages import what they use themselves
     from pygls.progress import Progress
 
-    from codestral_lsp.actions import ActionSpec
     from codestral_lsp.api.client import CodestralClient
     from codestral_lsp.api.types import ModelInfo
     from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.crossfile import WindowCache
-    from codestral_lsp.edits import Hunk
-    from codestral_lsp.jobs import Job, JobRegistry
-    from codestral_lsp.positions import DocumentView, Selection
-    from codestral_lsp.proposals import Proposal, ProposalStore
+    from codestral_lsp.jobs import JobRegistry
+    from codestral_lsp.positions import DocumentView
+    from codestral_lsp.proposals import Proposal, ProposalStore, Rewrite
     from codestral_lsp.settings import Settings
     from codestral_lsp.usage import UsageTotals
     from codestral_lsp.workspace_index import WorkspaceIndex
@@ -181,17 +179,7 @@ class Session(Editor, Protocol):
         documents (rel path, text) and the regions edited recently (rel path, first line, text)."""
         ...
 
-    def open_proposal(
-        self,
-        spec: ActionSpec,
-        args: ActionArgs,
-        job: Job,
-        view: DocumentView,
-        selection: Selection,
-        hunks: list[Hunk],
-        answer: str,
-        settings: Settings,
-    ) -> Proposal:
+    def open_proposal(self, rewrite: Rewrite, args: ActionArgs, settings: Settings) -> Proposal:
         """Hold a finished rewrite's edit for the user, expiring after ``reviewExpirySeconds``."""
         ...
 

@@ -13,6 +13,7 @@ the server owns the timers.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 from collections.abc import Callable, Sequence
@@ -161,19 +162,47 @@ def selection_diff(
     return unified_diff(path, old, new, (selection.first_line if first_line is None else first_line) + 1)
 
 
+@dataclass(frozen=True)
+class Rewrite:
+    """A finished rewrite: the action, the document as it read it, the selection in it, the hunks
+    (offsets in the selection) its answer makes, and the answer itself (kept if not applied)."""
+
+    spec: ActionSpec
+    job: Job  # where the selection is now: its range follows the user's edits
+    view: DocumentView
+    selection: Selection  # in ``view``
+    hunks: list[Hunk]
+    answer: str
+
+
 @dataclass
 class Proposal:
     """One open proposal: enough to apply it later, re-run it, or describe it."""
 
     id: str
-    spec: ActionSpec
     args: ActionArgs
-    view: DocumentView  # the document as the action read it
-    selection: Selection  # in ``view``
-    hunks: list[Hunk]
-    answer: str
-    tracked: Job  # its range follows the user's edits; ``conflicted`` once an edit touches it
+    rewrite: Rewrite  # its job is the proposal's own copy: ``conflicted`` once an edit touches it
     expires_at: float
+
+    @property
+    def tracked(self) -> Job:
+        """The proposal's range, following the user's edits."""
+        return self.rewrite.job
+
+    @property
+    def spec(self) -> ActionSpec:
+        """The action that proposed it."""
+        return self.rewrite.spec
+
+    @property
+    def view(self) -> DocumentView:
+        """The document as the action read it."""
+        return self.rewrite.view
+
+    @property
+    def answer(self) -> str:
+        """The model's whole answer."""
+        return self.rewrite.answer
 
     @property
     def uri(self) -> str:
@@ -189,21 +218,12 @@ class ProposalStore:
     retrying: dict[str, Proposal] = field(default_factory=dict)  # asked again: not open meanwhile
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    def add(
-        self,
-        spec: ActionSpec,
-        args: ActionArgs,
-        job: Job,
-        view: DocumentView,
-        selection: Selection,
-        hunks: list[Hunk],
-        answer: str,
-        expires_at: float,
-    ) -> Proposal:
+    def add(self, rewrite: Rewrite, args: ActionArgs, expires_at: float) -> Proposal:
         """Open a proposal for a finished job; its range is copied from the job and tracked here."""
+        job = rewrite.job
         tracked = Job(job.id, document_key(job.uri), job.title, job.range, conflicted=job.conflicted)
         proposal = Proposal(
-            f"{job.id}-{next(self._ids)}", spec, args, view, selection, hunks, answer, tracked, expires_at
+            f"{job.id}-{next(self._ids)}", args, dataclasses.replace(rewrite, job=tracked), expires_at
         )
         self.open[proposal.id] = proposal
         while len(self.open) > 1 and (len(self.open) > MAX_OPEN or self.held_chars() > MAX_HELD_CHARS):

@@ -515,24 +515,14 @@ async def accept_proposal(
             raise
         if not server.proposals.release(proposal) or result.status != "failed":
             return result
-        again = await delivery.propose(
-            server, settings, proposal.spec, proposal.args, proposal.tracked, proposal.view,
-            proposal.selection, proposal.hunks, proposal.answer,
-        )  # fmt: skip
+        again = await delivery.propose(server, settings, proposal.rewrite, proposal.args)
         if again.status != "proposed":  # its code was edited meanwhile: kept, with why
             return again
         name = _name(proposal.spec)
         still = f"{name} could not be asked again ({result.message}); its previous proposal is still open."
         return dataclasses.replace(again, message=still)
     return await delivery.apply_to_selection(
-        server,
-        proposal.spec,
-        proposal.tracked,
-        proposal.view,
-        proposal.selection,
-        proposal.hunks,
-        proposal.answer,
-        when="after Codestral proposed its change",
+        server, proposal.rewrite, when="after Codestral proposed its change"
     )
 
 

@@ -37,7 +37,7 @@ from codestral_lsp.arguments import ArgumentError
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
 from codestral_lsp.positions import DocumentView, LspTextDocument, document_key
-from codestral_lsp.proposals import Proposal, ProposalStore
+from codestral_lsp.proposals import Proposal, ProposalStore, Rewrite
 from codestral_lsp.recent_edits import EditHistory
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.review import ReviewStore
@@ -46,14 +46,10 @@ from codestral_lsp.transport import BoundedStdinReader
 from codestral_lsp.usage import UsageTotals
 
 if TYPE_CHECKING:  # imported where first used: start-up imports only what `initialize` needs
-    from codestral_lsp.actions import ActionSpec
     from codestral_lsp.api.client import CodestralClient
     from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.completion import InlineCompleter
     from codestral_lsp.crossfile import WindowCache
-    from codestral_lsp.edits import Hunk
-    from codestral_lsp.jobs import Job
-    from codestral_lsp.positions import Selection
     from codestral_lsp.workspace_index import WorkspaceIndex
 
 log = logging.getLogger(__name__)
@@ -302,21 +298,11 @@ class CodestralLanguageServer(LanguageServer):
 
     # -- proposals (review before apply) -------------------------------------------------------
 
-    def open_proposal(
-        self,
-        spec: ActionSpec,
-        args: ActionArgs,
-        job: Job,
-        view: DocumentView,
-        selection: Selection,
-        hunks: list[Hunk],
-        answer: str,
-        settings: Settings,
-    ) -> Proposal:
+    def open_proposal(self, rewrite: Rewrite, args: ActionArgs, settings: Settings) -> Proposal:
         """Hold a finished rewrite's edit for the user; it expires after ``reviewExpirySeconds``."""
         loop = asyncio.get_running_loop()
         seconds = settings.review_expiry_seconds
-        proposal = self.proposals.add(spec, args, job, view, selection, hunks, answer, loop.time() + seconds)
+        proposal = self.proposals.add(rewrite, args, loop.time() + seconds)
         loop.call_later(seconds, self.expire_proposals)
         return proposal
 
