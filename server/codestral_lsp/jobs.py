@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +42,21 @@ class Job:
         self.cancel_reason = self.cancel_reason or reason
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+
+def follow_change(
+    jobs: Iterable[Job], uri: str, change: types.TextDocumentContentChangePartial, units: Callable[[str], int]
+) -> None:
+    """Move the ranges of ``uri``'s jobs past an edit; mark ``conflicted`` those it touched."""
+    key = document_key(uri)
+    for job in jobs:
+        if job.uri != key or job.conflicted:
+            continue
+        moved = shift_range(job.range, change.range, change.text, units)
+        if moved is None:
+            job.conflicted = True
+        else:
+            job.range = moved
 
 
 def _overlap(a: types.Range, b: types.Range) -> bool:
@@ -107,15 +122,7 @@ class JobRegistry:
         :attr:`codestral_lsp.positions.LspTextDocument.last_changes`: clamped positions, and a
         whole-document change narrowed to what really changed).
         """
-        key = document_key(uri)
-        for job in self.jobs.values():
-            if job.uri != key or job.conflicted:
-                continue
-            moved = shift_range(job.range, change.range, change.text, units)
-            if moved is None:
-                job.conflicted = True
-            else:
-                job.range = moved
+        follow_change(self.jobs.values(), uri, change, units)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Start a tracked background task whose failure is logged, never lost."""

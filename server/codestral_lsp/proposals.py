@@ -23,10 +23,9 @@ from typing import Literal
 from lsprotocol import types
 
 from codestral_lsp.actions import ActionSpec
-from codestral_lsp.anchors import shift_range
 from codestral_lsp.arguments import ActionArgs
 from codestral_lsp.edits import Hunk
-from codestral_lsp.jobs import Job, _overlap
+from codestral_lsp.jobs import Job, _overlap, follow_change
 from codestral_lsp.positions import DocumentView, Selection, document_key
 
 ReviewMode = Literal["propose", "annotate", "keep", "apply"]
@@ -284,13 +283,4 @@ class ProposalStore:
         self, uri: str, change: types.TextDocumentContentChangePartial, units: Callable[[str], int]
     ) -> None:
         """Move the ranges of ``uri``'s proposals past an edit; mark those the edit touched."""
-        key = document_key(uri)
-        for proposal in [*self.open.values(), *self.retrying.values()]:
-            tracked = proposal.tracked
-            if tracked.uri != key or tracked.conflicted:
-                continue
-            moved = shift_range(tracked.range, change.range, change.text, units)
-            if moved is None:
-                tracked.conflicted = True
-            else:
-                tracked.range = moved
+        follow_change([p.tracked for p in [*self.open.values(), *self.retrying.values()]], uri, change, units)
