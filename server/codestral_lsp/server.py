@@ -37,7 +37,6 @@ from codestral_lsp.arguments import ArgumentError
 from codestral_lsp.jobs import JobRegistry
 from codestral_lsp.models import model_problems
 from codestral_lsp.positions import DocumentView, LspTextDocument, document_key
-from codestral_lsp.proposals import Proposal, ProposalStore, Rewrite
 from codestral_lsp.recent_edits import EditHistory
 from codestral_lsp.redaction import REDACTOR
 from codestral_lsp.review import ReviewStore
@@ -50,6 +49,7 @@ if TYPE_CHECKING:  # imported where first used: start-up imports only what `init
     from codestral_lsp.arguments import ActionArgs
     from codestral_lsp.completion import InlineCompleter
     from codestral_lsp.crossfile import WindowCache
+    from codestral_lsp.proposals import Proposal, ProposalStore, Rewrite
     from codestral_lsp.workspace_index import WorkspaceIndex
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class CodestralLanguageServer(LanguageServer):
         self.jobs = JobRegistry()
         self.usage = UsageTotals()
         self.reviews = ReviewStore()
-        self.proposals = ProposalStore()
+        self._proposals: ProposalStore | None = None  # rewrites held for review
         self._models: tuple[Endpoint, list[ModelInfo]] | None = None
         self._models_asked: tuple[Endpoint, float] | None = None  # (endpoint, when) of the last ask
         self._model_check: asyncio.Task[Any] | None = None
@@ -297,6 +297,15 @@ class CodestralLanguageServer(LanguageServer):
         return isinstance(ours, dict) and bool(ours.get(name))
 
     # -- proposals (review before apply) -------------------------------------------------------
+
+    @property
+    def proposals(self) -> ProposalStore:
+        """The rewrites held for review (made on first use: start-up does not import difflib)."""
+        if self._proposals is None:
+            from codestral_lsp.proposals import ProposalStore
+
+            self._proposals = ProposalStore()
+        return self._proposals
 
     def open_proposal(self, rewrite: Rewrite, args: ActionArgs, settings: Settings) -> Proposal:
         """Hold a finished rewrite's edit for the user; it expires after ``reviewExpirySeconds``."""
