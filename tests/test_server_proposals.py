@@ -216,12 +216,16 @@ async def test_a_proposal_expires_after_review_expiry_seconds(
     )
     uri, proposed = await propose(editor, fake)
     assert proposed["status"] == "proposed"
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    while await open_proposals(editor) and loop.time() < deadline:  # a bounded poll
-        await asyncio.sleep(0.1)
+
+    def told() -> bool:
+        return any("proposal for greeter.py expired" in m for m in editor.message_texts(types.MessageType.Info))
+
+    async def until_told() -> None:  # the server says so when the proposal's time is up
+        while not told():
+            await editor.client.wait_for_notification("window/showMessage")
+
+    await asyncio.wait_for(until_told(), timeout=10)
     assert await open_proposals(editor) == 0
-    assert any("proposal for greeter.py expired" in m for m in editor.message_texts(types.MessageType.Info))
     with pytest.raises(JsonRpcInvalidParams, match="no longer open"):
         await editor.run("codestral.accept", {"jobId": proposed["jobId"]})
     assert editor.text(uri) == PYTHON

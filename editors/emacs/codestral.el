@@ -683,28 +683,30 @@ It lands only if the code it replaces is as it was; else the answer is kept and 
 (codestral--define-region-command "tests" "Write tests for the code between BEG and END.")
 (codestral--define-region-command "review" "Review the code between BEG and END; findings become diagnostics.")
 
+(defun codestral--ask (command on-result)
+  "Run the argument-less server COMMAND asynchronously; ON-RESULT gets its result.
+An error is said once, in the server's words."
+  (jsonrpc-async-request
+   (eglot--current-server-or-lose) :workspace/executeCommand
+   (list :command command :arguments [])
+   :success-fn on-result
+   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+
 (defun codestral-models ()
   "Show the models the endpoint serves, with context length and fill-in-the-middle."
   (interactive)
-  (jsonrpc-async-request
-   (eglot--current-server-or-lose) :workspace/executeCommand
-   '(:command "codestral.models" :arguments [])
-   :success-fn (lambda (r)
-                 (message "Codestral models: %s"
-                          (mapconcat (lambda (m) (format "%s (%s%s)" (plist-get m :id)
-                                                         (or (plist-get m :contextLength) "?")
-                                                         (if (eq (plist-get m :fim) t) ", FIM" "")))
-                                     (plist-get r :models) "; ")))
-   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+  (codestral--ask "codestral.models"
+                  (lambda (r)
+                    (message "Codestral models: %s"
+                             (mapconcat (lambda (m) (format "%s (%s%s)" (plist-get m :id)
+                                                            (or (plist-get m :contextLength) "?")
+                                                            (if (eq (plist-get m :fim) t) ", FIM" "")))
+                                        (plist-get r :models) "; ")))))
 
 (defun codestral-clear-review ()
   "Remove the diagnostics of Codestral's reviews."
   (interactive)
-  (jsonrpc-async-request
-   (eglot--current-server-or-lose) :workspace/executeCommand
-   '(:command "codestral.clearReview" :arguments [])
-   :success-fn #'ignore
-   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+  (codestral--ask "codestral.clearReview" #'ignore))
 
 (defun codestral-fix (beg end)
   "Fix the diagnostics (of every server) between BEG and END."
@@ -724,24 +726,18 @@ It lands only if the code it replaces is as it was; else the answer is kept and 
 (defun codestral-cancel ()
   "Cancel the running Codestral actions."
   (interactive)
-  (jsonrpc-async-request
-   (eglot--current-server-or-lose) :workspace/executeCommand
-   '(:command "codestral.cancel" :arguments [])
-   :success-fn (lambda (result)
-                 (message "Codestral: cancelled %s action(s)" (plist-get result :cancelled)))
-   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+  (codestral--ask "codestral.cancel"
+                  (lambda (result)
+                    (message "Codestral: cancelled %s action(s)" (plist-get result :cancelled)))))
 
 (defun codestral-usage ()
   "Show the tokens and estimated cost of this session."
   (interactive)
-  (jsonrpc-async-request
-   (eglot--current-server-or-lose) :workspace/executeCommand
-   '(:command "codestral.usage" :arguments [])
-   :success-fn (lambda (u)
-                 (message "Codestral: %s requests, %s tokens, about $%.4f"
-                          (plist-get u :requests) (plist-get u :totalTokens)
-                          (or (plist-get u :estimatedCostUsd) 0)))
-   :error-fn (lambda (error) (codestral--say (format "%s" (plist-get error :message))))))
+  (codestral--ask "codestral.usage"
+                  (lambda (u)
+                    (message "Codestral: %s requests, %s tokens, about $%.4f"
+                             (plist-get u :requests) (plist-get u :totalTokens)
+                             (or (plist-get u :estimatedCostUsd) 0)))))
 
 (provide 'codestral)
 ;;; codestral.el ends here

@@ -53,6 +53,11 @@ class ActionSpec:
         return CUSTOM_COMMAND if self.template is not None else f"codestral.{self.id}"
 
     @property
+    def name(self) -> str:
+        """The action's name without the "Codestral: " of menu titles (editors add their own)."""
+        return self.title.removeprefix("Codestral: ")
+
+    @property
     def rewrites(self) -> bool:
         """True when the answer replaces the selection."""
         return self.mode == "replace"

@@ -146,7 +146,7 @@ async def deliver(
             view,
             completion.text,
             f'The review setting is "always" and this editor cannot show a proposal, so '
-            f"{spec.title.removeprefix('Codestral: ')}'s answer was not applied.",
+            f"{spec.name}'s answer was not applied.",
         )
     return await apply_to_selection(server, rewrite, annotate=mode == "annotate")
 
@@ -171,7 +171,7 @@ async def propose(server: Session, settings: Settings, rewrite: Rewrite, args: A
     assert current is not None
     proposal = server.open_proposal(rewrite, args, settings)
     edit = _workspace_edit(server, current, _text_edits(current, located, hunks, None))
-    name = spec.title.removeprefix("Codestral: ")
+    name = spec.name
     now = current.range_of(located, located + len(selection.text))  # where the code is now
     return ActionResult(
         status="proposed",
@@ -238,7 +238,7 @@ async def _apply_or_reason(server: Session, rewrite: Rewrite, annotate: bool, wh
     assert current is not None
     annotation = None
     if annotate:
-        name = spec.title.removeprefix("Codestral: ")
+        name = spec.name
         annotation = types.ChangeAnnotation(
             label=spec.title, needs_confirmation=True, description=f"Codestral's answer to {name}"
         )

@@ -193,10 +193,6 @@ async def stream_answer(
     return completion
 
 
-def _name(spec: ActionSpec) -> str:
-    """The action's name without the "Codestral: " of menu titles (editors add their own prefix)."""
-    return spec.title.removeprefix("Codestral: ")
-
 
 @dataclass(frozen=True)
 class Revision:
@@ -229,9 +225,9 @@ async def run_action(
     view = server.document_view(args.uri)
     selection = view.selection(args.range)
     if not selection.text.strip():
-        raise ArgumentError(f"{_name(spec)} needs a selection: select the code first.")
+        raise ArgumentError(f"{spec.name} needs a selection: select the code first.")
     if spec.needs_instruction and not args.instruction:
-        raise ArgumentError(f'{_name(spec)} needs an "instruction" saying what to change.')
+        raise ArgumentError(f'{spec.name} needs an "instruction" saying what to change.')
     try:
         client = server.api_client(settings)
     except CodestralError as error:
@@ -252,7 +248,7 @@ async def run_action(
             Message("user", REVISE.format(instruction=revise.instruction)),
         ]
         request = dataclasses.replace(request, messages=[*request.messages, *follow_up])
-    name = _name(spec)
+    name = spec.name
     job, superseded = server.jobs.add(
         args.uri, spec.title, selection.range, request_id, read_only=spec.mode == "review"
     )
@@ -518,7 +514,7 @@ async def accept_proposal(
         again = await delivery.propose(server, settings, proposal.rewrite, proposal.args)
         if again.status != "proposed":  # its code was edited meanwhile: kept, with why
             return again
-        name = _name(proposal.spec)
+        name = proposal.spec.name
         still = f"{name} could not be asked again ({result.message}); its previous proposal is still open."
         return dataclasses.replace(again, message=still)
     return await delivery.apply_to_selection(
@@ -532,5 +528,5 @@ def reject_proposal(server: Session, proposal_id: object) -> ActionResult:
     proposal = server.take_proposal(proposal_id)
     if proposal is None:
         raise ArgumentError(CLOSED)
-    name = _name(proposal.spec)
+    name = proposal.spec.name
     return ActionResult(status="rejected", message=f"{name}'s proposal was rejected; nothing was changed.")

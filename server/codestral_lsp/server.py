@@ -322,7 +322,7 @@ class CodestralLanguageServer(LanguageServer):
     def expire_proposals(self) -> int:
         """Drop the proposals whose time is up, telling the user; return how many are open."""
         for proposal in self.proposals.expire(asyncio.get_running_loop().time()):
-            name = proposal.spec.title.removeprefix("Codestral: ")
+            name = proposal.spec.name
             self.tell_user(
                 types.MessageType.Info,
                 f"Codestral's {name} proposal for {self.relative_path(proposal.view.uri)} expired "
